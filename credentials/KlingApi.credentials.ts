@@ -1,0 +1,139 @@
+import type {
+	ICredentialDataDecryptedObject,
+	ICredentialTestRequest,
+	ICredentialType,
+	IHttpRequestOptions,
+	INodeProperties,
+} from 'n8n-workflow';
+
+import { COMETAPI_HOST, KLING_HOSTS } from '../nodes/KlingExpand/helpers/endpoint';
+import { signKlingJwt } from '../nodes/KlingExpand/helpers/jwt';
+
+export class KlingApi implements ICredentialType {
+	name = 'klingApi';
+
+	displayName = 'Kling API';
+
+	icon = { light: 'file:../icons/kling.svg', dark: 'file:../icons/kling.dark.svg' } as const;
+
+	documentationUrl = 'https://github.com/n8n-nodes-kling-expand/n8n-nodes-kling-expand#credentials';
+
+	properties: INodeProperties[] = [
+		{
+			displayName: 'Provider',
+			name: 'provider',
+			type: 'options',
+			options: [
+				{ name: 'Kling (Direct)', value: 'kling', description: "Kling's own API, with keys from the Kling developer console" },
+				{ name: 'CometAPI', value: 'cometapi', description: 'The CometAPI gateway, with a CometAPI key' },
+			],
+			default: 'kling',
+		},
+		{
+			displayName: 'Authentication',
+			name: 'authMode',
+			type: 'options',
+			displayOptions: { show: { provider: ['kling'] } },
+			options: [
+				{ name: 'Access Key + Secret Key', value: 'accessKey', description: 'A token is signed from the pair for every request' },
+				{ name: 'API Key', value: 'apiKey', description: 'A single key, sent as a Bearer token' },
+			],
+			default: 'accessKey',
+		},
+		{
+			displayName: 'Access Key',
+			name: 'accessKey',
+			type: 'string',
+			typeOptions: { password: true },
+			displayOptions: { show: { provider: ['kling'], authMode: ['accessKey'] } },
+			default: '',
+			required: true,
+		},
+		{
+			displayName: 'Secret Key',
+			name: 'secretKey',
+			type: 'string',
+			typeOptions: { password: true },
+			displayOptions: { show: { provider: ['kling'], authMode: ['accessKey'] } },
+			default: '',
+			required: true,
+		},
+		{
+			displayName: 'API Key',
+			name: 'apiKey',
+			type: 'string',
+			typeOptions: { password: true },
+			displayOptions: { show: { provider: ['kling'], authMode: ['apiKey'] } },
+			default: '',
+			required: true,
+		},
+		{
+			displayName: 'CometAPI Key',
+			name: 'cometApiKey',
+			type: 'string',
+			typeOptions: { password: true },
+			displayOptions: { show: { provider: ['cometapi'] } },
+			default: '',
+			required: true,
+		},
+		{
+			displayName: 'Region',
+			name: 'region',
+			type: 'options',
+			displayOptions: { show: { provider: ['kling'] } },
+			options: [
+				{ name: 'Singapore (Global)', value: 'singapore', description: 'api-singapore.klingai.com' },
+				{ name: 'Beijing (Mainland China)', value: 'beijing', description: 'api-beijing.klingai.com' },
+				{ name: 'Legacy Global Host', value: 'legacy', description: 'api.klingai.com' },
+			],
+			default: 'singapore',
+		},
+		{
+			displayName: 'Base URL Override',
+			name: 'baseUrl',
+			type: 'string',
+			default: '',
+			placeholder: 'http://127.0.0.1:8787',
+			description:
+				'Send requests to this host instead of the provider\'s: a proxy, a gateway or the local Kling simulator. Leave empty for the provider\'s own host.',
+		},
+		{
+			displayName: 'Callback Signing Secret',
+			name: 'webhookSecret',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			placeholder: 'whsec_…',
+			description:
+				'The whsec_… secret from the Kling console. The Kling Expand Trigger uses it to verify that callbacks really come from Kling.',
+		},
+	];
+
+	/** A function, not a fixed header, because access-key auth signs a fresh short-lived token per request. */
+	async authenticate(credentials: ICredentialDataDecryptedObject, requestOptions: IHttpRequestOptions): Promise<IHttpRequestOptions> {
+		return { ...requestOptions, headers: { ...requestOptions.headers, Authorization: `Bearer ${bearerToken(credentials)}` } };
+	}
+
+	/** Free, authenticated requests: one list entry from Kling, the model list from CometAPI. */
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL:
+				`={{ ($credentials.baseUrl || "").trim().replace(/\\/+$/, "") || ($credentials.provider === "cometapi" ? "${COMETAPI_HOST}" : (${JSON.stringify(KLING_HOSTS)})[$credentials.region || "singapore"]) }}`,
+			url: '={{ $credentials.provider === "cometapi" ? "/v1/models" : "/v1/images/editing/expand" }}',
+			qs: { pageNum: 1, pageSize: 1 },
+			method: 'GET',
+		},
+		rules: [
+			{
+				type: 'responseSuccessBody',
+				properties: { key: 'code', value: 1002, message: 'Kling refused the key: check the API key, or the access key and secret key' },
+			},
+		],
+	};
+}
+
+function bearerToken(credentials: ICredentialDataDecryptedObject): string {
+	if (credentials.provider === 'cometapi') return String(credentials.cometApiKey ?? '');
+	if (credentials.authMode === 'apiKey') return String(credentials.apiKey ?? '');
+	return signKlingJwt(String(credentials.accessKey ?? ''), String(credentials.secretKey ?? ''));
+}

@@ -1,0 +1,53 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import * as getTask from './actions/getTask.operation';
+import * as listTasks from './actions/listTasks.operation';
+import { router } from './actions/router';
+import * as submit from './actions/submit.operation';
+import * as submitAndWait from './actions/submitAndWait.operation';
+
+export class KlingExpand implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Kling Expand',
+		name: 'klingExpand',
+		icon: { light: 'file:../../icons/kling.svg', dark: 'file:../../icons/kling.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ { submit: "Submit", submitAndWait: "Submit and Wait", getTask: "Get Task", listTasks: "List Tasks" }[$parameter["operation"]] }}',
+		description: 'Expand (outpaint) images with Kling AI, directly or through CometAPI',
+		defaults: { name: 'Kling Expand' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'klingApi', required: true }],
+		properties: [
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Get Task', value: 'getTask', action: 'Get an expansion task', description: 'Fetch one task and its result images' },
+					{ name: 'List Tasks', value: 'listTasks', action: 'List expansion tasks', description: 'Fetch tasks page by page, newest first' },
+					{ name: 'Submit', value: 'submit', action: 'Submit an expansion task', description: 'Start expanding an image and return the task ID at once' },
+					{
+						name: 'Submit and Wait',
+						value: 'submitAndWait',
+						action: 'Expand an image and wait for the result',
+						description: 'Start expanding an image, wait until it is done, and download the result',
+					},
+				],
+				default: 'submitAndWait',
+			},
+			...submitAndWait.description,
+			...submit.description,
+			...getTask.description,
+			...listTasks.description,
+		],
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await router.call(this);
+	}
+}

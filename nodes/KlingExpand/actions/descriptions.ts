@@ -1,0 +1,174 @@
+import type { INodeProperties } from 'n8n-workflow';
+
+/** Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for. */
+export const createFields: INodeProperties[] = [
+	{
+		displayName: 'Image Source',
+		name: 'imageSource',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{ name: 'Binary Data', value: 'binary', description: 'A file on the incoming item, e.g. from Read File, HTTP Request or Google Drive' },
+			{ name: 'URL', value: 'url', description: 'A public http(s) link Kling can download' },
+			{ name: 'Base64', value: 'base64', description: 'The image as base64 text (a data: prefix is removed)' },
+		],
+		default: 'binary',
+	},
+	{
+		displayName: 'Input Binary Field',
+		name: 'binaryPropertyName',
+		type: 'string',
+		default: 'data',
+		required: true,
+		displayOptions: { show: { imageSource: ['binary'] } },
+		description: 'The name of the binary field that holds the image (PNG or JPEG)',
+	},
+	{
+		displayName: 'Image URL',
+		name: 'imageUrl',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'https://example.com/photo.jpg',
+		displayOptions: { show: { imageSource: ['url'] } },
+		description: 'A PNG or JPEG, at most 10 MB, at least 300 px on each side, aspect between 1:2.5 and 2.5:1',
+	},
+	{
+		displayName: 'Image (Base64)',
+		name: 'imageBase64',
+		type: 'string',
+		typeOptions: { rows: 3 },
+		default: '',
+		required: true,
+		displayOptions: { show: { imageSource: ['base64'] } },
+		description: 'A PNG or JPEG encoded as base64',
+	},
+	{
+		displayName: 'Expansion Mode',
+		name: 'expansionMode',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{ name: 'Target Aspect Ratio', value: 'aspectRatio', description: 'Grow the canvas to a shape, e.g. 16:9, centred on the original' },
+			{ name: 'Ratios per Side', value: 'ratios', description: 'Say how far to grow each side, as a multiple of the original' },
+		],
+		default: 'aspectRatio',
+	},
+	{
+		displayName: 'Target Aspect Ratio',
+		name: 'targetAspectRatio',
+		type: 'string',
+		default: '16:9',
+		placeholder: '16:9',
+		displayOptions: { show: { expansionMode: ['aspectRatio'] } },
+		description: 'Width:height of the new canvas, such as 16:9, 9:16, 1:1, 4:3, or a decimal such as 1.7778',
+	},
+	{
+		displayName: 'Area Multiplier',
+		name: 'areaMultiplier',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 3, numberPrecision: 2 },
+		default: 2,
+		displayOptions: { show: { expansionMode: ['aspectRatio'] } },
+		description: 'The new canvas area as a multiple of the original (at most 3)',
+	},
+	...(['up', 'down', 'left', 'right'] as const).map(
+		(side): INodeProperties => ({
+			displayName: `${side[0].toUpperCase()}${side.slice(1)} Expansion Ratio`,
+			name: `${side}ExpansionRatio`,
+			type: 'number',
+			typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 4 },
+			default: 0.25,
+			displayOptions: { show: { expansionMode: ['ratios'] } },
+			description: `How far to grow the ${side} side, as a multiple of the original ${side === 'up' || side === 'down' ? 'height' : 'width'} (0–2; the whole canvas may be at most 3× the original area)`,
+		}),
+	),
+	{
+		displayName: 'Prompt',
+		name: 'prompt',
+		type: 'string',
+		typeOptions: { rows: 3 },
+		default: '',
+		placeholder: 'e.g. a sunny beach continues to the horizon',
+		description: 'What the new areas should show (optional, up to 2500 characters)',
+	},
+	{
+		displayName: 'Number of Images',
+		name: 'numberOfImages',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 9 },
+		default: 1,
+		description: 'How many variants to generate (1–9). Each one holds one of the account\'s concurrency slots while it runs.',
+	},
+];
+
+/** Options shared by Submit and Submit and Wait. */
+export const createOptions: INodeProperties[] = [
+	{
+		displayName: 'Callback URL',
+		name: 'callbackUrl',
+		type: 'string',
+		default: '',
+		placeholder: 'https://your-n8n.example.com/webhook/…/kling-expand',
+		description: 'Kling POSTs the task here on every status change: paste the production URL of a Kling Expand Trigger',
+	},
+	{
+		displayName: 'Concurrency',
+		name: 'concurrency',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 100 },
+		default: 5,
+		description: "How many images may be in progress at once: keep it at or below the account's concurrency slots (one per image)",
+	},
+	{
+		displayName: 'External Task ID',
+		name: 'externalTaskId',
+		type: 'string',
+		default: '',
+		description: 'Your own ID for the task, unique in the account; Get Task can find the task by it. One is generated when empty.',
+	},
+	{
+		displayName: 'Request Timeout (Seconds)',
+		name: 'requestTimeout',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 30,
+		description: 'How long one request may take before it is retried',
+	},
+	{
+		displayName: 'Retry Delay (Seconds)',
+		name: 'retryDelay',
+		type: 'number',
+		typeOptions: { minValue: 0.01, numberPrecision: 2 },
+		default: 1,
+		description: 'The first wait before retrying a rate-limited or failed request; it doubles on each retry',
+	},
+	{
+		displayName: 'Watermark',
+		name: 'watermark',
+		type: 'boolean',
+		default: false,
+		description: 'Whether Kling should also produce a watermarked copy of each image',
+	},
+];
+
+/** How downloaded images are put on output items. */
+export const downloadOptions: INodeProperties[] = [
+	{
+		displayName: 'Output Binary Field',
+		name: 'binaryPropertyOutput',
+		type: 'string',
+		default: 'data',
+		description: 'The binary field the downloaded images are put in',
+	},
+	{
+		displayName: 'Images Output',
+		name: 'imagesOutput',
+		type: 'options',
+		options: [
+			{ name: 'One Item per Image', value: 'itemPerImage', description: 'Each image on its own item, in the output binary field' },
+			{ name: 'All Images on One Item', value: 'oneItem', description: 'One item per task, images in <field>_0, <field>_1, …' },
+		],
+		default: 'itemPerImage',
+	},
+];

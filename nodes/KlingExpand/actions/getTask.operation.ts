@@ -1,0 +1,62 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
+
+import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/binary';
+import { normaliseTask } from '../helpers/task';
+import { KlingFailure, klingRequest } from '../transport';
+import type { Batch } from './batch';
+import { downloadOptions } from './descriptions';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Find By',
+		name: 'findBy',
+		type: 'options',
+		options: [
+			{ name: 'Task ID', value: 'taskId', description: "The task_id Kling returned when the task was submitted" },
+			{ name: 'External Task ID', value: 'externalTaskId', description: 'Your own ID, given as External Task ID on submit' },
+		],
+		default: 'taskId',
+	},
+	{
+		displayName: 'Task ID',
+		name: 'taskId',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'e.g. 784512063975329862',
+		description: 'The task to fetch: a task_id, or an external_task_id when Find By says so',
+	},
+	{
+		displayName: 'Download Images',
+		name: 'downloadImages',
+		type: 'boolean',
+		default: false,
+		description: 'Whether to download the result images of a finished task as binary data',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		displayOptions: { show: { downloadImages: [true] } },
+		options: downloadOptions,
+	},
+];
+
+export const description = updateDisplayOptions({ show: { operation: ['getTask'] } }, properties);
+
+export async function execute(this: IExecuteFunctions, itemIndex: number, _run: unknown, batch: Batch): Promise<INodeExecutionData[]> {
+	const id = String(this.getNodeParameter('taskId', itemIndex)).trim();
+	if (!id) {
+		throw new NodeOperationError(this.getNode(), 'Task ID is empty; give the task_id (or external_task_id) to fetch', { itemIndex });
+	}
+	// Kling's query path takes either id, so Find By only documents intent; it does not change the request.
+	const task = normaliseTask(await klingRequest(this, { method: 'GET', path: `/${encodeURIComponent(id)}` }, batch.policy));
+	if (!task) throw new KlingFailure('malformed', `The provider's answer for task ${id} is not a task`);
+	const json = task as unknown as IDataObject;
+	if (!this.getNodeParameter('downloadImages', itemIndex, false) || task.task_status !== 'succeed') return [{ json }];
+	const output = imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
+	return imagesToItems(json, await downloadTaskImages(this, task, batch.policy), output);
+}

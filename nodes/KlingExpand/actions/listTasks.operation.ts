@@ -1,0 +1,74 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import { normaliseTask } from '../helpers/task';
+import { klingRequest } from '../transport';
+import type { Batch } from './batch';
+
+/** Kling's list bounds. */
+const MAX_PAGE_SIZE = 500;
+const MAX_PAGE_NUM = 1000;
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Return All',
+		name: 'returnAll',
+		type: 'boolean',
+		default: false,
+		description: 'Whether to return all results or only up to a given limit',
+	},
+	{
+		displayName: 'Limit',
+		name: 'limit',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 50,
+		displayOptions: { show: { returnAll: [false] } },
+		description: 'Max number of results to return',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Start Page',
+				name: 'pageNum',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: MAX_PAGE_NUM },
+				default: 1,
+				description: 'The page to start from (1–1000), newest tasks first',
+			},
+			{
+				displayName: 'Page Size',
+				name: 'pageSize',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: MAX_PAGE_SIZE },
+				default: 30,
+				description: 'Tasks asked for per request (1–500)',
+			},
+		],
+	},
+];
+
+export const description = updateDisplayOptions({ show: { operation: ['listTasks'] } }, properties);
+
+export async function execute(this: IExecuteFunctions, itemIndex: number, _run: unknown, batch: Batch): Promise<INodeExecutionData[]> {
+	const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
+	const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
+	const options = this.getNodeParameter('options', itemIndex, {}) as { pageNum?: number; pageSize?: number };
+	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize ?? 30)));
+	const items: INodeExecutionData[] = [];
+	for (let pageNum = Math.max(1, Math.floor(options.pageNum ?? 1)); pageNum <= MAX_PAGE_NUM && items.length < limit; pageNum++) {
+		const page = await klingRequest(this, { method: 'GET', qs: { pageNum, pageSize } }, batch.policy);
+		const entries = Array.isArray(page) ? page : [];
+		for (const entry of entries) {
+			const task = normaliseTask(entry);
+			if (task && items.length < limit) items.push({ json: task as unknown as IDataObject });
+		}
+		if (entries.length < pageSize) break;
+	}
+	return items;
+}

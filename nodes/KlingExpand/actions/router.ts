@@ -1,0 +1,91 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+
+import { mapSettled } from '../helpers/concurrency';
+import { WaitCancelledError, WaitTimeoutError } from '../helpers/polling';
+import { RatioError } from '../helpers/ratios';
+import { TaskFailedError } from '../helpers/task';
+import { ValidationError } from '../helpers/validation';
+import { KlingFailure, toNodeApiError } from '../transport';
+import type { Batch, ItemRun } from './batch';
+import { createBatch } from './batch';
+import * as getTask from './getTask.operation';
+import * as listTasks from './listTasks.operation';
+import * as submit from './submit.operation';
+import * as submitAndWait from './submitAndWait.operation';
+
+type OperationExecute = (this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch) => Promise<INodeExecutionData[]>;
+
+/** Submits run items side by side (bounded by the concurrency option); reads run one item at a time. */
+const operations: Record<string, { execute: OperationExecute; parallel: boolean }> = {
+	submit: { execute: submit.execute, parallel: true },
+	submitAndWait: { execute: submitAndWait.execute, parallel: true },
+	getTask: { execute: getTask.execute, parallel: false },
+	listTasks: { execute: listTasks.execute, parallel: false },
+};
+
+const describeTasks = (tasks: ItemRun['tasks']) =>
+	tasks.map((task) => (task.task_id ? `${task.task_id} (external_task_id ${task.external_task_id})` : `external_task_id ${task.external_task_id}`)).join(', ');
+
+/** Every failure becomes an n8n error carrying the item index and the tasks the item already submitted. */
+function toNodeError(ctx: IExecuteFunctions, error: unknown, run: ItemRun): NodeApiError | NodeOperationError {
+	const node = ctx.getNode();
+	const { itemIndex } = run;
+	const submitted = run.tasks.length ? `Tasks submitted for this item: ${describeTasks(run.tasks)}.` : 'Nothing was sent to Kling.';
+	if (error instanceof KlingFailure) return toNodeApiError(node, error, { itemIndex, taskIds: run.tasks.map((task) => task.task_id ?? task.external_task_id) });
+	if (error instanceof ValidationError || error instanceof RatioError) {
+		return new NodeOperationError(node, error.message, { itemIndex, description: 'Nothing was sent to Kling: fix the field named above.' });
+	}
+	if (error instanceof TaskFailedError) {
+		return new NodeOperationError(node, error.message, { itemIndex, description: `task_id ${error.task.task_id}; Kling's reason: ${error.task.task_status_msg || 'none given'}.` });
+	}
+	if (error instanceof WaitTimeoutError || error instanceof WaitCancelledError) {
+		return new NodeOperationError(node, error.message, { itemIndex, description: `${submitted} Fetch the result later with the Get Task operation.` });
+	}
+	if (error instanceof NodeApiError || error instanceof NodeOperationError) {
+		error.context.itemIndex ??= itemIndex;
+		return error;
+	}
+	return new NodeOperationError(node, error as Error, { itemIndex, description: submitted });
+}
+
+/** The item an error becomes under Continue On Fail: the message, the remedy and the task ids. */
+function errorItem(error: NodeApiError | NodeOperationError, run: ItemRun, cause: unknown): INodeExecutionData {
+	const json: IDataObject = { error: error.message };
+	if (error.description) json.description = error.description;
+	const last = run.tasks[run.tasks.length - 1];
+	if (cause instanceof TaskFailedError) {
+		json.task_id = cause.task.task_id;
+		json.task_status = cause.task.task_status;
+		json.task_status_msg = cause.task.task_status_msg;
+	} else if (last?.task_id) json.task_id = last.task_id;
+	if (last) json.external_task_id = last.external_task_id;
+	return { json, pairedItem: { item: run.itemIndex } };
+}
+
+export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const operationName = this.getNodeParameter('operation', 0) as string;
+	const operation = operations[operationName];
+	if (!operation) throw new NodeOperationError(this.getNode(), `The operation "${operationName}" is not supported`);
+	const count = this.getInputData().length;
+	const batch = createBatch(this);
+	const runs: ItemRun[] = Array.from({ length: count }, (_, itemIndex) => ({ itemIndex, tasks: [] }));
+	const settled = await mapSettled(count, operation.parallel ? batch.concurrency : 1, async (itemIndex) => await operation.execute.call(this, itemIndex, runs[itemIndex], batch));
+
+	const output: INodeExecutionData[] = [];
+	for (const [itemIndex, result] of settled.entries()) {
+		if (result.status === 'fulfilled') {
+			for (const item of result.value) output.push({ ...item, pairedItem: { item: itemIndex } });
+			continue;
+		}
+		const error = toNodeError(this, result.reason, runs[itemIndex]);
+		if (!this.continueOnFail()) {
+			// The run's output is lost with this error, so it names every task the run submitted.
+			const others = runs.filter((run) => run.itemIndex !== itemIndex).flatMap((run) => run.tasks);
+			if (others.length) error.description = `${error.description ?? ''} Other tasks submitted in this run: ${describeTasks(others)}.`.trim();
+			throw error;
+		}
+		output.push(errorItem(error, runs[itemIndex], result.reason));
+	}
+	return [output];
+}

@@ -1,0 +1,112 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import { readImageInput } from '../helpers/imageInput';
+import type { ExpansionRatios } from '../helpers/ratios';
+import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpers/ratios';
+import type { KlingTask } from '../helpers/task';
+import { normaliseTask } from '../helpers/task';
+import { validateOptions, validateRatios } from '../helpers/validation';
+import type { RequestPolicy } from '../transport';
+import { createTaskOnce, KlingFailure } from '../transport';
+import type { Batch, ItemRun } from './batch';
+import { createFields, createOptions } from './descriptions';
+
+const properties: INodeProperties[] = [
+	...createFields,
+	{ displayName: 'Options', name: 'options', type: 'collection', placeholder: 'Add Option', default: {}, options: createOptions },
+];
+
+export const description = updateDisplayOptions({ show: { operation: ['submit'] } }, properties);
+
+/** The geometry the node worked out, reported on every output so users see the canvas they will get. */
+export interface ExpansionSummary extends ExpansionRatios {
+	original_width: number;
+	original_height: number;
+	expected_width: number;
+	expected_height: number;
+}
+
+export interface PreparedCreate {
+	expansion: ExpansionSummary;
+	/** Image slots the task will hold at Kling. */
+	images: number;
+	externalTaskId: string;
+	body: () => Promise<IDataObject & { external_task_id: string }>;
+}
+
+interface CreateOptions {
+	callbackUrl?: string;
+	externalTaskId?: string;
+	watermark?: boolean;
+}
+
+/** Everything that can be checked without paying: image, ratios, prompt, n. Throws before any create. */
+export async function prepareCreate(ctx: IExecuteFunctions, itemIndex: number, policy: RequestPolicy, callbackUrl?: string): Promise<PreparedCreate> {
+	const options = ctx.getNodeParameter('options', itemIndex, {}) as CreateOptions;
+	const prompt = ctx.getNodeParameter('prompt', itemIndex, '') as string;
+	const images = ctx.getNodeParameter('numberOfImages', itemIndex, 1) as number;
+	const callback = callbackUrl ?? options.callbackUrl?.trim();
+	validateOptions({ prompt, n: images, callbackUrl: callback });
+	const image = await readImageInput(ctx, itemIndex, policy);
+	const { width, height } = image.info;
+	const ratios: ExpansionRatios =
+		ctx.getNodeParameter('expansionMode', itemIndex) === 'aspectRatio'
+			? ratiosFromAspect(
+					width,
+					height,
+					ctx.getNodeParameter('areaMultiplier', itemIndex) as number,
+					parseAspectRatio(ctx.getNodeParameter('targetAspectRatio', itemIndex) as string),
+				)
+			: {
+					up: ctx.getNodeParameter('upExpansionRatio', itemIndex) as number,
+					down: ctx.getNodeParameter('downExpansionRatio', itemIndex) as number,
+					left: ctx.getNodeParameter('leftExpansionRatio', itemIndex) as number,
+					right: ctx.getNodeParameter('rightExpansionRatio', itemIndex) as number,
+				};
+	validateRatios(ratios);
+	const canvas = expandedCanvasSize(width, height, ratios);
+	// Every create carries an external id, so a create whose answer was lost can be looked up, not re-sent.
+	const externalTaskId = options.externalTaskId?.trim() || `n8n-${ctx.getExecutionId() ?? 'manual'}-${itemIndex}-${Math.random().toString(36).slice(2, 10)}`;
+	return {
+		expansion: { ...ratios, original_width: width, original_height: height, expected_width: canvas.width, expected_height: canvas.height },
+		images,
+		externalTaskId,
+		body: async () => {
+			const body: IDataObject & { external_task_id: string } = {
+				image: await image.bodyValue(),
+				up_expansion_ratio: ratios.up,
+				down_expansion_ratio: ratios.down,
+				left_expansion_ratio: ratios.left,
+				right_expansion_ratio: ratios.right,
+				n: images,
+				external_task_id: externalTaskId,
+			};
+			if (prompt) body.prompt = prompt;
+			if (options.watermark) body.watermark_info = { enabled: true };
+			if (callback) body.callback_url = callback;
+			return body;
+		},
+	};
+}
+
+/** Sends the create once (see createTaskOnce) and records the task on the item's run. */
+export async function submitPrepared(ctx: IExecuteFunctions, prepared: PreparedCreate, run: ItemRun, policy: RequestPolicy): Promise<KlingTask> {
+	const record: ItemRun['tasks'][number] = { external_task_id: prepared.externalTaskId };
+	run.tasks.push(record);
+	const task = normaliseTask(await createTaskOnce(ctx, await prepared.body(), policy));
+	if (!task) throw new KlingFailure('malformed', 'The provider accepted the task but its answer has no task_id');
+	record.task_id = task.task_id;
+	return { ...task, external_task_id: task.external_task_id ?? prepared.externalTaskId };
+}
+
+export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
+	const prepared = await prepareCreate(this, itemIndex, batch.policy);
+	const slots = await batch.slots.acquire(prepared.images);
+	try {
+		const task = await submitPrepared(this, prepared, run, batch.policy);
+		return [{ json: { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject }];
+	} finally {
+		batch.slots.release(slots);
+	}
+}

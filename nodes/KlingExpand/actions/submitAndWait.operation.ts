@@ -1,0 +1,103 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/binary';
+import type { PollSchedule } from '../helpers/polling';
+import { TaskWatcher } from '../helpers/polling';
+import type { KlingTask } from '../helpers/task';
+import { TaskFailedError } from '../helpers/task';
+import { KlingFailure, queryTasks } from '../transport';
+import type { Batch, ItemRun } from './batch';
+import { createFields, createOptions, downloadOptions } from './descriptions';
+import { prepareCreate, submitPrepared } from './submit.operation';
+
+const waitOptions: INodeProperties[] = [
+	{
+		displayName: 'Poll Interval (Seconds)',
+		name: 'pollInterval',
+		type: 'number',
+		typeOptions: { minValue: 0.05, numberPrecision: 2 },
+		default: 1,
+		description: 'The shortest wait between two checks. Checks then space out as the task runs longer, up to the maximum.',
+	},
+	{
+		displayName: 'Max Poll Interval (Seconds)',
+		name: 'maxPollInterval',
+		type: 'number',
+		typeOptions: { minValue: 0.05, numberPrecision: 2 },
+		default: 15,
+		description: 'The longest wait between two checks',
+	},
+	{
+		displayName: 'Timeout (Seconds)',
+		name: 'timeout',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 600,
+		description: 'How long to wait for a task before giving up; the error names every unfinished task so Get Task can pick it up later',
+	},
+];
+
+const properties: INodeProperties[] = [
+	...createFields,
+	{
+		displayName: 'Download Images',
+		name: 'downloadImages',
+		type: 'boolean',
+		default: true,
+		description: 'Whether to download the result images as binary data (Kling deletes them after 30 days)',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [...createOptions, ...waitOptions, ...downloadOptions].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+	},
+];
+
+export const description = updateDisplayOptions({ show: { operation: ['submitAndWait'] } }, properties);
+
+/** Share of the elapsed wait used as the next interval: keeps detection lag near 10 % of a task's duration. */
+const POLL_GROWTH = 0.1;
+
+const watchers = new WeakMap<Batch, TaskWatcher<KlingTask>>();
+
+/** One watcher per run, so every item's checks share list requests. */
+function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask> {
+	let watcher = watchers.get(batch);
+	if (!watcher) {
+		const options = ctx.getNodeParameter('options', 0, {}) as { pollInterval?: number; maxPollInterval?: number };
+		const minIntervalMs = (options.pollInterval ?? 1) * 1000;
+		const schedule: PollSchedule = { minIntervalMs, maxIntervalMs: Math.max(minIntervalMs, (options.maxPollInterval ?? 15) * 1000), growth: POLL_GROWTH };
+		// Polling retries on its own next tick, so one request attempt per tick is enough.
+		const policy = { ...batch.policy, attempts: 1 };
+		watcher = new TaskWatcher<KlingTask>(
+			async (taskIds) => await queryTasks(ctx, taskIds, policy),
+			schedule,
+			batch.policy.signal,
+			(error) => error instanceof KlingFailure && error.retry === 'never',
+		);
+		watchers.set(batch, watcher);
+	}
+	return watcher;
+}
+
+export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
+	const prepared = await prepareCreate(this, itemIndex, batch.policy);
+	const timeoutMs = ((this.getNodeParameter('options', itemIndex, {}) as { timeout?: number }).timeout ?? 600) * 1000;
+	const slots = await batch.slots.acquire(prepared.images);
+	let task: KlingTask;
+	try {
+		const submitted = await submitPrepared(this, prepared, run, batch.policy);
+		task = await watcherFor(this, batch).waitFor(submitted.task_id, timeoutMs);
+	} finally {
+		batch.slots.release(slots);
+	}
+	if (task.task_status === 'failed') throw new TaskFailedError(task);
+	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
+	if (!this.getNodeParameter('downloadImages', itemIndex, true)) return [{ json }];
+	const images = await downloadTaskImages(this, task, batch.policy);
+	return imagesToItems(json, images, imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject));
+}

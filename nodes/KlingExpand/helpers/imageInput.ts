@@ -1,0 +1,68 @@
+import type { IExecuteFunctions } from 'n8n-workflow';
+
+import { fetchBytes } from '../transport/download';
+import type { RequestPolicy } from '../transport';
+import type { ImageInfo } from './imageHeader';
+import { ImageHeaderError, readImageHeader } from './imageHeader';
+import { IMAGE_LIMITS, ValidationError, validateImage } from './validation';
+
+/** The image to expand, checked against Kling's rules; `bodyValue` is read only when the request is sent. */
+export interface CheckedImage {
+	info: ImageInfo;
+	/** The value of the request's `image` field: the URL, or raw base64 (no data: prefix, which Kling rejects). */
+	bodyValue: () => Promise<string>;
+}
+
+/** A JPEG's size marker is usually in the first few KB; EXIF thumbnails can push it further. */
+const HEADER_BYTES = 64 * 1024;
+
+/** Strips a pasted `data:image/png;base64,` prefix and whitespace, and decodes. */
+export function decodeBase64Image(text: string, field: string): Buffer {
+	const stripped = String(text).trim().replace(/^data:[^,]*;base64,/i, '').replace(/\s+/g, '');
+	if (stripped === '' || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(stripped)) {
+		throw new ValidationError(field, text, 'it must be a PNG or JPEG encoded as base64');
+	}
+	return Buffer.from(stripped, 'base64');
+}
+
+function checkBytes(bytes: Buffer, field: string, byteLength?: number): ImageInfo {
+	let info: ImageInfo;
+	try {
+		info = readImageHeader(bytes);
+	} catch (error) {
+		if (error instanceof ImageHeaderError) throw new ValidationError(field, `${bytes.length} bytes`, error.message);
+		throw error;
+	}
+	validateImage(info, byteLength, field);
+	return info;
+}
+
+/** Reads and checks the item's image from binary data, base64 text or a URL, before anything is paid for. */
+export async function readImageInput(ctx: IExecuteFunctions, itemIndex: number, policy: RequestPolicy): Promise<CheckedImage> {
+	const source = ctx.getNodeParameter('imageSource', itemIndex) as 'binary' | 'url' | 'base64';
+	if (source === 'binary') {
+		const property = ctx.getNodeParameter('binaryPropertyName', itemIndex) as string;
+		ctx.helpers.assertBinaryData(itemIndex, property);
+		const bytes = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
+		const info = checkBytes(bytes, property, bytes.length);
+		// Read again at send time rather than hold every item's base64 for the whole batch.
+		return { info, bodyValue: async () => (await ctx.helpers.getBinaryDataBuffer(itemIndex, property)).toString('base64') };
+	}
+	if (source === 'base64') {
+		const text = ctx.getNodeParameter('imageBase64', itemIndex) as string;
+		const bytes = decodeBase64Image(text, 'imageBase64');
+		const info = checkBytes(bytes, 'imageBase64', bytes.length);
+		return { info, bodyValue: async () => bytes.toString('base64') };
+	}
+	const url = String(ctx.getNodeParameter('imageUrl', itemIndex)).trim();
+	const head = await fetchBytes(ctx, url, { maxBytes: HEADER_BYTES, atLimit: 'truncate', field: 'imageUrl', policy });
+	let info: ImageInfo;
+	try {
+		info = checkBytes(head.bytes, 'imageUrl');
+	} catch (error) {
+		if (!(error instanceof ValidationError) || head.bytes.length < HEADER_BYTES) throw error;
+		const whole = await fetchBytes(ctx, url, { maxBytes: IMAGE_LIMITS.maxBytes, atLimit: 'fail', field: 'imageUrl', policy });
+		info = checkBytes(whole.bytes, 'imageUrl', whole.bytes.length);
+	}
+	return { info, bodyValue: async () => url };
+}

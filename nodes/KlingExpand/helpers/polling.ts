@@ -1,0 +1,142 @@
+import { sleep } from 'n8n-workflow';
+
+/** How often to ask whether tasks are done. All in milliseconds. */
+export interface PollSchedule {
+	/** First and shortest wait between checks. */
+	minIntervalMs: number;
+	/** Longest wait between checks. */
+	maxIntervalMs: number;
+	/** Each wait is this share of the time already waited, so the detection lag stays a small share of the task's duration. */
+	growth: number;
+}
+
+/**
+ * The wait before the next check: a fixed share of the time already elapsed, clamped. Tasks that take
+ * 5 s are checked often enough to be seen within ~10 % of that; tasks that take minutes are not
+ * asked about every second.
+ */
+export function nextPollDelay(elapsedMs: number, schedule: PollSchedule): number {
+	return Math.min(schedule.maxIntervalMs, Math.max(schedule.minIntervalMs, elapsedMs * schedule.growth));
+}
+
+export class WaitCancelledError extends Error {
+	constructor() {
+		super('The execution was cancelled while waiting');
+	}
+}
+
+/** Sleeps, but wakes at once when the execution is cancelled (n8n's `sleep` alone cannot be interrupted). */
+export async function sleepUnlessCancelled(ms: number, signal?: AbortSignal): Promise<void> {
+	if (signal?.aborted) throw new WaitCancelledError();
+	if (!signal) return await sleep(ms);
+	let onAbort: () => void = () => {};
+	const cancelled = new Promise<never>((_, reject) => {
+		onAbort = () => reject(new WaitCancelledError());
+		signal.addEventListener('abort', onAbort, { once: true });
+	});
+	try {
+		await Promise.race([sleep(ms), cancelled]);
+	} finally {
+		signal.removeEventListener('abort', onAbort);
+	}
+}
+
+export class WaitTimeoutError extends Error {
+	constructor(readonly taskId: string, readonly waitedMs: number) {
+		super(`Task ${taskId} did not finish within ${Math.round(waitedMs / 1000)} s`);
+	}
+}
+
+interface Watched<T> {
+	taskId: string;
+	startedAt: number;
+	dueAt: number;
+	deadline: number;
+	resolve: (task: T) => void;
+	reject: (error: unknown) => void;
+}
+
+/**
+ * Waits for many tasks with one polling loop: on each tick, every task whose check is due is asked
+ * about in one batch (`fetchTasks` may answer them with a single list request). Each task's checks
+ * follow `nextPollDelay` from its own start. A fetch error marked `final` ends the waits it concerned;
+ * any other fetch error is left for the next tick.
+ */
+export class TaskWatcher<T extends { task_status: string }> {
+	private readonly watched = new Map<string, Watched<T>>();
+
+	private loop?: Promise<void>;
+
+	constructor(
+		private readonly fetchTasks: (taskIds: string[]) => Promise<Map<string, T>>,
+		private readonly schedule: PollSchedule,
+		private readonly signal?: AbortSignal,
+		private readonly isFinal: (error: unknown) => boolean = () => true,
+	) {}
+
+	/** Resolves with the task once it has ended (succeed or failed); rejects on timeout or cancel. */
+	async waitFor(taskId: string, timeoutMs: number): Promise<T> {
+		const now = Date.now();
+		const done = new Promise<T>((resolve, reject) => {
+			this.watched.set(taskId, {
+				taskId,
+				startedAt: now,
+				dueAt: now + this.schedule.minIntervalMs,
+				deadline: now + timeoutMs,
+				resolve,
+				reject,
+			});
+		});
+		this.loop ??= this.run().finally(() => (this.loop = undefined));
+		return await done;
+	}
+
+	private async run(): Promise<void> {
+		while (this.watched.size > 0) {
+			const nextDue = Math.min(...[...this.watched.values()].map((entry) => Math.min(entry.dueAt, entry.deadline)));
+			try {
+				await sleepUnlessCancelled(Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)), this.signal);
+			} catch (error) {
+				for (const entry of this.watched.values()) entry.reject(error);
+				this.watched.clear();
+				return;
+			}
+			await this.tick();
+		}
+	}
+
+	private async tick(): Promise<void> {
+		const now = Date.now();
+		for (const entry of [...this.watched.values()]) {
+			if (now >= entry.deadline) {
+				this.watched.delete(entry.taskId);
+				entry.reject(new WaitTimeoutError(entry.taskId, now - entry.startedAt));
+			}
+		}
+		// Checks due within half the shortest interval join this tick: fewer, fuller requests.
+		const due = [...this.watched.values()].filter((entry) => entry.dueAt <= now + this.schedule.minIntervalMs / 2);
+		if (due.length === 0) return;
+		let tasks: Map<string, T>;
+		try {
+			tasks = await this.fetchTasks(due.map((entry) => entry.taskId));
+		} catch (error) {
+			if (this.isFinal(error)) {
+				for (const entry of due) {
+					this.watched.delete(entry.taskId);
+					entry.reject(error);
+				}
+			}
+			tasks = new Map();
+		}
+		const checkedAt = Date.now();
+		for (const entry of due) {
+			const task = tasks.get(entry.taskId);
+			if (task && (task.task_status === 'succeed' || task.task_status === 'failed')) {
+				this.watched.delete(entry.taskId);
+				entry.resolve(task);
+			} else {
+				entry.dueAt = checkedAt + nextPollDelay(checkedAt - entry.startedAt, this.schedule);
+			}
+		}
+	}
+}

@@ -1,0 +1,91 @@
+/** The four expansion ratios Kling takes: up/down in units of the original height, left/right of its width. */
+export interface ExpansionRatios {
+	up: number;
+	down: number;
+	left: number;
+	right: number;
+}
+
+export const MAX_RATIO = 2;
+export const MAX_AREA_MULTIPLIER = 3;
+
+/** A ratio helper failure: plain data, so the node can name the field and item. */
+export class RatioError extends Error {
+	constructor(
+		readonly field: string,
+		message: string,
+	) {
+		super(message);
+	}
+}
+
+/** Parses `16:9`, `16/9`, `1.7778` into width / height. */
+export function parseAspectRatio(text: string): number {
+	const trimmed = String(text).trim();
+	const pair = /^(\d+(?:\.\d+)?)\s*[:/x]\s*(\d+(?:\.\d+)?)$/i.exec(trimmed);
+	const value = pair ? Number(pair[1]) / Number(pair[2]) : /^\d+(?:\.\d+)?$/.test(trimmed) ? Number(trimmed) : NaN;
+	if (!Number.isFinite(value) || value <= 0) {
+		throw new RatioError(
+			'targetAspectRatio',
+			`Target aspect ratio is "${text}"; it must be width:height such as 16:9, or a positive decimal such as 1.7778`,
+		);
+	}
+	return value;
+}
+
+/** Four decimals like the provider's example, rounded down so the canvas never tips over the 3× area limit. */
+const floor4 = (value: number) => Math.floor(value * 10000 + 1e-6) / 10000;
+const round4 = (value: number) => Math.round(value * 10000) / 10000;
+
+/**
+ * Kling's documented helper: the ratios that grow a W×H image to `areaMultiplier`× its area at
+ * `aspect` (width / height), centred. Rounded to 4 decimals like the provider's example
+ * (100×100, ×3, 16:9 → 0.1495, 0.1495, 0.6547, 0.6547). Refuses rather than return a negative ratio.
+ * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
+ */
+export function ratiosFromAspect(width: number, height: number, areaMultiplier: number, aspect: number): ExpansionRatios {
+	if (!(areaMultiplier >= 1 && areaMultiplier <= MAX_AREA_MULTIPLIER)) {
+		throw new RatioError(
+			'areaMultiplier',
+			`Area multiplier is ${areaMultiplier}; it must be between 1 and ${MAX_AREA_MULTIPLIER}`,
+		);
+	}
+	const targetHeight = Math.sqrt((areaMultiplier * width * height) / aspect);
+	const targetWidth = targetHeight * aspect;
+	const vertical = (targetHeight - height) / 2 / height;
+	const horizontal = (targetWidth - width) / 2 / width;
+	const ratios = { up: floor4(vertical), down: floor4(vertical), left: floor4(horizontal), right: floor4(horizontal) };
+	if (ratios.up < 0 || ratios.left < 0) {
+		const needed = minimumAreaMultiplier(width, height, aspect);
+		throw new RatioError(
+			'areaMultiplier',
+			`A ${width}×${height} image does not fit inside a canvas of aspect ${round4(aspect)} at ${areaMultiplier}× its area; ` +
+				(needed <= MAX_AREA_MULTIPLIER
+					? `use an area multiplier of at least ${Math.ceil(needed * 100) / 100}`
+					: `that shape needs ${Math.ceil(needed * 100) / 100}× the area, more than Kling's limit of ${MAX_AREA_MULTIPLIER}×; choose an aspect ratio closer to the image's own`),
+		);
+	}
+	for (const [side, value] of Object.entries(ratios)) {
+		if (value > MAX_RATIO) {
+			throw new RatioError(
+				'targetAspectRatio',
+				`The ${side} expansion ratio would be ${value}; each ratio must be at most ${MAX_RATIO}. Choose an aspect ratio closer to the image's own or a smaller area multiplier`,
+			);
+		}
+	}
+	return ratios;
+}
+
+/** The smallest area multiplier at which a canvas of `aspect` contains the original. */
+export function minimumAreaMultiplier(width: number, height: number, aspect: number): number {
+	const own = width / height;
+	return aspect >= own ? aspect / own : own / aspect;
+}
+
+/** The canvas Kling will produce for these ratios, in pixels. */
+export function expandedCanvasSize(width: number, height: number, ratios: ExpansionRatios) {
+	return {
+		width: Math.round(width * (1 + ratios.left + ratios.right)),
+		height: Math.round(height * (1 + ratios.up + ratios.down)),
+	};
+}

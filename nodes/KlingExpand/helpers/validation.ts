@@ -1,0 +1,95 @@
+import type { ExpansionRatios } from './ratios';
+import { MAX_AREA_MULTIPLIER, MAX_RATIO } from './ratios';
+import type { ImageInfo } from './imageHeader';
+
+/**
+ * A create request we refuse before sending (requests cost money). Plain data: the node adds
+ * itself and the item index. `field` is the node parameter's name so users can find it.
+ */
+export class ValidationError extends Error {
+	constructor(
+		readonly field: string,
+		readonly value: unknown,
+		readonly rule: string,
+	) {
+		super(`${field} is ${formatValue(value)}; ${rule}`);
+	}
+}
+
+function formatValue(value: unknown): string {
+	if (typeof value === 'string') return value.length > 60 ? `"${value.slice(0, 57)}…" (${value.length} characters)` : `"${value}"`;
+	return String(value);
+}
+
+export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
+export const MAX_PROMPT_LENGTH = 2500;
+
+/** Kling's documented image rules: ≤ 10 MB, both sides ≥ 300 px, aspect between 1:2.5 and 2.5:1. */
+export function validateImage(info: ImageInfo, byteLength: number | undefined, field = 'image'): void {
+	if (byteLength !== undefined && byteLength > IMAGE_LIMITS.maxBytes) {
+		throw new ValidationError(field, `${(byteLength / 1024 / 1024).toFixed(1)} MB`, 'Kling accepts images up to 10 MB');
+	}
+	if (info.width < IMAGE_LIMITS.minSide || info.height < IMAGE_LIMITS.minSide) {
+		throw new ValidationError(field, `${info.width}×${info.height} px`, 'width and height must each be at least 300 px');
+	}
+	const aspect = info.width / info.height;
+	if (aspect > IMAGE_LIMITS.maxAspect || aspect < 1 / IMAGE_LIMITS.maxAspect) {
+		throw new ValidationError(field, `${info.width}×${info.height} px`, 'the aspect ratio must be between 1:2.5 and 2.5:1');
+	}
+}
+
+const RATIO_FIELDS: Record<keyof ExpansionRatios, string> = {
+	up: 'upExpansionRatio',
+	down: 'downExpansionRatio',
+	left: 'leftExpansionRatio',
+	right: 'rightExpansionRatio',
+};
+
+/** Each ratio in [0, 2] and the new canvas at most 3× the original area. */
+export function validateRatios(ratios: ExpansionRatios): void {
+	for (const side of Object.keys(RATIO_FIELDS) as Array<keyof ExpansionRatios>) {
+		const value = ratios[side];
+		if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_RATIO) {
+			throw new ValidationError(RATIO_FIELDS[side], value, `each expansion ratio must be a number between 0 and ${MAX_RATIO}`);
+		}
+	}
+	const area = (1 + ratios.left + ratios.right) * (1 + ratios.up + ratios.down);
+	if (area > MAX_AREA_MULTIPLIER + 1e-9) {
+		throw new ValidationError(
+			'expansion ratios',
+			`(1 + ${ratios.left} + ${ratios.right}) × (1 + ${ratios.up} + ${ratios.down}) = ${area.toFixed(3)}× the original area`,
+			`the new canvas must be at most ${MAX_AREA_MULTIPLIER}× the original area`,
+		);
+	}
+	if (area === 1) {
+		throw new ValidationError('expansion ratios', 'all 0', 'at least one side must be expanded');
+	}
+}
+
+/** The optional create fields: prompt length, image count, callback URL. */
+export function validateOptions(options: { prompt?: string; n?: number; callbackUrl?: string }): void {
+	if (options.prompt !== undefined && typeof options.prompt !== 'string') {
+		throw new ValidationError('prompt', options.prompt, 'the prompt must be text');
+	}
+	if (options.prompt !== undefined && options.prompt.length > MAX_PROMPT_LENGTH) {
+		throw new ValidationError('prompt', options.prompt, `the prompt must be at most ${MAX_PROMPT_LENGTH} characters`);
+	}
+	if (options.n !== undefined && !(Number.isInteger(options.n) && options.n >= 1 && options.n <= 9)) {
+		throw new ValidationError('numberOfImages', options.n, 'the number of images must be a whole number from 1 to 9');
+	}
+	if (options.callbackUrl !== undefined && options.callbackUrl !== '') assertHttpUrl(options.callbackUrl, 'callbackUrl');
+}
+
+/** Only http(s) URLs leave this node: no file:, data: or other schemes. */
+export function assertHttpUrl(value: unknown, field: string): URL {
+	let url: URL | undefined;
+	try {
+		url = new URL(String(value));
+	} catch {
+		url = undefined;
+	}
+	if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+		throw new ValidationError(field, value, 'it must be an http:// or https:// URL');
+	}
+	return url;
+}

@@ -1,0 +1,170 @@
+import type { IDataObject, IExecuteFunctions, IHttpRequestMethods, IWebhookFunctions } from 'n8n-workflow';
+
+import type { EndpointCredentials } from '../helpers/endpoint';
+import { expandEndpoint } from '../helpers/endpoint';
+import { parseKlingCode } from '../helpers/errors';
+import type { KlingTask } from '../helpers/task';
+import { normaliseTask } from '../helpers/task';
+import { sleepUnlessCancelled } from '../helpers/polling';
+import { KlingFailure } from './failure';
+
+export { KlingFailure, toNodeApiError } from './failure';
+
+export type KlingContext = IExecuteFunctions | IWebhookFunctions;
+
+/** How patient one request is. All in milliseconds. */
+export interface RequestPolicy {
+	attempts: number;
+	retryDelayMs: number;
+	timeoutMs: number;
+	signal?: AbortSignal;
+}
+
+export const DEFAULT_POLICY: RequestPolicy = { attempts: 8, retryDelayMs: 1000, timeoutMs: 30_000 };
+
+/** Exponential backoff with jitter, so a batch that hit the concurrency limit does not retry in lockstep. */
+export function backoffDelay(attempt: number, baseMs: number): number {
+	return Math.min(baseMs * 30, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+}
+
+/** Runs `send` until it succeeds, retrying only what Kling's code says can heal; 1003/1004 get one fresh token. */
+export async function withRetries<T>(
+	send: () => Promise<T>,
+	policy: RequestPolicy,
+	beforeRetry?: (failure: KlingFailure) => Promise<T | undefined>,
+): Promise<T> {
+	let resigned = false;
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await send();
+		} catch (error) {
+			if (!(error instanceof KlingFailure)) throw error;
+			const again = error.retry === 'backoff' || (error.retry === 'resign' && !resigned);
+			if (!again || attempt >= policy.attempts) throw error;
+			if (error.retry === 'resign') resigned = true;
+			else await sleepUnlessCancelled(backoffDelay(attempt, policy.retryDelayMs), policy.signal);
+			const recovered = await beforeRetry?.(error);
+			if (recovered !== undefined) return recovered;
+		}
+	}
+}
+
+interface KlingRequest {
+	method: IHttpRequestMethods;
+	/** Appended to the expand endpoint: '' or '/<task id>'. */
+	path?: string;
+	body?: IDataObject;
+	qs?: IDataObject;
+}
+
+/** One authenticated request to the expand API, unwrapped to its `data`, or a KlingFailure. */
+async function sendOnce(ctx: KlingContext, request: KlingRequest, policy: RequestPolicy): Promise<unknown> {
+	const credentials = (await ctx.getCredentials('klingApi')) as EndpointCredentials;
+	let response: { statusCode: number; body: unknown };
+	try {
+		response = (await ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
+			method: request.method,
+			url: `${expandEndpoint(credentials)}${request.path ?? ''}`,
+			body: request.body,
+			qs: request.qs,
+			json: true,
+			returnFullResponse: true,
+			ignoreHttpStatusErrors: true,
+			timeout: policy.timeoutMs,
+			abortSignal: policy.signal,
+		})) as { statusCode: number; body: unknown };
+	} catch (error) {
+		// Only the error's code and message: the raw error holds the request, Authorization header included.
+		const { code, message } = error as { code?: string; message?: string };
+		throw new KlingFailure('network', `Network error: ${code ?? message ?? 'request failed'}`);
+	}
+	return unwrapEnvelope(response.statusCode, response.body);
+}
+
+/** Kling's `{code, message, request_id, data}` envelope; CometAPI's gateway errors; broken JSON. */
+export function unwrapEnvelope(statusCode: number, rawBody: unknown): unknown {
+	let body = rawBody;
+	if (typeof body === 'string' || Buffer.isBuffer(body)) {
+		try {
+			body = JSON.parse(body.toString());
+		} catch {
+			throw new KlingFailure('malformed', `The provider answered HTTP ${statusCode} with a body that is not JSON`, undefined, statusCode);
+		}
+	}
+	const envelope = (body ?? {}) as { code?: unknown; message?: unknown; request_id?: unknown; data?: unknown; error?: { message?: unknown } };
+	const message = typeof envelope.message === 'string' ? envelope.message : undefined;
+	const requestId = typeof envelope.request_id === 'string' ? envelope.request_id : undefined;
+	if (envelope.code === null && message === '404') {
+		throw new KlingFailure('routeUnavailable', 'CometAPI route unavailable', undefined, statusCode, requestId);
+	}
+	const code = parseKlingCode(envelope.code);
+	if (code === 0 && statusCode < 400) return envelope.data;
+	if (code !== undefined && code !== 0) throw new KlingFailure('api', message ?? '', code, statusCode, requestId);
+	if (envelope.error && typeof envelope.error === 'object') {
+		const text = typeof envelope.error.message === 'string' ? envelope.error.message : 'unknown error';
+		throw new KlingFailure('http', `The gateway answered HTTP ${statusCode}: ${text}`, undefined, statusCode, requestId);
+	}
+	if (statusCode >= 400) throw new KlingFailure('http', `The provider answered HTTP ${statusCode}${message ? `: ${message}` : ''}`, undefined, statusCode, requestId);
+	return envelope.data ?? body;
+}
+
+/** A request that may be repeated safely: queries and lists. */
+export async function klingRequest(ctx: KlingContext, request: KlingRequest, policy: RequestPolicy = DEFAULT_POLICY): Promise<unknown> {
+	return await withRetries(async () => await sendOnce(ctx, request, policy), policy);
+}
+
+/**
+ * Creates a task at most once. A create whose answer was lost (network error, broken JSON, a 5xx) may
+ * still have been accepted and billed, so before sending it again we look it up by its
+ * `external_task_id`, and only re-send when the provider says it does not exist.
+ */
+export async function createTaskOnce(ctx: KlingContext, body: IDataObject & { external_task_id: string }, policy: RequestPolicy): Promise<unknown> {
+	const send = async () => await sendOnce(ctx, { method: 'POST', body }, policy);
+	return await withRetries(send, policy, async (failure) => {
+		if (!failure.mayHaveBeenAccepted) return undefined;
+		return await findTask(ctx, body.external_task_id, policy);
+	});
+}
+
+/** A task by task_id or external_task_id (Kling's query path takes either); undefined when it does not exist. */
+export async function findTask(ctx: KlingContext, id: string, policy: RequestPolicy): Promise<unknown> {
+	try {
+		return await klingRequest(ctx, { method: 'GET', path: `/${encodeURIComponent(id)}` }, policy);
+	} catch (error) {
+		if (error instanceof KlingFailure && error.code === 1203) return undefined;
+		throw error;
+	}
+}
+
+/** Below this many pending tasks, one query each is as cheap as a list page. */
+const LIST_FROM_TASKS = 3;
+
+/**
+ * The current state of many tasks in as few requests as possible: one list page for a batch, then a
+ * query for each task the page did not include (older tasks, or a provider without the list route).
+ */
+export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: RequestPolicy): Promise<Map<string, KlingTask>> {
+	const wanted = new Set(taskIds);
+	const found = new Map<string, KlingTask>();
+	if (taskIds.length >= LIST_FROM_TASKS) {
+		try {
+			const pageSize = Math.min(500, Math.max(30, taskIds.length * 2));
+			const page = await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy);
+			for (const entry of Array.isArray(page) ? page : []) {
+				const task = normaliseTask(entry);
+				if (task && wanted.has(task.task_id)) found.set(task.task_id, task);
+			}
+		} catch (error) {
+			if (!(error instanceof KlingFailure)) throw error;
+			// The per-task queries below still answer.
+		}
+	}
+	const missing = taskIds.filter((taskId) => !found.has(taskId));
+	await Promise.all(
+		missing.map(async (taskId) => {
+			const task = normaliseTask(await klingRequest(ctx, { method: 'GET', path: `/${encodeURIComponent(taskId)}` }, policy));
+			if (task) found.set(taskId, task);
+		}),
+	);
+	return found;
+}

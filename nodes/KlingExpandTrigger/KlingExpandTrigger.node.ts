@@ -1,0 +1,161 @@
+import type {
+	IDataObject,
+	IHookFunctions,
+	INodeType,
+	INodeTypeDescription,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { downloadOptions } from '../KlingExpand/actions/descriptions';
+import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../KlingExpand/helpers/binary';
+import { normaliseTask, TASK_STATUSES, isTerminal } from '../KlingExpand/helpers/task';
+import { DEFAULT_POLICY } from '../KlingExpand/transport';
+import { rememberDelivery, safeEqual, verifyStandardWebhook } from './helpers/verifyCallback';
+
+/** Header or query parameter that carries the shared token (for CometAPI deliveries, which we cannot sign-check). */
+const TOKEN_HEADER = 'x-kling-token';
+
+export class KlingExpandTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Kling Expand Trigger',
+		name: 'klingExpandTrigger',
+		icon: { light: 'file:../../icons/kling.svg', dark: 'file:../../icons/kling.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{ ($parameter["statuses"] || []).join(", ") }}',
+		description: 'Starts the workflow when Kling reports an image expansion task',
+		defaults: { name: 'Kling Expand Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'klingApi', required: true, displayOptions: { show: { verifySignature: [true] } } }],
+		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'kling-expand' }],
+		properties: [
+			{
+				displayName:
+					'Paste this node\'s Production URL (above) into the Callback URL option of a Kling Expand node. Kling then reports every status change of those tasks here. Add ?token=… to the URL when you set a Shared Token.',
+				name: 'notice',
+				type: 'notice',
+				default: '',
+			},
+			{
+				displayName: 'Statuses',
+				name: 'statuses',
+				type: 'multiOptions',
+				options: TASK_STATUSES.map((status) => ({ name: status[0].toUpperCase() + status.slice(1), value: status })),
+				default: ['succeed', 'failed'],
+				description: 'Which task statuses start the workflow; other deliveries are acknowledged and ignored',
+			},
+			{
+				displayName: 'Verify Kling Signature',
+				name: 'verifySignature',
+				type: 'boolean',
+				default: true,
+				description:
+					'Whether to accept only callbacks signed with the Callback Signing Secret of the credential (Kling direct). Turn off for CometAPI deliveries and use a Shared Token instead.',
+			},
+			{
+				displayName: 'Shared Token',
+				name: 'sharedToken',
+				type: 'string',
+				typeOptions: { password: true },
+				default: '',
+				description: `When set, a callback must carry this token in the URL (?token=…) or the ${TOKEN_HEADER} header`,
+			},
+			{
+				displayName: 'Download Images',
+				name: 'downloadImages',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to download the result images of a succeeded task as binary data',
+			},
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add Option',
+				default: {},
+				displayOptions: { show: { downloadImages: [true] } },
+				options: downloadOptions,
+			},
+		],
+	};
+
+	/** Kling has nothing to register: the callback URL travels with each task, so these are honest no-ops. */
+	webhookMethods = {
+		default: {
+			async checkExists(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+			async create(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+			async delete(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+		},
+	};
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		const request = this.getRequestObject();
+		const response = this.getResponseObject();
+		const refuse = (status: number, reason: string): IWebhookResponseData => {
+			this.logger.warn(`Kling Expand Trigger refused a callback (HTTP ${status}): ${reason}`);
+			response.status(status).json({ error: reason });
+			return { noWebhookResponse: true };
+		};
+		const rawBody: Buffer = (request as unknown as { rawBody?: Buffer }).rawBody ?? Buffer.from(JSON.stringify(request.body ?? {}));
+		const header = (name: string) => {
+			const value = request.headers[name];
+			return Array.isArray(value) ? value.join(' ') : value;
+		};
+
+		const token = this.getNodeParameter('sharedToken', '') as string;
+		if (token && !safeEqual(token, String(request.query?.token ?? header(TOKEN_HEADER) ?? ''))) {
+			return refuse(401, 'the shared token is missing or wrong');
+		}
+		if (this.getNodeParameter('verifySignature', true)) {
+			const credentials = await this.getCredentials('klingApi');
+			const verdict = verifyStandardWebhook(
+				String(credentials.webhookSecret ?? ''),
+				{ id: header('webhook-id'), timestamp: header('webhook-timestamp'), signature: header('webhook-signature') },
+				rawBody,
+			);
+			if (!verdict.valid) return refuse(401, `signature check failed: ${verdict.reason}`);
+		}
+
+		let parsed: unknown;
+		try {
+			parsed = JSON.parse(rawBody.toString('utf8'));
+		} catch {
+			return refuse(400, 'the body is not JSON');
+		}
+		const task = normaliseTask((parsed as IDataObject)?.data ?? parsed);
+		if (!task) return refuse(400, 'the body is not a Kling task (task_id and task_status are required)');
+
+		const statuses = this.getNodeParameter('statuses', ['succeed', 'failed']) as string[];
+		if (!statuses.includes(task.task_status)) return { webhookResponse: { received: true, started: false, reason: 'status not selected' } };
+
+		// Duplicates (same delivery id, or a status already seen) and stale deliveries after the end start nothing.
+		const staticData = this.getWorkflowStaticData('node');
+		const seen = Array.isArray(staticData.seenDeliveries) ? (staticData.seenDeliveries as string[]) : [];
+		const keys = [`${task.task_id}:${task.task_status}`];
+		const deliveryId = header('webhook-id');
+		if (deliveryId) keys.push(`id:${deliveryId}`);
+		const stale = !isTerminal(task.task_status) && (seen.includes(`${task.task_id}:succeed`) || seen.includes(`${task.task_id}:failed`));
+		const remembered = rememberDelivery(seen, keys);
+		if (remembered.duplicate || stale) return { webhookResponse: { received: true, started: false, reason: 'duplicate' } };
+		staticData.seenDeliveries = remembered.seen;
+
+		const json = task as unknown as IDataObject;
+		if (!this.getNodeParameter('downloadImages', false) || task.task_status !== 'succeed') {
+			return { workflowData: [[{ json }]] };
+		}
+		// Answer before downloading: the sender's timeout is undocumented.
+		response.status(200).json({ received: true, started: true });
+		const output = imagesOutputFrom(this.getNodeParameter('options', {}) as IDataObject);
+		const images = await downloadTaskImages(this, task, DEFAULT_POLICY);
+		return { noWebhookResponse: true, workflowData: [imagesToItems(json, images, output)] };
+	}
+}

@@ -1,0 +1,63 @@
+import { createSeededRandom } from './random';
+import type { ApiOperation, Fault, RandomFaultOptions } from './types';
+
+/** A fault ready to apply, defaults filled in. */
+export interface ChosenFault {
+	kind: Fault['kind'];
+	code: number;
+	message?: string;
+	delayMs: number;
+}
+
+const DEFAULT_FAULT_CODE = 5000;
+const DEFAULT_DELAY_MS = 1000;
+const RETRYABLE_CODES = [1302, 1303, 5000, 5001, 5002];
+
+/** Injected one-shot faults first (in order), then seeded random ones. */
+export class FaultPlan {
+	injected = 0;
+	private queue: { fault: Fault; remaining: number }[] = [];
+	private random: { options: RandomFaultOptions; next: () => number } | null = null;
+
+	inject(fault: Fault): void {
+		this.queue.push({ fault, remaining: fault.times ?? 1 });
+	}
+
+	setRandom(options: RandomFaultOptions | null): void {
+		this.random = options && { options, next: createSeededRandom(options.seed ?? 1) };
+	}
+
+	clear(): void {
+		this.queue = [];
+		this.random = null;
+		this.injected = 0;
+	}
+
+	/** The fault for this request, if any; consumes it. */
+	take(operation: ApiOperation): ChosenFault | undefined {
+		const chosen = this.takeQueued(operation) ?? this.drawRandom(operation);
+		if (chosen) this.injected++;
+		return chosen;
+	}
+
+	private takeQueued(operation: ApiOperation): ChosenFault | undefined {
+		const index = this.queue.findIndex(({ fault }) => fault.on === 'any' || fault.on === operation);
+		if (index < 0) return undefined;
+		const entry = this.queue[index];
+		if (--entry.remaining <= 0) this.queue.splice(index, 1);
+		const { kind, code, message, delayMs } = entry.fault;
+		return { kind, code: code ?? DEFAULT_FAULT_CODE, message, delayMs: delayMs ?? DEFAULT_DELAY_MS };
+	}
+
+	private drawRandom(operation: ApiOperation): ChosenFault | undefined {
+		if (!this.random || operation === 'models') return undefined;
+		const { options, next } = this.random;
+		if (!options.on.includes(operation) || options.kinds.length === 0 || next() >= options.rate) return undefined;
+		const codes = options.codes?.length ? options.codes : RETRYABLE_CODES;
+		return {
+			kind: options.kinds[Math.floor(next() * options.kinds.length)],
+			code: codes[Math.floor(next() * codes.length)],
+			delayMs: options.delayMs ?? DEFAULT_DELAY_MS,
+		};
+	}
+}

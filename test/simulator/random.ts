@@ -1,0 +1,14 @@
+/**
+ * A seeded PRNG (mulberry32) returning floats in [0, 1): random faults and test images must be
+ * reproducible from a seed, which Math.random cannot give.
+ */
+export function createSeededRandom(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		state = (state + 0x6d2b79f5) >>> 0;
+		let t = state;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
