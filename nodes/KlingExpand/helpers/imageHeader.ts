@@ -218,7 +218,7 @@ function readJpegHeader(bytes: Uint8Array): ImageInfo {
 		}
 
 		// Skipping whole segments by length keeps us out of an EXIF thumbnail's own SOF.
-		offset += length;
+		offset += 2;
 	}
 }
 

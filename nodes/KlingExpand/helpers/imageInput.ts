@@ -30,7 +30,7 @@ function checkBytes(bytes: Buffer, field: string, byteLength?: number): ImageInf
 	try {
 		info = readImageHeader(bytes);
 	} catch (error) {
-		if (error instanceof ImageHeaderError) throw new ValidationError(field, `${bytes.length} bytes`, error.message);
+		if (error instanceof ImageHeaderError) throw new ValidationError(field, `${bytes.length} bytes`, error.message, false);
 		throw error;
 	}
 	validateImage(info, byteLength, field);

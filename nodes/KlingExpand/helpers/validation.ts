@@ -11,13 +11,15 @@ export class ValidationError extends Error {
 		readonly field: string,
 		readonly value: unknown,
 		readonly rule: string,
+		/** Measurements such as "299×400 px" read better unquoted; user text is quoted. */
+		quoted = typeof value === 'string',
 	) {
-		super(`${field} is ${formatValue(value)}; ${rule}`);
+		super(`${field} is ${formatValue(value, quoted)}; ${rule}`);
 	}
 }
 
-function formatValue(value: unknown): string {
-	if (typeof value === 'string') return value.length > 60 ? `"${value.slice(0, 57)}…" (${value.length} characters)` : `"${value}"`;
+function formatValue(value: unknown, quoted: boolean): string {
+	if (typeof value === 'string' && quoted) return value.length > 60 ? `"${value.slice(0, 57)}…" (${value.length} characters)` : `"${value}"`;
 	return String(value);
 }
 
@@ -27,14 +29,14 @@ export const MAX_PROMPT_LENGTH = 2500;
 /** Kling's documented image rules: ≤ 10 MB, both sides ≥ 300 px, aspect between 1:2.5 and 2.5:1. */
 export function validateImage(info: ImageInfo, byteLength: number | undefined, field = 'image'): void {
 	if (byteLength !== undefined && byteLength > IMAGE_LIMITS.maxBytes) {
-		throw new ValidationError(field, `${(byteLength / 1024 / 1024).toFixed(1)} MB`, 'Kling accepts images up to 10 MB');
+		throw new ValidationError(field, `${(byteLength / 1024 / 1024).toFixed(1)} MB`, 'Kling accepts images up to 10 MB', false);
 	}
 	if (info.width < IMAGE_LIMITS.minSide || info.height < IMAGE_LIMITS.minSide) {
-		throw new ValidationError(field, `${info.width}×${info.height} px`, 'width and height must each be at least 300 px');
+		throw new ValidationError(field, `${info.width}×${info.height} px`, 'width and height must each be at least 300 px', false);
 	}
 	const aspect = info.width / info.height;
 	if (aspect > IMAGE_LIMITS.maxAspect || aspect < 1 / IMAGE_LIMITS.maxAspect) {
-		throw new ValidationError(field, `${info.width}×${info.height} px`, 'the aspect ratio must be between 1:2.5 and 2.5:1');
+		throw new ValidationError(field, `${info.width}×${info.height} px`, 'the aspect ratio must be between 1:2.5 and 2.5:1', false);
 	}
 }
 
@@ -59,10 +61,11 @@ export function validateRatios(ratios: ExpansionRatios): void {
 			'expansion ratios',
 			`(1 + ${ratios.left} + ${ratios.right}) × (1 + ${ratios.up} + ${ratios.down}) = ${area.toFixed(3)}× the original area`,
 			`the new canvas must be at most ${MAX_AREA_MULTIPLIER}× the original area`,
+			false,
 		);
 	}
 	if (area === 1) {
-		throw new ValidationError('expansion ratios', 'all 0', 'at least one side must be expanded');
+		throw new ValidationError('expansion ratios', 'all 0', 'at least one side must be expanded', false);
 	}
 }
 
