@@ -32,7 +32,7 @@ export interface ImageInfo {
  * - `unsupported-format`: the bytes are not a PNG or JPEG;
  * - `truncated`: the bytes end before the size (a partial download, or too few bytes read);
  * - `corrupt`: the header structure is damaged;
- * - `missing-size`: a well-formed JPEG that never states its size before its image data ends;
+ * - `missing-size`: the JPEG ends without stating its size, as a tables-only JPEG does;
  * - `invalid-size`: the stated width or height is zero or out of the format's range.
  */
 export type ImageHeaderErrorReason =
@@ -97,7 +97,8 @@ export function readImageHeader(bytes: Uint8Array): ImageInfo {
 	if (isProperPrefix(bytes, PNG_SIGNATURE) || isProperPrefix(bytes, JPEG_SOI_BYTES)) {
 		throw new ImageHeaderError(
 			'truncated',
-			`The image is truncated: only ${bytes.length} byte(s) were given, too few to read its header`,
+			`The image is truncated: only ${bytes.length === 1 ? '1 byte was' : `${bytes.length} bytes were`} ` +
+				'given, too few to read its header',
 		);
 	}
 	const lookalike = describeOtherFormat(bytes);
@@ -181,7 +182,7 @@ function readJpegHeader(bytes: Uint8Array): ImageInfo {
 		}
 		if (marker === JPEG_SOS) {
 			throw new ImageHeaderError(
-				'missing-size',
+				'corrupt',
 				'The JPEG is damaged: its image data starts before its size marker',
 			);
 		}
@@ -218,7 +219,7 @@ function readJpegHeader(bytes: Uint8Array): ImageInfo {
 		}
 
 		// Skipping whole segments by length keeps us out of an EXIF thumbnail's own SOF.
-		offset += 2;
+		offset += length;
 	}
 }
 
