@@ -206,7 +206,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions): Prom
 			waitingExecutionSource: null,
 			nodeExecutionStack: [{ node: startNode, data: { main: [options.input] }, source: null }],
 		},
-	} as IRunExecutionData;
+	} as unknown as IRunExecutionData;
 	const execution = new WorkflowExecute(additionalData, mode, runExecutionData).processRunExecutionData(workflow);
 	options.signal?.addEventListener('abort', () => execution.cancel(), { once: true });
 	await execution;
