@@ -1,26 +1,56 @@
 import './env';
 
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parse as parseQueryString } from 'node:querystring';
 
 import { ExecutionLifecycleHooks, WebhookContext } from 'n8n-core';
-import type { ICredentialDataDecryptedObject, INodeType, IWebhookData, IWebhookDescription } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IDataObject, INode, INodeParameters, INodeType, IWebhookData, IWebhookDescription } from 'n8n-workflow';
+import { Workflow } from 'n8n-workflow';
 
 import type { RunResult, WorkflowSpec } from './engine';
-import { buildAdditionalData, loadPackage, makeWorkflow, runWorkflow } from './engine';
+import { buildAdditionalData, loadPackage, NODE_TYPES, runWorkflow } from './engine';
+
+export const TRIGGER_NODE = 'Kling Expand Trigger';
+
+/** A one-node workflow: the Kling Expand Trigger with these parameters. */
+export function triggerWorkflow(parameters: INodeParameters = {}, extra: Partial<INode> = {}): WorkflowSpec {
+	return {
+		nodes: [
+			{
+				id: 'trigger',
+				name: TRIGGER_NODE,
+				type: NODE_TYPES.trigger,
+				typeVersion: 1,
+				position: [0, 0],
+				webhookId: 'kling-callbacks',
+				parameters,
+				credentials: { klingApi: { id: '1', name: 'Kling' } },
+				...extra,
+			},
+		],
+		connections: {},
+	};
+}
 
 export interface WebhookServer {
 	/** The trigger's production URL on 127.0.0.1. */
 	url: string;
-	/** Every workflow run a delivery started, in order. */
+	/** Every workflow run a delivery started, in the order they finished. */
 	runs: RunResult[];
-	/** Resolves when `count` runs have finished. */
+	/** Errors the node's webhook() threw; n8n answers those with a generic 500. */
+	failures: Error[];
+	/** The workflow's static data as n8n has saved it: what the next delivery starts from. */
+	savedStaticData(): IDataObject;
+	/** Resolves when `count` runs have finished (or the timeout passed) and every delivery so far is handled. */
 	waitForRuns(count: number, timeoutMs?: number): Promise<RunResult[]>;
+	/** Resolves when every delivery received so far has been handled, the runs it started included. */
+	settled(): Promise<void>;
 	close(): Promise<void>;
 }
 
 /** The little of Express's response that n8n's webhook handling and nodes use. */
-function expressLikeResponse(res: import('node:http').ServerResponse) {
+function expressLikeResponse(res: ServerResponse) {
 	const response = {
 		statusCode: 200,
 		get headersSent() {
@@ -47,9 +77,41 @@ function expressLikeResponse(res: import('node:http').ServerResponse) {
 }
 
 /**
- * Serves a workflow's trigger webhook on 127.0.0.1 the way n8n's webhook server does: the raw body kept
- * beside the parsed one, the node's `webhook()` run in n8n-core's WebhookContext, its response sent
- * (or left to the node), and any workflowData run through WorkflowExecute from the trigger.
+ * n8n's `parseBody` for a version-1 trigger (it parses whatever the content type): JSON, form and text
+ * bodies become `req.body`; a body that claims JSON but is not is refused with 422 before the node runs.
+ * The raw bytes are always kept as `req.rawBody`.
+ */
+function parseBodyLikeN8n(rawBody: Buffer, contentTypeHeader: string | undefined): { body: unknown } | { refusal: string } {
+	const contentType = contentTypeHeader?.split(';')[0].trim().toLowerCase();
+	if (rawBody.length === 0) return { body: {} };
+	const text = rawBody.toString('utf8');
+	try {
+		if (contentType === 'application/json') return { body: JSON.parse(text) };
+		if (contentType === 'application/x-www-form-urlencoded') return { body: parseQueryString(text) };
+		if (contentType === 'text/plain') return { body: text };
+	} catch (error) {
+		return { refusal: (error as Error).message };
+	}
+	return { body: {} };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+	return new Promise((resolve, reject) => {
+		const chunks: Buffer[] = [];
+		req.on('data', (chunk: Buffer) => chunks.push(chunk));
+		req.on('end', () => resolve(Buffer.concat(chunks)));
+		req.on('error', reject);
+	});
+}
+
+/**
+ * Serves a workflow's trigger webhook on 127.0.0.1 the way n8n's production webhook server does:
+ * - the body parsed as n8n parses it, the raw bytes kept as `rawBody`;
+ * - each delivery gets a fresh Workflow built from the saved static data, and the static data is saved
+ *   back once the node's webhook() returns (n8n saves it in the response callback), so what a node writes
+ *   there is visible to the next delivery only from then on;
+ * - the node's `webhook()` runs in n8n-core's WebhookContext; its answer is sent unless the node answered
+ *   itself (`noWebhookResponse`); any workflowData is run through WorkflowExecute from the trigger.
  */
 export async function serveTrigger(
 	spec: WorkflowSpec,
@@ -57,64 +119,104 @@ export async function serveTrigger(
 	credentials: Record<string, ICredentialDataDecryptedObject>,
 ): Promise<WebhookServer> {
 	const { nodeTypes, credentialTypes } = await loadPackage();
-	const workflow = await makeWorkflow(spec);
-	const node = workflow.getNode(triggerName)!;
-	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion) as INodeType;
+	const triggerNode = spec.nodes.find((node) => node.name === triggerName);
+	if (!triggerNode) throw new Error(`No node named ${triggerName}`);
+	const nodeType = nodeTypes.getByNameAndVersion(triggerNode.type, triggerNode.typeVersion) as INodeType;
 	const description = nodeType.description.webhooks![0] as IWebhookDescription;
 	const runs: RunResult[] = [];
+	const failures: Error[] = [];
 	const pending: Array<Promise<void>> = [];
+	// What n8n keeps in its database between deliveries.
+	let savedStaticData: IDataObject = {};
+
+	const handle = async (req: IncomingMessage, res: ServerResponse) => {
+		const response = expressLikeResponse(res);
+		const rawBody = await readBody(req);
+		const parsed = parseBodyLikeN8n(rawBody, req.headers['content-type']);
+		if ('refusal' in parsed) {
+			response.status(422).json({ code: 422, message: 'Failed to parse request body', hint: parsed.refusal });
+			return;
+		}
+		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+		const request = { method: req.method, headers: req.headers, query: Object.fromEntries(url.searchParams), body: parsed.body, rawBody, params: {} };
+
+		const workflow = new Workflow({
+			id: 'test-workflow',
+			name: 'test',
+			nodes: spec.nodes,
+			connections: spec.connections,
+			nodeTypes,
+			active: true,
+			staticData: JSON.parse(JSON.stringify(savedStaticData)) as IDataObject,
+		});
+		const node = workflow.getNode(triggerName)!;
+		const hooks = new ExecutionLifecycleHooks('webhook', '1', { id: workflow.id } as never);
+		const additionalData = buildAdditionalData(credentialTypes, credentials, hooks, { httpRequest: request as never, httpResponse: response as never });
+		const webhookData: IWebhookData = {
+			httpMethod: 'POST',
+			node: node.name,
+			path: String(description.path),
+			webhookDescription: description,
+			workflowId: workflow.id,
+			workflowExecuteAdditionalData: additionalData,
+		};
+		const context = new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], null);
+
+		let result;
+		try {
+			result = await nodeType.webhook!.call(context);
+		} catch (error) {
+			// n8n does not tell the caller why: the message could carry anything the node knew.
+			failures.push(error as Error);
+			if (!res.headersSent) response.status(500).json({ code: 500, message: 'Workflow Webhook Error: Workflow could not be started!' });
+			return;
+		}
+		if ((workflow.staticData as IDataObject & { __dataChanged?: boolean }).__dataChanged) {
+			savedStaticData = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+		}
+		if (!result.noWebhookResponse && !res.headersSent) {
+			const fallback = result.workflowData ? 'Workflow was started' : 'Webhook call received';
+			response.status(200).json(result.webhookResponse ?? { message: fallback });
+		}
+		if (result.workflowData) {
+			runs.push(await runWorkflow(spec, { startNode: triggerName, input: result.workflowData[0], workflow, credentials, mode: 'webhook' }));
+		}
+	};
 
 	const server = createServer((req, res) => {
-		const chunks: Buffer[] = [];
-		req.on('data', (chunk: Buffer) => chunks.push(chunk));
-		req.on('end', () => {
-			const rawBody = Buffer.concat(chunks);
-			let body: unknown;
-			try {
-				body = JSON.parse(rawBody.toString('utf8'));
-			} catch {
-				body = {};
-			}
-			const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-			const request = { method: req.method, headers: req.headers, query: Object.fromEntries(url.searchParams), body, rawBody, params: {} };
-			const response = expressLikeResponse(res);
-			const hooks = new ExecutionLifecycleHooks('webhook', '1', { id: workflow.id } as never);
-			const additionalData = buildAdditionalData(credentialTypes, credentials, hooks, { httpRequest: request as never, httpResponse: response as never });
-			const webhookData: IWebhookData = {
-				httpMethod: 'POST',
-				node: node.name,
-				path: String(description.path),
-				webhookDescription: description,
-				workflowId: workflow.id,
-				workflowExecuteAdditionalData: additionalData,
-			};
-			const context = new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], null);
-			const handled = (async () => {
-				const result = await nodeType.webhook!.call(context);
-				if (!result.noWebhookResponse && !res.headersSent) response.status(200).json(result.webhookResponse ?? { message: 'Workflow was started' });
-				if (result.workflowData) {
-					runs.push(await runWorkflow(spec, { startNode: triggerName, input: result.workflowData[0], workflow, credentials, mode: 'webhook' }));
-				}
-			})().catch((error: Error) => {
-				if (!res.headersSent) response.status(500).json({ message: error.message });
-			});
-			pending.push(handled);
-		});
+		pending.push(
+			handle(req, res).catch((error: Error) => {
+				failures.push(error);
+				if (!res.headersSent) res.writeHead(500).end();
+			}),
+		);
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 	const { port } = server.address() as AddressInfo;
 
+	const settled = async () => {
+		let seen = -1;
+		while (seen !== pending.length) {
+			seen = pending.length;
+			await Promise.all(pending);
+		}
+	};
+
 	return {
-		url: `http://127.0.0.1:${port}/webhook/${node.webhookId ?? 'test'}/${description.path}`,
+		url: `http://127.0.0.1:${port}/webhook/${triggerNode.webhookId ?? 'test'}/${description.path}`,
 		runs,
+		failures,
+		savedStaticData: () => savedStaticData,
 		async waitForRuns(count, timeoutMs = 10_000) {
 			const deadline = Date.now() + timeoutMs;
 			while (runs.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-			await Promise.all(pending);
+			await settled();
 			return runs;
 		},
+		settled,
 		async close() {
-			await Promise.all(pending);
+			await settled();
+			server.closeAllConnections();
 			await new Promise<void>((resolve) => server.close(() => resolve()));
 		},
 	};

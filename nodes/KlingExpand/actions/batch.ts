@@ -22,7 +22,7 @@ export function createBatch(ctx: IExecuteFunctions): Batch {
 	const concurrency = Math.max(1, Math.floor(options.concurrency ?? 5));
 	return {
 		policy: {
-			attempts: 8,
+			attempts: 10,
 			retryDelayMs: (options.retryDelay ?? 1) * 1000,
 			timeoutMs: (options.requestTimeout ?? 30) * 1000,
 			signal: ctx.getExecutionCancelSignal(),

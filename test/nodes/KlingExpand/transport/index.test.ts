@@ -127,7 +127,7 @@ describe('faults on create', () => {
 		const result = await submitAndWait('accessKey', { retryDelay: 0.01 });
 		expect(result.error).toMatchObject({ name: 'NodeApiError', message: expect.stringMatching(/Kling error 5000/) });
 		expect(String(result.error!.description)).toMatch(/Tasks already submitted: n8n-/);
-		expect(requestsOf(sim, 'create')).toHaveLength(8);
+		expect(requestsOf(sim, 'create')).toHaveLength(10);
 	});
 });
 
