@@ -155,7 +155,7 @@ export class KlingExpandTrigger implements INodeType {
 		// Answer before downloading: the sender's timeout is undocumented.
 		response.status(200).json({ received: true, started: true });
 		const output = imagesOutputFrom(this.getNodeParameter('options', {}) as IDataObject);
-		const images = await downloadTaskImages(this, task, DEFAULT_POLICY);
+		const images = await downloadTaskImages(this, task, DEFAULT_POLICY, output.maxBytes);
 		return { noWebhookResponse: true, workflowData: [imagesToItems(json, images, output)] };
 	}
 }

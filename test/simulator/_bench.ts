@@ -12,8 +12,8 @@ import { makeTestImage, startSimulator } from '/work/main/test/simulator/index';
     return ((await r.json()) as any).data.task_id as string;
   }));
   console.log('created ms', Date.now() - t, 'rss MB', process.memoryUsage().rss >> 20);
-  while ([...sim.tasks.values()].some(x => x.task_status !== 'succeed')) await new Promise(r => setTimeout(r, 20));
-  console.log('all succeed ms', Date.now() - t);
+  while ([...sim.tasks.values()].some(x => x.task_status !== 'succeed' && x.task_status !== 'failed')) await new Promise(r => setTimeout(r, 20));
+  console.log('all terminal ms', Date.now() - t, [...sim.tasks.values()].map(x => x.task_status + ':' + x.task_status_msg).filter(s => s !== 'succeed:'));
   let total = 0;
   for (const id of ids) { const task = sim.tasks.get(id)!; const r = await fetch(task.task_result!.images[0].url); total += (await r.arrayBuffer()).byteLength; }
   console.log('downloaded MB', total >> 20, 'ms', Date.now() - t, 'rss MB', process.memoryUsage().rss >> 20);

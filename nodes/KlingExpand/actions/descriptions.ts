@@ -171,4 +171,12 @@ export const downloadOptions: INodeProperties[] = [
 		],
 		default: 'itemPerImage',
 	},
+	{
+		displayName: 'Max Download Size (MB)',
+		name: 'maxDownloadSize',
+		type: 'number',
+		typeOptions: { minValue: 0.001, numberPrecision: 3 },
+		default: 50,
+		description: 'A result image larger than this is refused instead of downloaded',
+	},
 ];

@@ -58,5 +58,5 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, _run: 
 	const json = task as unknown as IDataObject;
 	if (!this.getNodeParameter('downloadImages', itemIndex, false) || task.task_status !== 'succeed') return [{ json }];
 	const output = imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
-	return imagesToItems(json, await downloadTaskImages(this, task, batch.policy), output);
+	return imagesToItems(json, await downloadTaskImages(this, task, batch.policy, output.maxBytes), output);
 }

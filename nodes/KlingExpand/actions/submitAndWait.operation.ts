@@ -98,6 +98,6 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, run: I
 	if (task.task_status === 'failed') throw new TaskFailedError(task);
 	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
 	if (!this.getNodeParameter('downloadImages', itemIndex, true)) return [{ json }];
-	const images = await downloadTaskImages(this, task, batch.policy);
-	return imagesToItems(json, images, imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject));
+	const output = imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
+	return imagesToItems(json, await downloadTaskImages(this, task, batch.policy, output.maxBytes), output);
 }

@@ -21,11 +21,12 @@ export async function downloadTaskImages(
 	ctx: IExecuteFunctions | IWebhookFunctions,
 	task: KlingTask,
 	policy: RequestPolicy,
+	maxBytes = MAX_DOWNLOAD_BYTES,
 ): Promise<DownloadedImage[]> {
 	const images: KlingResultImage[] = task.task_result?.images ?? [];
 	const downloaded: DownloadedImage[] = [];
 	for (const image of images) {
-		const { bytes, contentType } = await fetchBytes(ctx, image.url, { maxBytes: MAX_DOWNLOAD_BYTES, atLimit: 'fail', field: 'task_result.images.url', policy });
+		const { bytes, contentType } = await fetchBytes(ctx, image.url, { maxBytes, atLimit: 'fail', field: 'task_result.images.url', policy });
 		const format = detectImageFormat(bytes);
 		const mimeType = format === 'png' ? 'image/png' : format === 'jpeg' ? 'image/jpeg' : (contentType?.split(';')[0].trim() || 'application/octet-stream');
 		const extension = format === 'jpeg' ? 'jpg' : (format ?? 'bin');
@@ -46,11 +47,17 @@ export interface ImagesOutput {
 	/** Binary field name; `oneItem` puts the images in `<field>_<index>`. */
 	field: string;
 	mode: 'itemPerImage' | 'oneItem';
+	/** Larger downloads are refused: a result URL serving something huge is not an image we asked for. */
+	maxBytes: number;
 }
 
 /** Reads the download options the node and the trigger share; an empty field name falls back to `data`. */
-export function imagesOutputFrom(options: { binaryPropertyOutput?: string; imagesOutput?: string }): ImagesOutput {
-	return { field: options.binaryPropertyOutput?.trim() || 'data', mode: options.imagesOutput === 'oneItem' ? 'oneItem' : 'itemPerImage' };
+export function imagesOutputFrom(options: { binaryPropertyOutput?: string; imagesOutput?: string; maxDownloadSize?: number }): ImagesOutput {
+	return {
+		field: options.binaryPropertyOutput?.trim() || 'data',
+		mode: options.imagesOutput === 'oneItem' ? 'oneItem' : 'itemPerImage',
+		maxBytes: Math.round((options.maxDownloadSize ?? MAX_DOWNLOAD_BYTES / 1024 / 1024) * 1024 * 1024),
+	};
 }
 
 /** Downloaded images as output items: one item per image, or all on the task's item. */

@@ -57,7 +57,7 @@ async function readAtMost(stream: Readable, maxBytes: number, atLimit: 'fail' | 
 			length += buffer.length;
 			if (atLimit === 'truncate' && length >= maxBytes) break;
 			if (atLimit === 'fail' && length > maxBytes) {
-				throw new KlingFailure('http', `${url} is larger than the ${Math.round(maxBytes / 1024 / 1024)} MB download limit`);
+				throw new KlingFailure('http', `${url} is larger than the download limit of ${maxBytes} bytes (the Max Download Size option)`);
 			}
 		}
 	} catch (error) {

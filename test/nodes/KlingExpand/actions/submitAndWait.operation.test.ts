@@ -51,6 +51,14 @@ describe('submitAndWait', () => {
 		expect(await dimensions(item.binary!.expanded_2.data)).toEqual([600, 800]);
 	});
 
+	it('refuses a result download above the size cap, naming the task', async () => {
+		const sim = simulator();
+		const result = await submitAndWait({ imageSource: 'binary', ...ratios, options: { maxDownloadSize: 0.001 } }, [binaryItem(await testImage())]);
+		const [taskId] = [...sim.tasks.keys()];
+		expect(result.error).toMatchObject({ message: expect.stringMatching(/is larger than the download limit of 1049 bytes \(the Max Download Size option\)/) });
+		expect(String(result.error!.description)).toContain(taskId);
+	});
+
 	it('outputs the task without binary data when downloading is off', async () => {
 		const result = await submitAndWait({ imageSource: 'binary', ...ratios, downloadImages: false }, [binaryItem(await testImage())]);
 		const [item] = result.output(EXPAND_NODE);

@@ -1,0 +1,92 @@
+import fc from 'fast-check';
+
+import { decodeBase64Image } from '../../../../nodes/KlingExpand/helpers/imageInput';
+import { parseAspectRatio, RatioError, ratiosFromAspect } from '../../../../nodes/KlingExpand/helpers/ratios';
+import { assertHttpUrl, validateImage, validateOptions, validateRatios, ValidationError } from '../../../../nodes/KlingExpand/helpers/validation';
+
+const FIELDS = /^(upExpansionRatio|downExpansionRatio|leftExpansionRatio|rightExpansionRatio|expansion ratios|prompt|numberOfImages|callbackUrl|imageBase64|image|targetAspectRatio|areaMultiplier)\b/;
+
+/** Runs one parameter set through every check the node makes before sending; returns what was refused. */
+function checkParameters(parameters: {
+	ratios: Record<'up' | 'down' | 'left' | 'right', unknown>;
+	prompt: unknown;
+	n: unknown;
+	callbackUrl: unknown;
+	base64: unknown;
+	aspect: unknown;
+	multiplier: unknown;
+	size: { width: number; height: number };
+}): Error | undefined {
+	try {
+		validateOptions({ prompt: parameters.prompt as string, n: parameters.n as number, callbackUrl: parameters.callbackUrl as string });
+		validateRatios(parameters.ratios as never);
+		decodeBase64Image(parameters.base64 as string, 'imageBase64');
+		validateImage({ format: 'png', mimeType: 'image/png', extension: 'png', ...parameters.size }, undefined);
+		validateRatios(ratiosFromAspect(parameters.size.width, parameters.size.height, parameters.multiplier as number, parseAspectRatio(parameters.aspect as string)));
+		return undefined;
+	} catch (error) {
+		return error as Error;
+	}
+}
+
+const anyValue = fc.oneof(fc.double(), fc.integer(), fc.string(), fc.constant(undefined), fc.constant(null), fc.boolean(), fc.object(), fc.array(fc.anything(), { maxLength: 3 }));
+
+describe('validation before sending', () => {
+	it('refuses 10,000 generated parameter sets only with its own clear errors naming the field', () => {
+		let refused = 0;
+		fc.assert(
+			fc.property(
+				fc.record({
+					ratios: fc.record({ up: fc.oneof(fc.double({ min: -1, max: 3 }), anyValue), down: fc.double({ min: -1, max: 3 }), left: fc.double({ min: -1, max: 3 }), right: fc.oneof(fc.double({ min: 0, max: 2 }), anyValue) }),
+					prompt: fc.oneof(fc.string({ maxLength: 3000 }), fc.constant('x'.repeat(2501)), anyValue),
+					n: fc.oneof(fc.integer({ min: -2, max: 12 }), anyValue),
+					callbackUrl: fc.oneof(fc.webUrl(), fc.string(), fc.constant('ftp://x'), fc.constant(undefined)),
+					base64: fc.oneof(fc.base64String({ minLength: 4 }), fc.string(), anyValue),
+					aspect: fc.oneof(fc.constantFrom('16:9', '9:16', '1:1', '4:3', '2.39:1', '1.5'), fc.string(), anyValue),
+					multiplier: fc.oneof(fc.double({ min: 0, max: 4 }), anyValue),
+					size: fc.record({ width: fc.integer({ min: 1, max: 10000 }), height: fc.integer({ min: 1, max: 10000 }) }),
+				}),
+				(parameters) => {
+					const error = checkParameters(parameters);
+					if (!error) return;
+					refused++;
+					expect(error instanceof ValidationError || error instanceof RatioError).toBe(true);
+					const field = error instanceof ValidationError ? error.field : (error as RatioError).field;
+					expect(field).toMatch(FIELDS);
+					expect(error.message.length).toBeGreaterThan(10);
+				},
+			),
+			{ numRuns: 10_000, seed: 42 },
+		);
+		expect(refused).toBeGreaterThan(5000);
+	});
+
+	it.each([
+		[{ up: 0.5, down: 0.5, left: 0.25, right: 0.25 }, undefined],
+		[{ up: 2, down: 0, left: 0, right: 0 }, undefined],
+		[{ up: 1, down: 1, left: 0, right: 0 }, undefined],
+		[{ up: 1, down: 1, left: 0.01, right: 0 }, /at most 3× the original area/],
+		[{ up: 2.0001, down: 0, left: 0, right: 0 }, /upExpansionRatio is 2.0001/],
+		[{ up: Number.NaN, down: 0, left: 0, right: 0.1 }, /upExpansionRatio is NaN/],
+		[{ up: '0.5', down: 0, left: 0, right: 0 }, /upExpansionRatio is "0.5"; each expansion ratio must be a number/],
+	])('judges ratios %o', (ratios, expected) => {
+		const attempt = () => validateRatios(ratios as never);
+		if (expected) expect(attempt).toThrow(expected);
+		else expect(attempt).not.toThrow();
+	});
+
+	it('accepts exactly 1:2.5 and 2.5:1 and refuses just beyond', () => {
+		const check = (width: number, height: number) => () => validateImage({ format: 'png', mimeType: 'image/png', extension: 'png', width, height }, 1000);
+		expect(check(750, 300)).not.toThrow();
+		expect(check(300, 750)).not.toThrow();
+		expect(check(751, 300)).toThrow(/aspect ratio/);
+		expect(check(300, 751)).toThrow(/aspect ratio/);
+	});
+
+	it('accepts only http(s) URLs', () => {
+		expect(assertHttpUrl('https://example.com/a.png', 'imageUrl').hostname).toBe('example.com');
+		for (const url of ['file:///etc/passwd', 'ftp://x/y', 'javascript:1', 'data:,x', 'example.com/a.png', '']) {
+			expect(() => assertHttpUrl(url, 'imageUrl')).toThrow(/imageUrl is .*; it must be an http:\/\/ or https:\/\/ URL/);
+		}
+	});
+});

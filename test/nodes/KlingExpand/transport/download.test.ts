@@ -1,0 +1,17 @@
+import type { IExecuteFunctions } from 'n8n-workflow';
+
+import { fetchBytes } from '../../../../nodes/KlingExpand/transport/download';
+import { DEFAULT_POLICY } from '../../../../nodes/KlingExpand/transport';
+import { ValidationError } from '../../../../nodes/KlingExpand/helpers/validation';
+
+describe('fetchBytes', () => {
+	it.each(['file:///etc/passwd', 'ftp://example.com/a.png', 'data:image/png;base64,AAAA', 'javascript:alert(1)', '/relative.png'])(
+		'refuses %s before any request: only http(s) leaves the node',
+		async (url) => {
+			const httpRequest = jest.fn();
+			const ctx = { helpers: { httpRequest } } as unknown as IExecuteFunctions;
+			await expect(fetchBytes(ctx, url, { maxBytes: 1000, atLimit: 'fail', field: 'imageUrl', policy: DEFAULT_POLICY })).rejects.toBeInstanceOf(ValidationError);
+			expect(httpRequest).not.toHaveBeenCalled();
+		},
+	);
+});
