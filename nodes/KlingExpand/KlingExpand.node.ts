@@ -1,8 +1,9 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import * as getTask from './actions/getTask.operation';
 import * as listTasks from './actions/listTasks.operation';
+import { resumeOnCallback } from './actions/resumeOnCallback';
 import { router } from './actions/router';
 import * as submit from './actions/submit.operation';
 import * as submitAndWait from './actions/submitAndWait.operation';
@@ -21,6 +22,8 @@ export class KlingExpand implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'klingApi', required: true }],
+		// The resume webhook of Submit and Wait's callback mode, shaped like n8n's Wait node's.
+		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: '', restartWebhook: true }],
 		properties: [
 			{
 				displayName: 'Operation',
@@ -49,5 +52,9 @@ export class KlingExpand implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await router.call(this);
+	}
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		return await resumeOnCallback.call(this);
 	}
 }

@@ -17,6 +17,13 @@ import { rememberDelivery, safeEqual, verifyStandardWebhook } from './helpers/ve
 /** Header or query parameter that carries the shared token (for CometAPI deliveries, which we cannot sign-check). */
 const TOKEN_HEADER = 'x-kling-token';
 
+/**
+ * Deliveries this process has started a run for, scoped by workflow and node, bounded. n8n saves static data
+ * only once webhook() returns, which with Download Images is after the download, long after we answered; a
+ * repeat arriving in between would not find the delivery in static data yet.
+ */
+let startedInProcess: string[] = [];
+
 export class KlingExpandTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Kling Expand Trigger',
@@ -139,14 +146,19 @@ export class KlingExpandTrigger implements INodeType {
 
 		// Duplicates (same delivery id, or a status already seen) and stale deliveries after the end start nothing.
 		const staticData = this.getWorkflowStaticData('node');
-		const seen = Array.isArray(staticData.seenDeliveries) ? (staticData.seenDeliveries as string[]) : [];
+		const saved = Array.isArray(staticData.seenDeliveries) ? (staticData.seenDeliveries as string[]) : [];
 		const keys = [`${task.task_id}:${task.task_status}`];
 		const deliveryId = header('webhook-id');
 		if (deliveryId) keys.push(`id:${deliveryId}`);
-		const stale = !isTerminal(task.task_status) && (seen.includes(`${task.task_id}:succeed`) || seen.includes(`${task.task_id}:failed`));
-		const remembered = rememberDelivery(seen, keys);
-		if (remembered.duplicate || stale) return { webhookResponse: { received: true, started: false, reason: 'duplicate' } };
+		const scope = `${this.getWorkflow().id ?? ''}/${this.getNode().id}/`;
+		const startedHere = (key: string) => startedInProcess.includes(scope + key);
+		const seen = (key: string) => saved.includes(key) || startedHere(key);
+		const stale = !isTerminal(task.task_status) && (seen(`${task.task_id}:succeed`) || seen(`${task.task_id}:failed`));
+		const remembered = rememberDelivery(saved, keys);
+		if (remembered.duplicate || keys.some(startedHere) || stale) return { webhookResponse: { received: true, started: false, reason: 'duplicate' } };
 		staticData.seenDeliveries = remembered.seen;
+		const claims = keys.map((key) => scope + key);
+		startedInProcess = rememberDelivery(startedInProcess, claims).seen;
 
 		const json = task as unknown as IDataObject;
 		if (!this.getNodeParameter('downloadImages', false) || task.task_status !== 'succeed') {
@@ -155,7 +167,13 @@ export class KlingExpandTrigger implements INodeType {
 		// Answer before downloading: the sender's timeout is undocumented.
 		response.status(200).json({ received: true, started: true });
 		const output = imagesOutputFrom(this.getNodeParameter('options', {}) as IDataObject);
-		const images = await downloadTaskImages(this, task, DEFAULT_POLICY, output.maxBytes);
-		return { noWebhookResponse: true, workflowData: [imagesToItems(json, images, output)] };
+		try {
+			const images = await downloadTaskImages(this, task, DEFAULT_POLICY, output.maxBytes);
+			return { noWebhookResponse: true, workflowData: [imagesToItems(json, images, output)] };
+		} catch (error) {
+			// n8n does not save static data when webhook() fails, so a redelivery may try again.
+			startedInProcess = startedInProcess.filter((claim) => !claims.includes(claim));
+			throw error;
+		}
 	}
 }

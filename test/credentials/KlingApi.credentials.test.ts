@@ -101,7 +101,7 @@ describe('KlingApi test request', () => {
 		const data = simulatorCredentials(simulator().url, style).klingApi;
 		const { url, qs } = await resolveTestRequest(data);
 		const signed = await credential.authenticate(data, { url, headers: {} } as IHttpRequestOptions);
-		const query = new URLSearchParams(Object.entries(qs ?? {}).map(([key, value]) => [key, String(value)]));
+		const query = new URLSearchParams(Object.entries(qs ?? {}).map(([key, value]): [string, string] => [key, String(value)]));
 		const response = await fetch(`${url}?${query}`, { headers: signed.headers as Record<string, string> });
 		expect(response.status).toBe(status);
 		expect(simulator().requests.at(-1)!.method).toBe('GET');

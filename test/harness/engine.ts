@@ -134,6 +134,11 @@ export interface RunOptions {
 	/** Reuse a Workflow (its static data lives there), e.g. across trigger deliveries. */
 	workflow?: Workflow;
 	signal?: AbortSignal;
+	/** Continue a stored execution (e.g. one that was put to wait) instead of starting from `startNode`. */
+	resume?: IRunExecutionData;
+	executionId?: string;
+	/** Where `$execution.resumeUrl` points: a harness server standing in for n8n's waiting-webhook endpoint. */
+	webhookWaitingBaseUrl?: string;
 }
 
 export interface RunResult {
@@ -192,10 +197,13 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions): Prom
 	let resolveFinished: (run: IRun) => void = () => {};
 	const finished = new Promise<IRun>((resolve) => (resolveFinished = resolve));
 	hooks.addHandler('workflowExecuteAfter', (fullRunData) => resolveFinished(fullRunData));
-	const additionalData = buildAdditionalData(credentialTypes, options.credentials ?? {}, hooks);
+	const additionalData = buildAdditionalData(credentialTypes, options.credentials ?? {}, hooks, {
+		executionId: options.executionId ?? String(Date.now()),
+		...(options.webhookWaitingBaseUrl ? { webhookWaitingBaseUrl: options.webhookWaitingBaseUrl } : {}),
+	});
 	const startNode = workflow.getNode(options.startNode);
 	if (!startNode) throw new Error(`No node named ${options.startNode}`);
-	const runExecutionData: IRunExecutionData = {
+	const runExecutionData: IRunExecutionData = options.resume ?? {
 		version: 1,
 		startData: {},
 		resultData: { runData: {} },

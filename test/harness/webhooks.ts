@@ -50,7 +50,7 @@ export interface WebhookServer {
 }
 
 /** The little of Express's response that n8n's webhook handling and nodes use. */
-function expressLikeResponse(res: ServerResponse) {
+export function expressLikeResponse(res: ServerResponse) {
 	const response = {
 		statusCode: 200,
 		get headersSent() {
@@ -112,11 +112,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  *   there is visible to the next delivery only from then on;
  * - the node's `webhook()` runs in n8n-core's WebhookContext; its answer is sent unless the node answered
  *   itself (`noWebhookResponse`); any workflowData is run through WorkflowExecute from the trigger.
+ * `options.staticData` starts from static data saved earlier, as after a restart of n8n.
  */
 export async function serveTrigger(
 	spec: WorkflowSpec,
 	triggerName: string,
 	credentials: Record<string, ICredentialDataDecryptedObject>,
+	options: { staticData?: IDataObject } = {},
 ): Promise<WebhookServer> {
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const triggerNode = spec.nodes.find((node) => node.name === triggerName);
@@ -127,7 +129,7 @@ export async function serveTrigger(
 	const failures: Error[] = [];
 	const pending: Array<Promise<void>> = [];
 	// What n8n keeps in its database between deliveries.
-	let savedStaticData: IDataObject = {};
+	let savedStaticData: IDataObject = JSON.parse(JSON.stringify(options.staticData ?? {})) as IDataObject;
 
 	const handle = async (req: IncomingMessage, res: ServerResponse) => {
 		const response = expressLikeResponse(res);

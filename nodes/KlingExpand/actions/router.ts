@@ -11,6 +11,7 @@ import type { Batch, ItemRun } from './batch';
 import { createBatch } from './batch';
 import * as getTask from './getTask.operation';
 import * as listTasks from './listTasks.operation';
+import { executeWithCallback } from './resumeOnCallback';
 import * as submit from './submit.operation';
 import * as submitAndWait from './submitAndWait.operation';
 
@@ -65,6 +66,7 @@ function errorItem(error: NodeApiError | NodeOperationError, run: ItemRun, cause
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operationName = this.getNodeParameter('operation', 0) as string;
+	if (operationName === 'submitAndWait' && this.getNodeParameter('waitMode', 0, 'poll') === 'callback') return await executeWithCallback.call(this);
 	const operation = operations[operationName];
 	if (!operation) throw new NodeOperationError(this.getNode(), `The operation "${operationName}" is not supported`);
 	const count = this.getInputData().length;

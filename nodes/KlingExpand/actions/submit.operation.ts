@@ -42,7 +42,13 @@ interface CreateOptions {
 }
 
 /** Everything that can be checked without paying: image, ratios, prompt, n. Throws before any create. */
-export async function prepareCreate(ctx: IExecuteFunctions, itemIndex: number, policy: RequestPolicy, callbackUrl?: string): Promise<PreparedCreate> {
+export async function prepareCreate(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	policy: RequestPolicy,
+	callbackUrl?: string,
+	externalTaskId?: string,
+): Promise<PreparedCreate> {
 	const options = ctx.getNodeParameter('options', itemIndex, {}) as CreateOptions;
 	const prompt = ctx.getNodeParameter('prompt', itemIndex, '') as string;
 	const images = ctx.getNodeParameter('numberOfImages', itemIndex, 1) as number;
@@ -67,11 +73,11 @@ export async function prepareCreate(ctx: IExecuteFunctions, itemIndex: number, p
 	validateRatios(ratios);
 	const canvas = expandedCanvasSize(width, height, ratios);
 	// Every create carries an external id, so a create whose answer was lost can be looked up, not re-sent.
-	const externalTaskId = options.externalTaskId?.trim() || `n8n-${ctx.getExecutionId() ?? 'manual'}-${itemIndex}-${Math.random().toString(36).slice(2, 10)}`;
+	const externalId = externalTaskId ?? (options.externalTaskId?.trim() || `n8n-${ctx.getExecutionId() ?? 'manual'}-${itemIndex}-${Math.random().toString(36).slice(2, 10)}`);
 	return {
 		expansion: { ...ratios, original_width: width, original_height: height, expected_width: canvas.width, expected_height: canvas.height },
 		images,
-		externalTaskId,
+		externalTaskId: externalId,
 		body: async () => {
 			const body: IDataObject & { external_task_id: string } = {
 				image: await image.bodyValue(),
@@ -80,7 +86,7 @@ export async function prepareCreate(ctx: IExecuteFunctions, itemIndex: number, p
 				left_expansion_ratio: ratios.left,
 				right_expansion_ratio: ratios.right,
 				n: images,
-				external_task_id: externalTaskId,
+				external_task_id: externalId,
 			};
 			if (prompt) body.prompt = prompt;
 			if (options.watermark) body.watermark_info = { enabled: true };

@@ -41,6 +41,29 @@ const waitOptions: INodeProperties[] = [
 const properties: INodeProperties[] = [
 	...createFields,
 	{
+		displayName: 'Wait Mode',
+		name: 'waitMode',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{ name: 'Poll', value: 'poll', description: 'Ask Kling until the tasks are done. Works anywhere; holds the execution open while it waits.' },
+			{
+				name: 'Callback (Resume)',
+				value: 'callback',
+				description: "Sleep the execution and resume it when Kling calls back. Holds no worker; n8n must be reachable from Kling at its public URL.",
+			},
+		],
+		default: 'poll',
+	},
+	{
+		displayName:
+			"Kling must be able to reach this n8n at its public URL (set WEBHOOK_URL): the execution sleeps and resumes when Kling reports the last task of the run. If the wait times out, the items come out with wait_status 'timed_out' and their task_id: fetch those with Get Task. Use Poll when n8n is not reachable from the internet.",
+		name: 'callbackNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: { show: { waitMode: ['callback'] } },
+	},
+	{
 		displayName: 'Download Images',
 		name: 'downloadImages',
 		type: 'boolean',

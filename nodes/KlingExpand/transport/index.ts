@@ -140,8 +140,9 @@ export async function findTask(ctx: KlingContext, id: string, policy: RequestPol
 const LIST_FROM_TASKS = 3;
 
 /**
- * The current state of many tasks in as few requests as possible: one list page for a batch, then a
- * query for each task the page did not include (older tasks, or a provider without the list route).
+ * The current state of many tasks (by task_id or external_task_id) in as few requests as possible: one
+ * list page for a batch, then a query for each task the page did not include (older tasks, or a
+ * provider without the list route). A task the provider does not know is left out of the answer.
  */
 export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: RequestPolicy): Promise<Map<string, KlingTask>> {
 	const wanted = new Set(taskIds);
@@ -152,7 +153,9 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 			const page = await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy);
 			for (const entry of Array.isArray(page) ? page : []) {
 				const task = normaliseTask(entry);
-				if (task && wanted.has(task.task_id)) found.set(task.task_id, task);
+				// Asked for by task_id or by external_task_id: both are keys Kling answers to.
+				const key = task && [task.task_id, task.external_task_id].find((id) => id !== undefined && wanted.has(id));
+				if (task && key) found.set(key, task);
 			}
 		} catch (error) {
 			if (!(error instanceof KlingFailure)) throw error;
@@ -162,7 +165,7 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 	const missing = taskIds.filter((taskId) => !found.has(taskId));
 	await Promise.all(
 		missing.map(async (taskId) => {
-			const task = normaliseTask(await klingRequest(ctx, { method: 'GET', path: `/${encodeURIComponent(taskId)}` }, policy));
+			const task = normaliseTask(await findTask(ctx, taskId, policy));
 			if (task) found.set(taskId, task);
 		}),
 	);

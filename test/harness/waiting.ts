@@ -1,0 +1,115 @@
+import './env';
+
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { ExecutionLifecycleHooks, WebhookContext } from 'n8n-core';
+import type { ICredentialDataDecryptedObject, INodeExecutionData, INodeType, IRunExecutionData, IWebhookData, IWebhookDescription } from 'n8n-workflow';
+
+import type { RunResult, WorkflowSpec } from './engine';
+import { buildAdditionalData, loadPackage, makeWorkflow, runWorkflow } from './engine';
+import { expressLikeResponse } from './webhooks';
+
+export interface Delivery {
+	status: number;
+	body: unknown;
+	resumed: boolean;
+}
+
+/**
+ * One execution that sleeps and resumes the way n8n runs it, in-process:
+ * - `start()` runs the workflow until a node puts it to wait, and stores its data as n8n stores it (JSON);
+ * - a server on 127.0.0.1 stands in for n8n's waiting-webhook endpoint: a POST to the resume URL runs the
+ *   waiting node's `webhook()`; if that returns workflowData, the data becomes the node's input on the
+ *   execution stack and WorkflowExecute continues the stored execution (the node, now disabled, passes
+ *   it on), exactly as n8n's webhook helpers do. A callback before the execution waits, or after it
+ *   resumed, gets 409, as in n8n;
+ * - `timeOut()` continues the stored execution as n8n does when `waitTill` passes: no node code runs.
+ */
+export async function waitingExecution(spec: WorkflowSpec, nodeName: string, credentials: Record<string, ICredentialDataDecryptedObject>) {
+	const { nodeTypes, credentialTypes } = await loadPackage();
+	const workflow = await makeWorkflow(spec);
+	const node = workflow.getNode(nodeName)!;
+	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion) as INodeType;
+	const description = nodeType.description.webhooks![0] as IWebhookDescription;
+	const executionId = String(Math.floor(Math.random() * 1e9));
+	const deliveries: Delivery[] = [];
+	let stored: IRunExecutionData | undefined;
+	let state: 'running' | 'waiting' | 'resuming' | 'finished' = 'running';
+	let resumed: Promise<RunResult> | undefined;
+
+	const resume = (data: IRunExecutionData) => runWorkflow(spec, { startNode: nodeName, input: [], credentials, resume: data, executionId, workflow, mode: 'webhook' });
+
+	const server = createServer((req, res) => {
+		const chunks: Buffer[] = [];
+		req.on('data', (chunk: Buffer) => chunks.push(chunk));
+		req.on('end', () => {
+			void (async () => {
+				const rawBody = Buffer.concat(chunks);
+				let body: unknown = {};
+				try {
+					body = JSON.parse(rawBody.toString('utf8'));
+				} catch {
+					// Left to the node to refuse.
+				}
+				const response = expressLikeResponse(res);
+				if (state !== 'waiting' || !stored) {
+					deliveries.push({ status: 409, body, resumed: false });
+					response.status(409).json({ message: `The execution is ${state}, not waiting` });
+					return;
+				}
+				const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+				const request = { method: req.method, headers: req.headers, query: Object.fromEntries(url.searchParams), body, rawBody, params: {} };
+				const additionalData = buildAdditionalData(credentialTypes, credentials, new ExecutionLifecycleHooks('webhook', executionId, { id: workflow.id } as never), {
+					executionId,
+					httpRequest: request as never,
+					httpResponse: response as never,
+				});
+				const webhookData: IWebhookData = { httpMethod: 'POST', node: node.name, path: String(description.path), webhookDescription: description, workflowId: workflow.id, workflowExecuteAdditionalData: additionalData };
+				const result = await nodeType.webhook!.call(new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], stored));
+				if (!result.noWebhookResponse && !res.headersSent) response.status(200).json(result.webhookResponse ?? { message: 'Workflow was started' });
+				deliveries.push({ status: res.statusCode, body, resumed: Boolean(result.workflowData) });
+				if (result.workflowData && state === 'waiting') {
+					state = 'resuming';
+					const data = structuredClone(stored);
+					data.executionData!.nodeExecutionStack[0].data.main = result.workflowData as INodeExecutionData[][];
+					resumed = resume(data).finally(() => (state = 'finished'));
+				}
+			})().catch((error: Error) => {
+				if (!res.headersSent) res.writeHead(500).end(error.message);
+			});
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook-waiting`;
+
+	return {
+		executionId,
+		deliveries,
+		/** Runs until the workflow waits (or ends); the stored data is a JSON copy, as n8n's database keeps it. */
+		async start(input: INodeExecutionData[]): Promise<RunResult> {
+			const result = await runWorkflow(spec, { startNode: nodeName, input, credentials, executionId, workflow, webhookWaitingBaseUrl: baseUrl });
+			stored = JSON.parse(JSON.stringify(result.run.data)) as IRunExecutionData;
+			state = result.run.status === 'waiting' ? 'waiting' : 'finished';
+			return result;
+		},
+		/** Resolves with the resumed run once a callback resumed the execution. */
+		async resumedRun(timeoutMs = 10_000): Promise<RunResult | undefined> {
+			const deadline = Date.now() + timeoutMs;
+			while (!resumed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+			return await resumed;
+		},
+		async timeOut(): Promise<RunResult> {
+			if (state !== 'waiting' || !stored) throw new Error(`The execution is ${state}, not waiting`);
+			state = 'resuming';
+			return await resume(structuredClone(stored)).finally(() => (state = 'finished'));
+		},
+		get state() {
+			return state;
+		},
+		async close() {
+			await resumed?.catch(() => undefined);
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
+	};
+}

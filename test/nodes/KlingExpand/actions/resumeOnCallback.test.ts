@@ -1,0 +1,126 @@
+import { runWorkflow } from '../../../harness/engine';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
+import { waitingExecution } from '../../../harness/waiting';
+import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+
+/** Tasks prompted "slow" stay in progress long enough to let a test decide when they end. */
+const simulator = useSimulator({ taskDurationMs: (task) => (task.createBody.prompt === 'slow' ? 5000 : 600) });
+const ratios = { expansionMode: 'ratios', upExpansionRatio: 0.5, downExpansionRatio: 0, leftExpansionRatio: 0.25, rightExpansionRatio: 0.25 };
+
+async function callbackRun(count: number, parameters: object = {}) {
+	const sim = simulator();
+	const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, ...parameters, options: { ...FAST_WAIT, timeout: 60 } } as never);
+	const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+	const input = await Promise.all(Array.from({ length: count }, async (_, index) => ({ ...binaryItem(await testImage(400 + index * 20, 300)), json: { index } })));
+	const started = await execution.start(input);
+	return { sim, execution, started };
+}
+
+const statusesOf = (sim: ReturnType<typeof simulator>) => sim.callbackDeliveries.map((delivery) => delivery.body.task_status);
+
+describe('Submit and Wait, callback mode', () => {
+	it('submits every item with the resume URL as callback_url and puts the execution to wait', async () => {
+		const { sim, execution, started } = await callbackRun(3, { prompt: 'slow' });
+		expect(started.error).toBeUndefined();
+		expect(started.run.status).toBe('waiting');
+		expect(started.run.data.waitTill).toBeInstanceOf(Date);
+		const creates = requestsOf(sim, 'create').map((request) => request.body as { callback_url: string; external_task_id: string });
+		expect(creates).toHaveLength(3);
+		const callback = new URL(creates[0].callback_url);
+		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}`);
+		expect(callback.searchParams.get('kling_items')).toBe('3');
+		expect(creates.map((body) => body.external_task_id).sort()).toEqual([0, 1, 2].map((index) => `n8n-${execution.executionId}-${callback.searchParams.get('kling_batch')}-${index}`));
+		await execution.close();
+	});
+
+	it('stays asleep through non-terminal callbacks and resumes once the whole batch has ended, outputting every task in input order', async () => {
+		const { sim, execution } = await callbackRun(3);
+		const resumed = await execution.resumedRun();
+		expect(resumed).toBeDefined();
+		expect(resumed!.error).toBeUndefined();
+		expect(resumed!.run.status).toBe('success');
+		const output = resumed!.output(EXPAND_NODE);
+		expect(output.map((item) => [item.json.task_status, item.json.wait_status, (item.json.image as { width: number }).width])).toEqual([
+			['succeed', 'completed', 600],
+			['succeed', 'completed', 630],
+			['succeed', 'completed', 660],
+		]);
+		expect(output.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
+		expect(output[0].binary!.data.mimeType).toBe('image/png');
+		// Kling called back submitted, processing and succeed for each task; only one delivery resumed the run.
+		expect(statusesOf(sim).filter((status) => status !== 'succeed').length).toBeGreaterThanOrEqual(3);
+		const answered = execution.deliveries.filter((delivery) => delivery.status === 200);
+		expect(answered.filter((delivery) => delivery.resumed)).toHaveLength(1);
+		expect(answered.filter((delivery) => !delivery.resumed).every((delivery) => (delivery.body as { task_status: string }).task_status !== 'failed')).toBe(true);
+		expect(sim.acceptedCreates()).toBe(3);
+		await execution.close();
+	});
+
+	it('does not resume on the terminal callback of one task while others still run', async () => {
+		const sim = simulator();
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: '={{ $json.index === 0 ? "fast" : "slow" }}', downloadImages: false, options: { timeout: 60 } } as never);
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await execution.start(await Promise.all([0, 1].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } }))));
+		await new Promise((resolve) => setTimeout(resolve, 1500));
+		const terminal = execution.deliveries.filter((delivery) => (delivery.body as { task_status: string }).task_status === 'succeed');
+		expect(terminal).toHaveLength(1);
+		expect(terminal[0]).toMatchObject({ status: 200, resumed: false });
+		expect(execution.state).toBe('waiting');
+		await execution.close();
+	});
+
+	it('turns a failed task into an error item with its reason, keeping the other results', async () => {
+		const sim = simulator();
+		sim.failTasksWith('Content moderation refused the image', (body) => body.prompt === 'refuse');
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: '={{ $json.index === 1 ? "refuse" : "" }}', downloadImages: false, options: { timeout: 60 } } as never);
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await execution.start(await Promise.all([0, 1, 2].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } }))));
+		const output = (await execution.resumedRun())!.output(EXPAND_NODE);
+		expect(output.map((item) => item.json.task_status)).toEqual(['succeed', 'failed', 'succeed']);
+		expect(output[1].json).toMatchObject({ error: expect.stringMatching(/failed: Content moderation refused the image/), task_status_msg: 'Content moderation refused the image', task_id: expect.any(String) });
+		await execution.close();
+	});
+
+	it('answers duplicate terminal deliveries after the resume with 409, resuming only once', async () => {
+		const sim = simulator();
+		sim.reset();
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, downloadImages: false, options: { timeout: 60 } } as never);
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await execution.start([binaryItem(await testImage())]);
+		await execution.resumedRun();
+		const last = sim.callbackDeliveries.at(-1)!;
+		const replay = await fetch(last.url, { method: 'POST', body: last.rawBody, headers: { 'content-type': 'application/json' } });
+		expect(replay.status).toBe(409);
+		expect(execution.deliveries.filter((delivery) => delivery.resumed)).toHaveLength(1);
+		await execution.close();
+	});
+
+	it('when the wait times out, outputs each item marked timed_out with its pending task_id, and Get Task recovers it', async () => {
+		const { sim, execution } = await callbackRun(2, { prompt: 'slow' });
+		const timedOut = await execution.timeOut();
+		const output = timedOut.output(EXPAND_NODE);
+		const taskIds = [...sim.tasks.keys()];
+		expect(output.map((item) => item.json.wait_status)).toEqual(['timed_out', 'timed_out']);
+		expect(output.map((item) => item.json.task_id).sort()).toEqual([...taskIds].sort());
+		expect(output[0].json.message).toMatch(/fetch it with Get Task/);
+		expect(output[0].json.index).toBe(0);
+		const recovered = await runWorkflow(expandWorkflow({ operation: 'getTask', taskId: '={{ $json.task_id }}' } as never), {
+			startNode: EXPAND_NODE,
+			input: output,
+			credentials: simulatorCredentials(sim.url),
+		});
+		expect(recovered.output(EXPAND_NODE).map((item) => item.json.task_id)).toEqual(output.map((item) => item.json.task_id));
+		expect(recovered.output(EXPAND_NODE).every((item) => ['submitted', 'processing'].includes(String(item.json.task_status)))).toBe(true);
+		await execution.close();
+	});
+
+	it('refuses a callback without the batch query, or with a body that is not a task, with 400', async () => {
+		const { execution, sim } = await callbackRun(1, { prompt: 'slow' });
+		const resumeUrl = new URL((requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url);
+		const bare = `${resumeUrl.origin}${resumeUrl.pathname}`;
+		expect((await fetch(bare, { method: 'POST', body: JSON.stringify({ task_id: 'x', task_status: 'succeed' }), headers: { 'content-type': 'application/json' } })).status).toBe(400);
+		expect((await fetch(resumeUrl, { method: 'POST', body: '{"hello": 1}', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+		expect(execution.state).toBe('waiting');
+		await execution.close();
+	});
+});
