@@ -33,14 +33,22 @@ export function parseAspectRatio(text: string): number {
 	return value;
 }
 
-/** Four decimals like the provider's example, rounded down so the canvas never tips over the 3× area limit. */
-const floor4 = (value: number) => Math.floor(value * 10000 + 1e-6) / 10000;
+/**
+ * Four decimals like the provider's example, or more for images so large that 0.0001 of a side is over a
+ * quarter pixel (so the canvas stays within a pixel of the target shape). Rounded down, so the canvas
+ * never tips over the 3× area limit; the tiny tolerance keeps an exact 0 from becoming -0.0001.
+ */
+function floorRatio(value: number, longestSide: number): number {
+	const scale = 10 ** Math.max(4, Math.ceil(Math.log10(4 * longestSide)));
+	return Math.floor(value * scale + 1e-6) / scale;
+}
 const round4 = (value: number) => Math.round(value * 10000) / 10000;
 
 /**
  * Kling's documented helper: the ratios that grow a W×H image to `areaMultiplier`× its area at
- * `aspect` (width / height), centred. Rounded to 4 decimals like the provider's example
- * (100×100, ×3, 16:9 → 0.1495, 0.1495, 0.6547, 0.6547). Refuses rather than return a negative ratio.
+ * `aspect` (width / height), centred. Rounded down to 4 decimals like the provider's example
+ * (100×100, ×3, 16:9 → 0.1495, 0.1495, 0.6547, 0.6547), more for very large images (see floorRatio).
+ * Refuses rather than return a negative ratio.
  * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
  */
 export function ratiosFromAspect(width: number, height: number, areaMultiplier: number, aspect: number): ExpansionRatios {
@@ -54,7 +62,13 @@ export function ratiosFromAspect(width: number, height: number, areaMultiplier: 
 	const targetWidth = targetHeight * aspect;
 	const vertical = (targetHeight - height) / 2 / height;
 	const horizontal = (targetWidth - width) / 2 / width;
-	const ratios = { up: floor4(vertical), down: floor4(vertical), left: floor4(horizontal), right: floor4(horizontal) };
+	const longestSide = Math.max(width, height);
+	const ratios = {
+		up: floorRatio(vertical, longestSide),
+		down: floorRatio(vertical, longestSide),
+		left: floorRatio(horizontal, longestSide),
+		right: floorRatio(horizontal, longestSide),
+	};
 	if (ratios.up < 0 || ratios.left < 0) {
 		const needed = minimumAreaMultiplier(width, height, aspect);
 		throw new RatioError(
