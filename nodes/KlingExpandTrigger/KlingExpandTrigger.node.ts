@@ -157,8 +157,7 @@ export class KlingExpandTrigger implements INodeType {
 		const remembered = rememberDelivery(saved, keys);
 		if (remembered.duplicate || keys.some(startedHere) || stale) return { webhookResponse: { received: true, started: false, reason: 'duplicate' } };
 		staticData.seenDeliveries = remembered.seen;
-		const claims = keys.map((key) => scope + key);
-		startedInProcess = rememberDelivery(startedInProcess, claims).seen;
+		startedInProcess = rememberDelivery(startedInProcess, keys.map((key) => scope + key)).seen;
 
 		const json = task as unknown as IDataObject;
 		if (!this.getNodeParameter('downloadImages', false) || task.task_status !== 'succeed') {
@@ -171,9 +170,10 @@ export class KlingExpandTrigger implements INodeType {
 			const images = await downloadTaskImages(this, task, DEFAULT_POLICY, output.maxBytes);
 			return { noWebhookResponse: true, workflowData: [imagesToItems(json, images, output)] };
 		} catch (error) {
-			// n8n does not save static data when webhook() fails, so a redelivery may try again.
-			startedInProcess = startedInProcess.filter((claim) => !claims.includes(claim));
-			throw error;
+			// Kling already has its 200 and will not deliver again: the task still starts the workflow, with the reason.
+			const reason = error instanceof Error ? error.message : String(error);
+			this.logger.warn(`Kling Expand Trigger could not download the images of task ${task.task_id}: ${reason}`);
+			return { noWebhookResponse: true, workflowData: [[{ json: { ...json, download_error: reason } }]] };
 		}
 	}
 }

@@ -91,7 +91,13 @@ async function deliver(server: WebhookServer, delivery: Delivery): Promise<{ sta
 	if (id !== null) headers['webhook-id'] = id;
 	if (timestamp !== null) headers['webhook-timestamp'] = String(timestamp);
 	if (signature !== null) headers['webhook-signature'] = signature;
-	const response = await fetch(server.url + (delivery.query ?? ''), { method: 'POST', headers, body: delivery.tamper ? delivery.tamper(raw) : raw });
+	const response = await fetch(server.url + (delivery.query ?? ''), {
+		method: 'POST',
+		headers,
+		body: delivery.tamper ? delivery.tamper(raw) : raw,
+		// Kling's own timeout is undocumented; an answer that takes this long counts as none.
+		signal: AbortSignal.timeout(5000),
+	});
 	const text = await response.text();
 	return { status: response.status, body: text ? (JSON.parse(text) as IDataObject) : {} };
 }
@@ -127,6 +133,16 @@ describe('signed callbacks', () => {
 		expect(rest).toHaveLength(0);
 		expect(item.json).toEqual(normalised(task));
 		expect(item.binary).toBeUndefined();
+	});
+
+	it('checks the signature against the raw bytes received, not re-serialised JSON', async () => {
+		const server = await serve();
+		const task = klingTask('failed', { task_status_msg: 'Inhalt abgelehnt: “Sicherheit” ✓' });
+		const raw = Buffer.from(JSON.stringify(task, null, 2).replace(/,\n/g, ' ,\r\n'));
+		expect(raw.equals(Buffer.from(JSON.stringify(JSON.parse(raw.toString('utf8')))))).toBe(false);
+		expect((await deliver(server, { body: raw })).status).toBe(200);
+		await server.settled();
+		expect(outputOf(server)).toEqual([[expect.objectContaining({ json: normalised(task) })]]);
 	});
 
 	it('reads a task wrapped in the API envelope ({ code, message, data }) as well', async () => {
@@ -265,13 +281,22 @@ describe('duplicates and order', () => {
 		expect(statusesOf(server).sort()).toEqual([`${first.task_id as string}:succeed`, `${second.task_id as string}:succeed`].sort());
 	});
 
-	it('remembers deliveries in the workflow’s static data, within a bound', async () => {
+	it('remembers deliveries in the workflow’s static data, so a repeat after a restart of n8n starts nothing', async () => {
 		const server = await serve();
 		const task = klingTask();
 		await deliver(server, { body: task, id: 'msg_kept' });
 		await server.settled();
-		const saved = server.savedStaticData()[`node:${TRIGGER_NODE}`] as IDataObject;
-		expect(saved.seenDeliveries).toEqual([`${task.task_id as string}:succeed`, 'id:msg_kept']);
+		const saved = server.savedStaticData();
+		expect(saved[`node:${TRIGGER_NODE}`]).toEqual({ seenDeliveries: [`${task.task_id as string}:succeed`, 'id:msg_kept'] });
+
+		// Another node id: nothing this process remembers applies, only the saved static data.
+		const restarted = await serveTrigger(triggerWorkflow({}, { id: 'trigger-after-restart' }), TRIGGER_NODE, CREDENTIALS, { staticData: saved });
+		servers.push(restarted);
+		expect((await deliver(restarted, { body: task, id: 'msg_kept_resent' })).body).toEqual({ received: true, started: false, reason: 'duplicate' });
+		const next = klingTask();
+		expect((await deliver(restarted, { body: next })).status).toBe(200);
+		await restarted.settled();
+		expect(statusesOf(restarted)).toEqual([`${next.task_id as string}:succeed`]);
 	});
 });
 
@@ -428,7 +453,10 @@ async function heldImageHost(image: Buffer) {
 		url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/result.png`,
 		requests: () => requests,
 		release,
-		close: async () => await new Promise<void>((resolve) => server.close(() => resolve())),
+		close: async () => {
+			server.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
 	};
 }
 
@@ -482,6 +510,30 @@ describe('download images', () => {
 		} finally {
 			host.release();
 			await host.close();
+		}
+	});
+
+	it('still starts the run when the download fails, with the reason on the task, since Kling will not deliver again', async () => {
+		const host = createServer((_req, res) => res.writeHead(404).end('expired'));
+		await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+		try {
+			const url = `http://127.0.0.1:${(host.address() as AddressInfo).port}/gone.png`;
+			const server = await serve({ downloadImages: true });
+			const task = klingTask();
+			task.task_result = { images: [{ index: 0, url }] };
+			expect((await deliver(server, { body: task, id: 'msg_expired' })).body).toEqual({ received: true, started: true });
+			const [run] = await server.waitForRuns(1);
+			expect(run.output(TRIGGER_NODE)[0].json).toMatchObject({ task_id: task.task_id, download_error: `Downloading ${url} answered HTTP 404` });
+			expect(run.output(TRIGGER_NODE)[0].binary).toBeUndefined();
+			expect(capturedLogs.some((line) => line.includes(`could not download the images of task ${task.task_id}`))).toBe(true);
+
+			// The same delivery again is a duplicate: the task's run already happened.
+			expect((await deliver(server, { body: task, id: 'msg_expired' })).body).toMatchObject({ started: false, reason: 'duplicate' });
+			await server.settled();
+			expect(server.runs).toHaveLength(1);
+		} finally {
+			host.closeAllConnections();
+			await new Promise<void>((resolve) => host.close(() => resolve()));
 		}
 	});
 
