@@ -82,7 +82,7 @@ export class TaskBoard {
 		this.runtimes.set(task.task_id, runtime);
 
 		const duration = Math.max(0, this.hooks.durationFor(task));
-		this.later(duration / 2, () => this.move(task, 'processing'));
+		this.later(duration / 2, () => this.startProcessing(task));
 		this.later(duration, () => this.finish(task));
 		this.hooks.statusChanged(task, runtime.callbackUrl);
 		return task;
@@ -105,7 +105,16 @@ export class TaskBoard {
 		this.runtimes.clear();
 	}
 
+	/**
+	 * Timers of different lengths can fire out of order after a blocked event loop, so each step
+	 * checks where the task stands: processing never follows a terminal status, and is never skipped.
+	 */
+	private startProcessing(task: SimTask): void {
+		if (task.task_status === 'submitted') this.move(task, 'processing');
+	}
+
 	private finish(task: SimTask): void {
+		this.startProcessing(task);
 		const runtime = this.runtimes.get(task.task_id);
 		const failure = runtime?.failMessage ?? runtime?.renderError;
 		if (failure !== undefined) {
