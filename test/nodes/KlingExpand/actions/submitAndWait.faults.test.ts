@@ -31,7 +31,7 @@ describe('Submit and Wait under faults', () => {
 		expect(sim.stats().faultsInjected).toBeGreaterThan(60);
 		// Faults were really met: more creates were sent than tasks billed.
 		expect(requestsOf(sim, 'create').length).toBeGreaterThan(200);
-	}, 120_000);
+	}, 300_000);
 
 	it('under Continue On Fail, gives one clear error item per non-retryable fault and keeps the rest', async () => {
 		const sim = simulator();
