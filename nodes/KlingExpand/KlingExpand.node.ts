@@ -8,6 +8,10 @@ import { router } from './actions/router';
 import * as submit from './actions/submit.operation';
 import * as submitAndWait from './actions/submitAndWait.operation';
 
+// This rule takes any node that declares `webhooks` for a trigger that registers them with a service. Ours
+// is the resume webhook of a waiting execution (as in n8n's Wait node, which has no webhookMethods either):
+// n8n never activates it, so there is nothing to check, create or delete.
+// eslint-disable-next-line @n8n/community-nodes/webhook-lifecycle-complete
 export class KlingExpand implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Kling Expand',

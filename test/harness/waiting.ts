@@ -10,9 +10,16 @@ import type { RunResult, WorkflowSpec } from './engine';
 import { buildAdditionalData, loadPackage, makeWorkflow, runWorkflow } from './engine';
 import { expressLikeResponse } from './webhooks';
 
+/** Executions not yet closed: closed after each test, so a failed assertion cannot leave a server holding jest open. */
+const openExecutions = new Set<{ close(): Promise<void> }>();
+afterEach(async () => {
+	await Promise.all([...openExecutions].map(async (execution) => await execution.close()));
+});
+
 export interface Delivery {
 	status: number;
 	body: unknown;
+	/** This delivery's webhook() result resumed the execution (a later one finds it no longer waiting). */
 	resumed: boolean;
 }
 
@@ -68,8 +75,10 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 				const webhookData: IWebhookData = { httpMethod: 'POST', node: node.name, path: String(description.path), webhookDescription: description, workflowId: workflow.id, workflowExecuteAdditionalData: additionalData };
 				const result = await nodeType.webhook!.call(new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], stored));
 				if (!result.noWebhookResponse && !res.headersSent) response.status(200).json(result.webhookResponse ?? { message: 'Workflow was started' });
-				deliveries.push({ status: res.statusCode, body, resumed: Boolean(result.workflowData) });
-				if (result.workflowData && state === 'waiting') {
+				// Two terminal callbacks may both offer workflowData; as in n8n, only the first resumes the run.
+				const resumes = Boolean(result.workflowData) && state === 'waiting';
+				deliveries.push({ status: res.statusCode, body, resumed: resumes });
+				if (resumes) {
 					state = 'resuming';
 					const data = structuredClone(stored);
 					data.executionData!.nodeExecutionStack[0].data.main = result.workflowData as INodeExecutionData[][];
@@ -83,7 +92,7 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 	const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook-waiting`;
 
-	return {
+	const execution = {
 		executionId,
 		deliveries,
 		/** Runs until the workflow waits (or ends); the stored data is a JSON copy, as n8n's database keeps it. */
@@ -108,8 +117,11 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 			return state;
 		},
 		async close() {
+			if (!openExecutions.delete(execution)) return;
 			await resumed?.catch(() => undefined);
 			await new Promise<void>((resolve) => server.close(() => resolve()));
 		},
 	};
+	openExecutions.add(execution);
+	return execution;
 }

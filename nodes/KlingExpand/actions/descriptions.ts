@@ -167,7 +167,7 @@ export const downloadOptions: INodeProperties[] = [
 		type: 'options',
 		options: [
 			{ name: 'One Item per Image', value: 'itemPerImage', description: 'Each image on its own item, in the output binary field' },
-			{ name: 'All Images on One Item', value: 'oneItem', description: 'One item per task, images in <field>_0, <field>_1, …' },
+			{ name: 'All Images on One Item', value: 'oneItem', description: 'One item per task, images in the output binary field suffixed _0, _1, … (data_0, data_1)' },
 		],
 		default: 'itemPerImage',
 	},

@@ -26,15 +26,19 @@ export function decodeBase64Image(text: string, field: string): Buffer {
 }
 
 function checkBytes(bytes: Buffer, field: string, byteLength?: number): ImageInfo {
-	let info: ImageInfo;
+	const header = readHeaderOrReason(bytes);
+	if (typeof header === 'string') throw new ValidationError(field, `${bytes.length} bytes`, header, false);
+	validateImage(header, byteLength, field);
+	return header;
+}
+
+/** The header, or why these bytes are not a PNG or JPEG we can read (readImageHeader throws only ImageHeaderError). */
+function readHeaderOrReason(bytes: Buffer): ImageInfo | string {
 	try {
-		info = readImageHeader(bytes);
+		return readImageHeader(bytes);
 	} catch (error) {
-		if (error instanceof ImageHeaderError) throw new ValidationError(field, `${bytes.length} bytes`, error.message, false);
-		throw error;
+		return error instanceof ImageHeaderError ? error.message : 'it is not a readable PNG or JPEG';
 	}
-	validateImage(info, byteLength, field);
-	return info;
 }
 
 /** Reads and checks the item's image from binary data, base64 text or a URL, before anything is paid for. */
@@ -56,13 +60,9 @@ export async function readImageInput(ctx: IExecuteFunctions, itemIndex: number, 
 	}
 	const url = String(ctx.getNodeParameter('imageUrl', itemIndex)).trim();
 	const head = await fetchBytes(ctx, url, { maxBytes: HEADER_BYTES, atLimit: 'truncate', field: 'imageUrl', policy });
-	let info: ImageInfo;
-	try {
-		info = checkBytes(head.bytes, 'imageUrl');
-	} catch (error) {
-		if (!(error instanceof ValidationError) || head.bytes.length < HEADER_BYTES) throw error;
-		const whole = await fetchBytes(ctx, url, { maxBytes: IMAGE_LIMITS.maxBytes, atLimit: 'fail', field: 'imageUrl', policy });
-		info = checkBytes(whole.bytes, 'imageUrl', whole.bytes.length);
-	}
-	return { info, bodyValue: async () => url };
+	// A header past the first bytes (large EXIF blocks) needs the whole file; anything else is decided by the head.
+	const fromHead = readHeaderOrReason(head.bytes);
+	if (typeof fromHead !== 'string' || head.bytes.length < HEADER_BYTES) return { info: checkBytes(head.bytes, 'imageUrl'), bodyValue: async () => url };
+	const whole = await fetchBytes(ctx, url, { maxBytes: IMAGE_LIMITS.maxBytes, atLimit: 'fail', field: 'imageUrl', policy });
+	return { info: checkBytes(whole.bytes, 'imageUrl', whole.bytes.length), bodyValue: async () => url };
 }

@@ -1,11 +1,14 @@
-import type { Readable } from 'node:stream';
-
 import type { IExecuteFunctions, IWebhookFunctions } from 'n8n-workflow';
 
 import { assertHttpUrl } from '../helpers/validation';
 import { KlingFailure } from './failure';
 import type { RequestPolicy } from './index';
-import { withRetries } from './index';
+import { networkFailure, settle, withRetries } from './index';
+
+/** What `encoding: 'stream'` answers with: a Node readable stream (typed by shape; shipped code imports no node:stream). */
+interface ByteStream extends AsyncIterable<Buffer | Uint8Array> {
+	destroy(): void;
+}
 
 /** Result images are PNG or JPEG of a few MB; anything far larger is not an image we asked for. */
 export const MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024;
@@ -22,21 +25,20 @@ export async function fetchBytes(
 ): Promise<{ bytes: Buffer; contentType?: string }> {
 	assertHttpUrl(url, options.field);
 	return await withRetries(async () => {
-		let response: { statusCode: number; headers: Record<string, unknown>; body: Readable };
-		try {
-			response = (await ctx.helpers.httpRequest({
-				url,
-				encoding: 'stream',
-				returnFullResponse: true,
-				ignoreHttpStatusErrors: true,
-				timeout: options.policy.timeoutMs,
-				abortSignal: options.policy.signal,
-				headers: options.atLimit === 'truncate' ? { Range: `bytes=0-${options.maxBytes - 1}` } : {},
-			})) as typeof response;
-		} catch (error) {
-			const { code, message } = error as { code?: string; message?: string };
-			throw new KlingFailure('network', `Could not download ${url}: ${code ?? message ?? 'request failed'}`);
-		}
+		const outcome = await settle(
+			async () =>
+				(await ctx.helpers.httpRequest({
+					url,
+					encoding: 'stream',
+					returnFullResponse: true,
+					ignoreHttpStatusErrors: true,
+					timeout: options.policy.timeoutMs,
+					abortSignal: options.policy.signal,
+					headers: options.atLimit === 'truncate' ? { Range: `bytes=0-${options.maxBytes - 1}` } : {},
+				})) as { statusCode: number; headers: Record<string, unknown>; body: ByteStream },
+		);
+		if (!outcome.ok) throw networkFailure(outcome.error, `Could not download ${url}`);
+		const response = outcome.value;
 		if (response.statusCode >= 400) {
 			response.body.destroy();
 			throw new KlingFailure('http', `Downloading ${url} answered HTTP ${response.statusCode}`, undefined, response.statusCode);
@@ -47,24 +49,21 @@ export async function fetchBytes(
 	}, options.policy);
 }
 
-async function readAtMost(stream: Readable, maxBytes: number, atLimit: 'fail' | 'truncate', url: string): Promise<Buffer> {
+async function readAtMost(stream: ByteStream, maxBytes: number, atLimit: 'fail' | 'truncate', url: string): Promise<Buffer> {
 	const chunks: Buffer[] = [];
 	let length = 0;
-	try {
+	let tooLarge = false;
+	const read = await settle(async () => {
 		for await (const chunk of stream) {
-			const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+			const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
 			chunks.push(buffer);
 			length += buffer.length;
-			if (atLimit === 'truncate' && length >= maxBytes) break;
-			if (atLimit === 'fail' && length > maxBytes) {
-				throw new KlingFailure('http', `${url} is larger than the download limit of ${maxBytes} bytes (the Max Download Size option)`);
-			}
+			tooLarge = atLimit === 'fail' && length > maxBytes;
+			if (tooLarge || (atLimit === 'truncate' && length >= maxBytes)) break;
 		}
-	} catch (error) {
-		if (error instanceof KlingFailure) throw error;
-		throw new KlingFailure('network', `The download of ${url} was interrupted`);
-	} finally {
-		stream.destroy();
-	}
+	});
+	stream.destroy();
+	if (tooLarge) throw new KlingFailure('http', `${url} is larger than the download limit of ${maxBytes} bytes (the Max Download Size option)`);
+	if (!read.ok) throw new KlingFailure('network', `The download of ${url} was interrupted`);
 	return Buffer.concat(chunks, length).subarray(0, maxBytes);
 }

@@ -35,17 +35,25 @@ export async function withRetries<T>(
 ): Promise<T> {
 	let resigned = false;
 	for (let attempt = 1; ; attempt++) {
-		try {
-			return await send();
-		} catch (error) {
-			if (!(error instanceof KlingFailure)) throw error;
-			const again = error.retry === 'backoff' || (error.retry === 'resign' && !resigned);
-			if (!again || attempt >= policy.attempts) throw error;
-			if (error.retry === 'resign') resigned = true;
-			else await sleepUnlessCancelled(backoffDelay(attempt, policy.retryDelayMs), policy.signal);
-			const recovered = await beforeRetry?.(error);
-			if (recovered !== undefined) return recovered;
-		}
+		const outcome = await settle(send);
+		if (outcome.ok) return outcome.value;
+		const error = outcome.error;
+		if (!(error instanceof KlingFailure)) throw error;
+		const again = error.retry === 'backoff' || (error.retry === 'resign' && !resigned);
+		if (!again || attempt >= policy.attempts) throw error;
+		if (error.retry === 'resign') resigned = true;
+		else await sleepUnlessCancelled(backoffDelay(attempt, policy.retryDelayMs), policy.signal);
+		const recovered = await beforeRetry?.(error);
+		if (recovered !== undefined) return recovered;
+	}
+}
+
+/** A call's value or what it threw, so the caller decides outside a catch block which failures to keep. */
+export async function settle<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+	try {
+		return { ok: true, value: await call() };
+	} catch (error) {
+		return { ok: false, error };
 	}
 }
 
@@ -60,36 +68,45 @@ interface KlingRequest {
 /** One authenticated request to the expand API, unwrapped to its `data`, or a KlingFailure. */
 async function sendOnce(ctx: KlingContext, request: KlingRequest, policy: RequestPolicy): Promise<unknown> {
 	const credentials = (await ctx.getCredentials('klingApi')) as EndpointCredentials;
-	let response: { statusCode: number; body: unknown };
+	const outcome = await settle(
+		async () =>
+			(await ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
+				method: request.method,
+				url: `${expandEndpoint(credentials)}${request.path ?? ''}`,
+				body: request.body,
+				qs: request.qs,
+				json: true,
+				returnFullResponse: true,
+				ignoreHttpStatusErrors: true,
+				timeout: policy.timeoutMs,
+				abortSignal: policy.signal,
+			})) as { statusCode: number; body: unknown },
+	);
+	if (!outcome.ok) throw networkFailure(outcome.error, 'Network error');
+	return unwrapEnvelope(outcome.value.statusCode, outcome.value.body);
+}
+
+/** Only a network error's code and message: the raw error holds the request, Authorization header included. */
+export function networkFailure(error: unknown, what: string): KlingFailure {
+	const { code, message } = error as { code?: string; message?: string };
+	return new KlingFailure('network', `${what}: ${code ?? message ?? 'request failed'}`);
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 	try {
-		response = (await ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
-			method: request.method,
-			url: `${expandEndpoint(credentials)}${request.path ?? ''}`,
-			body: request.body,
-			qs: request.qs,
-			json: true,
-			returnFullResponse: true,
-			ignoreHttpStatusErrors: true,
-			timeout: policy.timeoutMs,
-			abortSignal: policy.signal,
-		})) as { statusCode: number; body: unknown };
-	} catch (error) {
-		// Only the error's code and message: the raw error holds the request, Authorization header included.
-		const { code, message } = error as { code?: string; message?: string };
-		throw new KlingFailure('network', `Network error: ${code ?? message ?? 'request failed'}`);
+		return { ok: true, value: JSON.parse(text) };
+	} catch {
+		return { ok: false };
 	}
-	return unwrapEnvelope(response.statusCode, response.body);
 }
 
 /** Kling's `{code, message, request_id, data}` envelope; CometAPI's gateway errors; broken JSON. */
 export function unwrapEnvelope(statusCode: number, rawBody: unknown): unknown {
 	let body = rawBody;
 	if (typeof body === 'string' || Buffer.isBuffer(body)) {
-		try {
-			body = JSON.parse(body.toString());
-		} catch {
-			throw new KlingFailure('malformed', `The provider answered HTTP ${statusCode} with a body that is not JSON`, undefined, statusCode);
-		}
+		const parsed = parseJson(body.toString());
+		if (!parsed.ok) throw new KlingFailure('malformed', `The provider answered HTTP ${statusCode} with a body that is not JSON`, undefined, statusCode);
+		body = parsed.value;
 	}
 	const envelope = (body ?? {}) as { code?: unknown; message?: unknown; request_id?: unknown; data?: unknown; error?: { message?: unknown } };
 	const message = typeof envelope.message === 'string' ? envelope.message : undefined;
@@ -128,12 +145,10 @@ export async function createTaskOnce(ctx: KlingContext, body: IDataObject & { ex
 
 /** A task by task_id or external_task_id (Kling's query path takes either); undefined when it does not exist. */
 export async function findTask(ctx: KlingContext, id: string, policy: RequestPolicy): Promise<unknown> {
-	try {
-		return await klingRequest(ctx, { method: 'GET', path: `/${encodeURIComponent(id)}` }, policy);
-	} catch (error) {
-		if (error instanceof KlingFailure && error.code === 1203) return undefined;
-		throw error;
-	}
+	const outcome = await settle(async () => await klingRequest(ctx, { method: 'GET', path: `/${encodeURIComponent(id)}` }, policy));
+	if (outcome.ok) return outcome.value;
+	if (outcome.error instanceof KlingFailure && outcome.error.code === 1203) return undefined;
+	throw outcome.error;
 }
 
 /** Below this many pending tasks, one query each is as cheap as a list page. */
@@ -148,18 +163,15 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 	const wanted = new Set(taskIds);
 	const found = new Map<string, KlingTask>();
 	if (taskIds.length >= LIST_FROM_TASKS) {
-		try {
-			const pageSize = Math.min(500, Math.max(30, taskIds.length * 2));
-			const page = await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy);
-			for (const entry of Array.isArray(page) ? page : []) {
-				const task = normaliseTask(entry);
-				// Asked for by task_id or by external_task_id: both are keys Kling answers to.
-				const key = task && [task.task_id, task.external_task_id].find((id) => id !== undefined && wanted.has(id));
-				if (task && key) found.set(key, task);
-			}
-		} catch (error) {
-			if (!(error instanceof KlingFailure)) throw error;
-			// The per-task queries below still answer.
+		const pageSize = Math.min(500, Math.max(30, taskIds.length * 2));
+		const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy));
+		// A failed list is not fatal: the per-task queries below still answer.
+		if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
+		for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {
+			const task = normaliseTask(entry);
+			// Asked for by task_id or by external_task_id: both are keys Kling answers to.
+			const key = task && [task.task_id, task.external_task_id].find((id) => id !== undefined && wanted.has(id));
+			if (task && key) found.set(key, task);
 		}
 	}
 	const missing = taskIds.filter((taskId) => !found.has(taskId));

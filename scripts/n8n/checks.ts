@@ -1,0 +1,268 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import sharp from 'sharp';
+
+import { signStandardWebhook, type SimTask } from '../../test/simulator';
+import { INPUT_IMAGE, type Environment } from './environment';
+import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
+import { tail, waitFor } from './processes';
+import { FAILING_PROMPT } from './workflows';
+
+/** One check against real n8n: returns a one-line result to print, or throws saying what was wrong. */
+export interface Check {
+	name: string;
+	/** Needs `n8n start` running (environment.server). */
+	server?: boolean;
+	run(environment: Environment): Promise<string>;
+}
+
+/** Checks through `n8n execute --id`, each a workflow imported from examples/ or workflows.ts. */
+export const cliChecks: Check[] = [
+	{
+		name: 'examples/local-image-to-disk.json: binary in, Submit and Wait, expanded image written to disk',
+		async run({ n8n, simulator, workflows, filesDir }) {
+			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.localImageToDisk.id);
+			const [item] = expectCount(nodeItems(outcome, 'Expand to 16:9'), 1, 'Expand to 16:9 output items');
+			const task = expectSucceeded(item, simulator.tasks);
+			const { width, height } = expectImageSize(item, task);
+			expectClose(width / height, 16 / 9, 0.005, 'output aspect ratio (16:9)');
+			expectClose((width * height) / (INPUT_IMAGE.width * INPUT_IMAGE.height), 2, 0.01, 'output area ÷ input area');
+			const written = join(filesDir, 'kling', `expanded_${item.binary?.data?.fileName}`);
+			if (!existsSync(written)) throw new Error(`the Write node did not create ${written}`);
+			const onDisk = await sharp(written).metadata();
+			if (onDisk.width !== width || onDisk.height !== height || onDisk.format !== 'png') {
+				throw new Error(`${written} is a ${onDisk.width}×${onDisk.height} ${onDisk.format}; expected a ${width}×${height} png`);
+			}
+			return `task ${task.task_id} succeeded; ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} → ${width}×${height} PNG written to ${written} (${seconds(outcome)})`;
+		},
+	},
+	{
+		name: 'aspect-ratio helper: 9:16 at 3× area',
+		async run({ n8n, simulator, workflows }) {
+			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.aspectRatio.id);
+			const [item] = expectCount(nodeItems(outcome, 'Expand to 9:16'), 1, 'output items');
+			const task = expectSucceeded(item, simulator.tasks);
+			// Independent of the node's helper: a 9:16 canvas of 3 × 800 × 600 px² is exactly 900 × 1600.
+			const expectedHeight = Math.sqrt((3 * INPUT_IMAGE.width * INPUT_IMAGE.height) / (9 / 16));
+			const expectedWidth = (expectedHeight * 9) / 16;
+			const { width, height } = expectImageSize(item, task);
+			expectClose(width, expectedWidth, 1, 'output width');
+			expectClose(height, expectedHeight, 1, 'output height');
+			const ratios = item.json.expansion as Record<string, number>;
+			if (ratios.up !== ratios.down || ratios.left !== ratios.right) throw new Error(`ratios are not centred: ${JSON.stringify(ratios)}`);
+			const sent = task.createBody;
+			if (sent.up_expansion_ratio !== ratios.up || sent.left_expansion_ratio !== ratios.left) {
+				throw new Error(`Kling was sent ${JSON.stringify(sent)}; the node reported ${JSON.stringify(ratios)}`);
+			}
+			return `ratios up/down ${ratios.up}, left/right ${ratios.left} → ${width}×${height} (9:16, 3.00× area) (${seconds(outcome)})`;
+		},
+	},
+	{
+		name: 'Get Task by external_task_id, with download',
+		async run({ n8n, simulator, workflows }) {
+			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.getTask.id);
+			const [submitted] = expectCount(nodeItems(outcome, 'Submit and Wait'), 1, 'Submit and Wait output items');
+			const [fetched] = expectCount(nodeItems(outcome, 'Get Task'), 1, 'Get Task output items');
+			const externalId = String(submitted.json.external_task_id ?? '');
+			if (!externalId.startsWith('e2e-get-task-')) throw new Error(`external_task_id is "${externalId}"`);
+			if (fetched.json.task_id !== submitted.json.task_id) {
+				throw new Error(`Get Task found ${String(fetched.json.task_id)}; Submit and Wait made ${String(submitted.json.task_id)}`);
+			}
+			const task = expectSucceeded(fetched, simulator.tasks);
+			const { width, height } = expectImageSize(fetched, task);
+			return `found task ${task.task_id} by "${externalId}": ${fetched.json.task_status}, ${width}×${height} image downloaded (${seconds(outcome)})`;
+		},
+	},
+	{
+		name: 'invalid expansion ratio: refused before anything is sent',
+		async run({ n8n, simulator, workflows }) {
+			const createsBefore = simulator.stats().creates;
+			const outcome = await n8n.execute(workflows.invalidRatio.id);
+			const error = expectFailure(outcome, 'Expand by Ratios');
+			if (!/up expansion ratio/i.test(error.message) || !error.message.includes('2.4')) {
+				// The user sees the label "Up Expansion Ratio", not the parameter name upExpansionRatio.
+				throw new Error(`the error does not name the field as the panel labels it ("Up Expansion Ratio") and the value 2.4: "${error.message}"`);
+			}
+			if (simulator.stats().creates !== createsBefore) throw new Error('a create request reached Kling anyway');
+			return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${seconds(outcome)})`;
+		},
+	},
+	{
+		name: 'failed task: the error carries Kling\'s reason and the task_id',
+		async run({ n8n, simulator, workflows }) {
+			const reason = 'Image review failed: the input violates the content policy (simulated)';
+			simulator.failTasksWith(reason, (body) => body.prompt === FAILING_PROMPT);
+			try {
+				const outcome = await n8n.execute(workflows.failedTask.id);
+				const error = expectFailure(outcome, 'Expand');
+				const failed = [...simulator.tasks.values()].find((task) => task.createBody.prompt === FAILING_PROMPT);
+				if (!failed || failed.task_status !== 'failed') throw new Error('the simulator holds no failed task');
+				const text = `${error.message} ${error.description ?? ''}`;
+				if (!text.includes(reason) || !text.includes(failed.task_id)) {
+					throw new Error(`the error lacks the reason or task ${failed.task_id}: "${text}"`);
+				}
+				return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${seconds(outcome)})`;
+			} finally {
+				simulator.failTasksWith(null);
+			}
+		},
+	},
+];
+
+/** Checks against `n8n start`: the published trigger workflow receives Kling's callbacks at its production URL. */
+export const serverChecks: Check[] = [
+	{
+		name: 'forged callbacks start nothing',
+		server: true,
+		async run({ server, workflows }) {
+			const { rest } = requireServer(server);
+			const url = triggerUrl(server, workflows);
+			const before = (await rest.executions(workflows.triggerToSlack.id)).length;
+			const body = JSON.stringify({ task_id: '1', task_status: 'succeed', task_status_msg: '', task_result: { images: [] } });
+			const timestamp = String(Math.floor(Date.now() / 1000));
+			const wrongSecret = `whsec_${Buffer.from('not the simulator secret!').toString('base64')}`;
+			const attempts: [string, Record<string, string>][] = [
+				['unsigned', {}],
+				['signed with another secret', { 'webhook-id': 'msg_forged', 'webhook-timestamp': timestamp, 'webhook-signature': signStandardWebhook(wrongSecret, 'msg_forged', timestamp, body) }],
+			];
+			const answers: string[] = [];
+			for (const [what, headers] of attempts) {
+				const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+				const text = await response.text();
+				if (response.status !== 401) throw new Error(`${what}: answered ${response.status} ${text}; expected 401`);
+				answers.push(`${what} → 401 ${text}`);
+			}
+			await settle();
+			const after = (await rest.executions(workflows.triggerToSlack.id)).length;
+			if (after !== before) throw new Error(`${after - before} execution(s) started by forged callbacks`);
+			return `${answers.join('; ')}; executions of the trigger workflow: ${after}`;
+		},
+	},
+	{
+		name: 'examples/submit-with-callback.json → signed callbacks → examples/trigger-to-slack.json runs once',
+		server: true,
+		async run({ n8n, server, simulator, workflows }) {
+			const { rest } = requireServer(server);
+			const url = triggerUrl(server, workflows);
+			const before = (await rest.executions(workflows.triggerToSlack.id)).length;
+			// `n8n execute` beside the running server, on the same database, as a user clicking "Execute workflow".
+			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.submitWithCallback.id);
+			const [submitted] = expectCount(nodeItems(outcome, 'Submit Expansion'), 1, 'Submit Expansion output items');
+			const taskId = String(submitted.json.task_id);
+
+			const deliveries = await waitFor(
+				`the simulator's succeed callback for task ${taskId}`,
+				async () => {
+					const forTask = simulator.callbackDeliveries.filter((delivery) => delivery.body.task_id === taskId);
+					return forTask.some((delivery) => delivery.body.task_status === 'succeed') ? forTask : undefined;
+				},
+				30_000,
+			);
+			const wrongTarget = deliveries.find((delivery) => delivery.url !== url || delivery.status !== 200);
+			if (wrongTarget) throw new Error(`a callback went to ${wrongTarget.url} and got ${wrongTarget.status} ${wrongTarget.error ?? ''}`);
+			const execution = await waitFor(
+				'the trigger workflow execution to finish',
+				async () => {
+					const finished = (await rest.executions(workflows.triggerToSlack.id)).filter((run) => run.status !== 'running' && run.status !== 'new');
+					return finished.length > before ? finished[0] : undefined;
+				},
+				30_000,
+			);
+			if (execution.status !== 'success') throw new Error(`the trigger workflow execution ${execution.id} ended "${execution.status}"`);
+			const detail = await rest.execution(execution.id);
+			const triggerItem = detail.data.resultData.runData['Kling Expand Trigger']?.[0]?.data?.main?.[0]?.[0];
+			if (triggerItem?.json.task_id !== taskId || triggerItem.json.task_status !== 'succeed') {
+				throw new Error(`the trigger emitted ${JSON.stringify(triggerItem?.json)}; expected task ${taskId}, succeed`);
+			}
+
+			// Kling may deliver the same callback twice: the replay is acknowledged and starts nothing.
+			const succeed = deliveries.find((delivery) => delivery.body.task_status === 'succeed');
+			if (!succeed) throw new Error('no succeed delivery recorded');
+			const replay = await fetch(url, { method: 'POST', headers: succeed.headers, body: succeed.rawBody });
+			if (replay.status !== 200) throw new Error(`the replayed callback answered ${replay.status}`);
+			await settle();
+			const after = await rest.executions(workflows.triggerToSlack.id);
+			if (after.length !== before + 1) throw new Error(`${after.length - before} executions for one task; expected 1`);
+
+			const statuses = deliveries.map((delivery) => `${delivery.body.task_status} ${delivery.status}`).join(', ');
+			return `task ${taskId}: callbacks ${statuses}; execution ${execution.id} (mode ${execution.mode}) ${execution.status} with task_status succeed; a replay started nothing`;
+		},
+	},
+];
+
+function triggerUrl(server: Environment['server'], workflows: Environment['workflows']): string {
+	const trigger = workflows.triggerToSlack.nodes.find((node) => node.webhookId);
+	if (!trigger?.webhookId) throw new Error('the trigger workflow has no webhookId');
+	return requireServer(server).webhookUrl(trigger.webhookId, 'kling-expand');
+}
+
+function requireServer(server: Environment['server']) {
+	if (!server) throw new Error('n8n start is not running');
+	return server;
+}
+
+async function executeOk(execute: (id: string) => Promise<ExecuteOutcome>, workflowId: string): Promise<ExecuteOutcome> {
+	const outcome = await execute(workflowId);
+	const error = outcome.error;
+	if (error) {
+		throw new Error(`execution failed${error.node ? ` in "${error.node}"` : ''}: ${error.message}${error.description ? ` (${error.description})` : ''}`);
+	}
+	if (!outcome.ok) {
+		const { code, signal } = outcome.exit;
+		throw new Error(`the run succeeded, but n8n execute exited with code ${code}${signal ? ` (${signal})` : ''}:\n${tail(outcome.output, 15)}`);
+	}
+	return outcome;
+}
+
+function expectFailure(outcome: ExecuteOutcome, nodeName: string): NonNullable<ExecuteOutcome['error']> {
+	if (outcome.ok || !outcome.error) throw new Error('the execution succeeded; it should have failed');
+	if (outcome.error.node !== nodeName) throw new Error(`the error came from "${outcome.error.node}", not "${nodeName}": ${outcome.error.message}`);
+	return outcome.error;
+}
+
+function expectCount(items: NodeItem[], count: number, what: string): NodeItem[] {
+	if (items.length !== count) throw new Error(`${what}: ${items.length}, expected ${count}`);
+	return items;
+}
+
+function expectSucceeded(item: NodeItem, tasks: Map<string, SimTask>): SimTask {
+	const task = tasks.get(String(item.json.task_id));
+	if (!task) throw new Error(`task ${String(item.json.task_id)} is unknown to the simulator`);
+	if (item.json.task_status !== 'succeed') throw new Error(`task ${task.task_id} is "${String(item.json.task_status)}"`);
+	if (task.sourceSize.width !== INPUT_IMAGE.width || task.sourceSize.height !== INPUT_IMAGE.height) {
+		throw new Error(`Kling received a ${task.sourceSize.width}×${task.sourceSize.height} image, not the ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} input`);
+	}
+	return task;
+}
+
+/** The downloaded image's size, agreeing across the node's json, its binary and the simulator's render. */
+function expectImageSize(item: NodeItem, task: SimTask): { width: number; height: number } {
+	const image = item.json.image as { width?: number; height?: number; file_name?: string } | undefined;
+	const binary = item.binary?.data;
+	if (!image || !binary) throw new Error(`no downloaded image on the item (json.image ${JSON.stringify(image)}, binary ${JSON.stringify(binary)})`);
+	if (binary.mimeType !== 'image/png' || !binary.bytes || binary.fileName !== image.file_name) {
+		throw new Error(`binary data looks wrong: ${JSON.stringify(binary)}`);
+	}
+	const { width = 0, height = 0 } = image;
+	const expected = task.resultImageSize;
+	if (width !== expected.width || height !== expected.height) {
+		throw new Error(`downloaded image is ${width}×${height}; the simulator rendered ${expected.width}×${expected.height}`);
+	}
+	const expansion = item.json.expansion as { expected_width?: number; expected_height?: number } | undefined;
+	if (expansion && (expansion.expected_width !== width || expansion.expected_height !== height)) {
+		throw new Error(`the node expected ${expansion.expected_width}×${expansion.expected_height} but got ${width}×${height}`);
+	}
+	return { width, height };
+}
+
+function expectClose(actual: number, expected: number, tolerance: number, what: string): void {
+	if (Math.abs(actual - expected) > tolerance) throw new Error(`${what} is ${actual}; expected ${expected} ± ${tolerance}`);
+}
+
+function seconds(outcome: ExecuteOutcome): string {
+	return `n8n execute ${(outcome.ms / 1000).toFixed(1)} s`;
+}
+
+/** Time for a webhook that was (wrongly) accepted to show up as an execution. */
+const settle = () => new Promise<void>((done) => setTimeout(done, 1500));

@@ -1,0 +1,135 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { makeTestImage, SIMULATOR_DEFAULT_KEYS, startSimulator, type Simulator } from '../../test/simulator';
+import { ensureRuntime, type Runtime } from './install';
+import { N8n, type N8nServer } from './n8n';
+import { buildAndPack, installCommunityPackage } from './package';
+import { freePort, seconds, type Background } from './processes';
+import { simulatorCredential, testWorkflows, type TestWorkflows } from './workflows';
+
+export const INPUT_IMAGE = { width: 800, height: 600 };
+
+/** Everything a check may use: the n8n install and user folder, the simulator, the input image and the workflows. */
+export interface Environment {
+	runtime: Runtime;
+	n8n: N8n;
+	simulator: Simulator;
+	workDir: string;
+	/** The folder n8n may read and write (N8N_RESTRICT_FILE_ACCESS_TO); the input image is kling/input.png in it. */
+	filesDir: string;
+	inputImagePath: string;
+	workflows: TestWorkflows;
+	/** The port `n8n start` will use: chosen early, because the callback URL in a workflow names it. */
+	n8nPort: number;
+	/** Set once startServer() ran. */
+	server?: N8nServer;
+	timings: Record<string, number>;
+	/** Stops what was started, newest first. Idempotent. */
+	close(): Promise<void>;
+}
+
+/**
+ * From nothing to an n8n that knows our package: Node 24 and n8n (cached), a build and `npm pack` of this
+ * repository installed as a community package, the simulator, a credential and every workflow imported.
+ */
+export async function prepare(log: (line: string) => void, options: { forScreenshots?: boolean } = {}): Promise<Environment> {
+	const timings: Record<string, number> = {};
+	const time = async <T>(name: string, step: () => Promise<T>): Promise<T> => {
+		const started = Date.now();
+		try {
+			return await step();
+		} finally {
+			timings[name] = Date.now() - started;
+			log(`${name}: ${seconds(timings[name])}`);
+		}
+	};
+	const cleanups: (() => Promise<void> | void)[] = [];
+	const close = async () => {
+		while (cleanups.length) await cleanups.pop()?.();
+	};
+
+	try {
+		const runtime = await time('n8n + Node 24 install (cached after the first run)', () => ensureRuntime(log));
+		const workDir = mkdtempSync(join(tmpdir(), 'kling-n8n-e2e-'));
+		const userFolder = join(workDir, 'user');
+		const filesDir = join(workDir, 'files');
+		mkdirSync(join(filesDir, 'kling'), { recursive: true });
+		log(`work folder: ${workDir} (n8n user folder, logs, files)`);
+
+		await time('build + npm pack + install as community package', async () => {
+			const tarball = await buildAndPack(workDir);
+			await installCommunityPackage(userFolder, tarball, runtime);
+		});
+
+		const simulator = await startSimulator({ port: 0, webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret, taskDurationMs: 1000 });
+		cleanups.push(() => simulator.close());
+		const inputImagePath = join(filesDir, 'kling', 'input.png');
+		writeFileSync(inputImagePath, await makeTestImage({ ...INPUT_IMAGE, format: 'png', noise: 8 }));
+		const imageServer = await serveFile(inputImagePath);
+		cleanups.push(() => new Promise<void>((done) => imageServer.server.close(() => done())));
+
+		const n8n = new N8n(runtime, userFolder, join(workDir, 'logs'), { N8N_RESTRICT_FILE_ACCESS_TO: filesDir });
+		const n8nPort = await freePort();
+		// Screenshots show the examples as users import them: Slack on, nothing published.
+		const forTest = !options.forScreenshots;
+		const workflows = testWorkflows({ filesDir, imageUrl: imageServer.url, n8nUrl: `http://127.0.0.1:${n8nPort}`, disableSlack: forTest });
+		await time(`import credential + workflows${forTest ? ', publish the trigger workflow' : ''}`, async () => {
+			await n8n.importCredentials([simulatorCredential(simulator.url)]);
+			await n8n.importWorkflows(Object.values(workflows));
+			if (forTest) await n8n.publish(workflows.triggerToSlack.id);
+		});
+
+		const environment: Environment = { runtime, n8n, simulator, workDir, filesDir, inputImagePath, workflows, n8nPort, timings, close };
+		return environment;
+	} catch (error) {
+		await close();
+		throw error;
+	}
+}
+
+/** Starts `n8n start` for the environment (on its chosen port), sets up the owner and logs in. */
+export async function startServer(environment: Environment, env: Record<string, string> = {}): Promise<N8nServer> {
+	const started = Date.now();
+	const server = await environment.n8n.start({ port: environment.n8nPort, env });
+	environment.server = server;
+	const close = environment.close;
+	environment.close = async () => {
+		await server.stop();
+		await close();
+	};
+	await server.rest.setUpOwnerAndLogIn();
+	environment.timings['n8n start until ready + owner login'] = Date.now() - started;
+	return server;
+}
+
+/** Starts an `n8n worker` (queue mode) that close() stops with the rest. */
+export async function startWorker(environment: Environment, name: string, env: Record<string, string> = {}): Promise<Background> {
+	const worker = await environment.n8n.startWorker(name, env);
+	const close = environment.close;
+	environment.close = async () => {
+		await worker.stop();
+		await close();
+	};
+	return worker;
+}
+
+/** Removes the work folder: after a passing run only, so a failure's logs stay for reading. */
+export function removeWorkDir(environment: Environment): void {
+	rmSync(environment.workDir, { recursive: true, force: true });
+}
+
+/** Serves one file on 127.0.0.1: the simulator, like Kling, downloads URL images, and fetches only from loopback. */
+async function serveFile(path: string): Promise<{ server: Server; url: string }> {
+	const body = readFileSync(path);
+	const server = createServer((_request, response) => {
+		response.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length });
+		response.end(body);
+	});
+	await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+	const address = server.address();
+	const port = typeof address === 'object' && address ? address.port : 0;
+	return { server, url: `http://127.0.0.1:${port}/input.png` };
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { SIMULATOR_DEFAULT_KEYS } from '../../test/simulator';
+import { EXAMPLES_DIR, PACKAGE_NAME } from './config';
+import type { CredentialFile, WorkflowFile, WorkflowNode } from './n8n';
+
+export const EXPAND_TYPE = `${PACKAGE_NAME}.klingExpand`;
+export const TRIGGER_TYPE = `${PACKAGE_NAME}.klingExpandTrigger`;
+
+export const CREDENTIAL = { id: 'klingSimulatorCred', name: 'Kling simulator' };
+
+/** The placeholders the examples carry, which the test replaces with its own folder and hosts. */
+const EXAMPLE_FILES_DIR = '/home/node/.n8n-files';
+const EXAMPLE_N8N_URL = 'https://your-n8n.example.com';
+const EXAMPLE_IMAGE_URL = 'https://example.com/photo.jpg';
+
+/** Tasks with this prompt are failed by the simulator (see failedTask). */
+export const FAILING_PROMPT = 'e2e: this task must fail';
+
+/** A klingApi credential for the simulator: access key + secret key, callbacks signed with the simulator's secret. */
+export function simulatorCredential(simulatorUrl: string): CredentialFile {
+	const keys = SIMULATOR_DEFAULT_KEYS;
+	return {
+		...CREDENTIAL,
+		type: 'klingApi',
+		data: {
+			provider: 'kling',
+			authMode: 'accessKey',
+			accessKey: keys.accessKey,
+			secretKey: keys.secretKey,
+			region: 'singapore',
+			baseUrl: simulatorUrl,
+			webhookSecret: keys.webhookSecret,
+		},
+	};
+}
+
+export interface TestWorkflows {
+	localImageToDisk: WorkflowFile;
+	aspectRatio: WorkflowFile;
+	getTask: WorkflowFile;
+	invalidRatio: WorkflowFile;
+	failedTask: WorkflowFile;
+	submitWithCallback: WorkflowFile;
+	triggerToSlack: WorkflowFile;
+}
+
+export interface WorkflowSettings {
+	/** Replaces the examples' /home/node/.n8n-files (must be inside N8N_RESTRICT_FILE_ACCESS_TO). */
+	filesDir: string;
+	/** Where the submit-with-callback example's image is served (the simulator fetches only from 127.0.0.1). */
+	imageUrl: string;
+	/** The n8n server's base URL, for the callback URL. */
+	n8nUrl: string;
+	/** Switch the Slack node off (there is no Slack workspace here); false shows the example as users import it. */
+	disableSlack: boolean;
+}
+
+/** The three examples, adapted only in paths, hosts and credentials, plus test-only workflows for the other checks. */
+export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
+	const inputFile = join(settings.filesDir, 'kling', 'input.png');
+	return {
+		localImageToDisk: example('local-image-to-disk.json', 'exampleLocalToDisk', settings),
+		submitWithCallback: example('submit-with-callback.json', 'exampleSubmitCallbk', settings),
+		// A disabled node passes its input through, so the trigger's execution can succeed without Slack.
+		triggerToSlack: example('trigger-to-slack.json', 'exampleTriggerSlack', settings, (node) =>
+			settings.disableSlack && node.type === 'n8n-nodes-base.slack' ? { ...node, disabled: true } : node,
+		),
+
+		aspectRatio: chain('testAspectRatio', 'Kling Expand: aspect-ratio helper (9:16, 3× area)', inputFile, [
+			expandNode('Expand to 9:16', { targetAspectRatio: '9:16', areaMultiplier: 3 }),
+		]),
+		getTask: chain('testGetTask', 'Kling Expand: Get Task by external ID', inputFile, [
+			expandNode('Submit and Wait', { downloadImages: false, options: { externalTaskId: '=e2e-get-task-{{ $execution.id }}' } }),
+			expandNode('Get Task', { operation: 'getTask', findBy: 'externalTaskId', taskId: '={{ $json.external_task_id }}', downloadImages: true, options: {} }),
+		]),
+		invalidRatio: chain('testInvalidRatio', 'Kling Expand: invalid expansion ratio', inputFile, [
+			expandNode('Expand by Ratios', { expansionMode: 'ratios', upExpansionRatio: 2.4, downExpansionRatio: 0.1, leftExpansionRatio: 0.1, rightExpansionRatio: 0.1 }),
+		]),
+		failedTask: chain('testFailedTask', 'Kling Expand: task that fails', inputFile, [expandNode('Expand', { prompt: FAILING_PROMPT })]),
+	};
+}
+
+function example(file: string, id: string, settings: WorkflowSettings, adapt: (node: WorkflowNode) => WorkflowNode = (node) => node): WorkflowFile {
+	const text = readFileSync(join(EXAMPLES_DIR, file), 'utf8')
+		.replaceAll(EXAMPLE_FILES_DIR, settings.filesDir)
+		.replaceAll(EXAMPLE_N8N_URL, settings.n8nUrl)
+		.replaceAll(EXAMPLE_IMAGE_URL, settings.imageUrl);
+	const workflow = JSON.parse(text) as WorkflowFile;
+	const nodes = workflow.nodes.map((node) => adapt(node.type === EXPAND_TYPE || node.type === TRIGGER_TYPE ? withCredential(node) : node));
+	return { ...workflow, id, nodes, active: false };
+}
+
+function withCredential(node: WorkflowNode): WorkflowNode {
+	return { ...node, credentials: { klingApi: { ...CREDENTIAL } } };
+}
+
+/** Submit and Wait with the node's defaults (binary input, 16:9 at 2×, download), overridden by `parameters`. */
+function expandNode(name: string, parameters: Record<string, unknown>): Omit<WorkflowNode, 'id' | 'position'> {
+	return {
+		name,
+		type: EXPAND_TYPE,
+		typeVersion: 1,
+		parameters: { operation: 'submitAndWait', imageSource: 'binary', binaryPropertyName: 'data', expansionMode: 'aspectRatio', options: {}, ...parameters },
+		credentials: { klingApi: { ...CREDENTIAL } },
+	};
+}
+
+/** Manual Trigger → Read/Write Files from Disk (read `inputFile`) → the given nodes, one after another. */
+function chain(id: string, name: string, inputFile: string, steps: Omit<WorkflowNode, 'id' | 'position'>[]): WorkflowFile {
+	const nodes: Omit<WorkflowNode, 'id' | 'position'>[] = [
+		{ name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, parameters: {} },
+		{ name: 'Read Image', type: 'n8n-nodes-base.readWriteFile', typeVersion: 1.1, parameters: { fileSelector: inputFile, options: {} } },
+		...steps,
+	];
+	const connections: Record<string, unknown> = {};
+	for (let index = 0; index + 1 < nodes.length; index++) {
+		connections[nodes[index].name] = { main: [[{ node: nodes[index + 1].name, type: 'main', index: 0 }]] };
+	}
+	return {
+		id,
+		name,
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections,
+		nodes: nodes.map((node, index) => ({ ...node, id: `${id}-${index}`, position: [index * 220, 0] })),
+	};
+}
