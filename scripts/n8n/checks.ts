@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import sharp from 'sharp';
@@ -6,8 +6,8 @@ import sharp from 'sharp';
 import { signStandardWebhook, type SimTask } from '../../test/simulator';
 import { INPUT_IMAGE, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
-import { tail, waitFor } from './processes';
-import { FAILING_PROMPT } from './workflows';
+import { seconds, tail, waitFor } from './processes';
+import { FAILING_PROMPT, QUEUE_ITEMS, QUEUE_PROMPT, QUEUE_WEBHOOK_PATH } from './workflows';
 
 /** One check against real n8n: returns a one-line result to print, or throws saying what was wrong. */
 export interface Check {
@@ -34,7 +34,7 @@ export const cliChecks: Check[] = [
 			if (onDisk.width !== width || onDisk.height !== height || onDisk.format !== 'png') {
 				throw new Error(`${written} is a ${onDisk.width}×${onDisk.height} ${onDisk.format}; expected a ${width}×${height} png`);
 			}
-			return `task ${task.task_id} succeeded; ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} → ${width}×${height} PNG written to ${written} (${seconds(outcome)})`;
+			return `task ${task.task_id} succeeded; ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} → ${width}×${height} PNG written to ${written} (${executeSeconds(outcome)})`;
 		},
 	},
 	{
@@ -55,7 +55,7 @@ export const cliChecks: Check[] = [
 			if (sent.up_expansion_ratio !== ratios.up || sent.left_expansion_ratio !== ratios.left) {
 				throw new Error(`Kling was sent ${JSON.stringify(sent)}; the node reported ${JSON.stringify(ratios)}`);
 			}
-			return `ratios up/down ${ratios.up}, left/right ${ratios.left} → ${width}×${height} (9:16, 3.00× area) (${seconds(outcome)})`;
+			return `ratios up/down ${ratios.up}, left/right ${ratios.left} → ${width}×${height} (9:16, 3.00× area) (${executeSeconds(outcome)})`;
 		},
 	},
 	{
@@ -71,7 +71,7 @@ export const cliChecks: Check[] = [
 			}
 			const task = expectSucceeded(fetched, simulator.tasks);
 			const { width, height } = expectImageSize(fetched, task);
-			return `found task ${task.task_id} by "${externalId}": ${fetched.json.task_status}, ${width}×${height} image downloaded (${seconds(outcome)})`;
+			return `found task ${task.task_id} by "${externalId}": ${fetched.json.task_status}, ${width}×${height} image downloaded (${executeSeconds(outcome)})`;
 		},
 	},
 	{
@@ -85,7 +85,7 @@ export const cliChecks: Check[] = [
 				throw new Error(`the error does not name the field as the panel labels it ("Up Expansion Ratio") and the value 2.4: "${error.message}"`);
 			}
 			if (simulator.stats().creates !== createsBefore) throw new Error('a create request reached Kling anyway');
-			return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${seconds(outcome)})`;
+			return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${executeSeconds(outcome)})`;
 		},
 	},
 	{
@@ -102,7 +102,7 @@ export const cliChecks: Check[] = [
 				if (!text.includes(reason) || !text.includes(failed.task_id)) {
 					throw new Error(`the error lacks the reason or task ${failed.task_id}: "${text}"`);
 				}
-				return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${seconds(outcome)})`;
+				return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${executeSeconds(outcome)})`;
 			} finally {
 				simulator.failTasksWith(null);
 			}
@@ -191,6 +191,84 @@ export const serverChecks: Check[] = [
 	},
 ];
 
+/** Checks against n8n in queue mode (startQueueMode: Redis, main, two workers). */
+export const queueChecks: Check[] = [
+	{
+		name: 'queue mode: Submit and Wait (callback) sleeps holding no worker, stays waiting through non-terminal and partial callbacks, and another worker finishes it',
+		server: true,
+		async run({ server, workers, simulator, workflows, imageUrl }) {
+			const { rest } = requireServer(server);
+			if (!workers || workers.length < 2) throw new Error('queue mode needs two workers');
+			const workflowId = workflows.callbackInQueueMode.id;
+			const started = Date.now();
+			const images = Array.from({ length: QUEUE_ITEMS }, (_, index) => ({ url: imageUrl, prompt: `${QUEUE_PROMPT}${index}` }));
+			const call = await fetch(`${requireServer(server).url}/webhook/${QUEUE_WEBHOOK_PATH}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ images }),
+			});
+			if (call.status !== 200) throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+
+			const waiting = await waitFor('the execution to be waiting', async () => (await rest.executions(workflowId)).find((run) => run.status === 'waiting'), 60_000);
+			const executionId = waiting.id;
+			const startedBy = (worker: (typeof workers)[number]) => readFileSync(worker.logFile, 'utf8').split(`Worker started execution ${executionId} `).length - 1;
+			const first = await waitFor(`the worker log that ran execution ${executionId}`, async () => {
+				const ran = workers.filter((worker) => startedBy(worker) === 1 && readFileSync(worker.logFile, 'utf8').includes(`Worker finished execution ${executionId} `));
+				return ran.length === 1 ? ran[0] : undefined;
+			}, 15_000);
+			const tasks = () => [...simulator.tasks.values()].filter((task) => String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}?`));
+			const created = tasks();
+			if (created.length !== QUEUE_ITEMS || created.some((task) => task.task_status === 'succeed' || task.task_status === 'failed')) {
+				throw new Error(`expected ${QUEUE_ITEMS} unfinished tasks with this execution's resume URL; the simulator has ${created.map((task) => `${task.task_id} ${task.task_status}`).join(', ')}`);
+			}
+			// The worker finished its job when the execution went to sleep: stopping it loses nothing.
+			await first.stop();
+			const second = workers.find((worker) => worker !== first && worker.running);
+			if (!second) throw new Error('no other worker is running');
+			const afterStop = `${first.name} (which ran execute()) stopped at ${seconds(Date.now() - started)}`;
+
+			const answered = (status: string) => {
+				const ids = new Set(tasks().map((task) => task.task_id));
+				return simulator.callbackDeliveries.filter((delivery) => ids.has(delivery.body.task_id) && delivery.body.task_status === status && delivery.status === 200);
+			};
+			const expectWaiting = async (moment: string) => {
+				const now = await rest.execution(executionId);
+				if (now.status !== 'waiting') throw new Error(`execution ${executionId} is "${now.status}" ${moment}; expected "waiting"`);
+			};
+			await waitFor('every task\'s processing callback, answered 200', async () => (answered('processing').length === QUEUE_ITEMS ? true : undefined), 60_000);
+			await expectWaiting('after the processing callbacks');
+			await waitFor(`${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} succeed callbacks, answered 200`, async () => (answered('succeed').length === QUEUE_ITEMS - 1 ? true : undefined), 60_000);
+			await expectWaiting(`after ${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks ended`);
+
+			const finished = await waitFor('the execution to finish', async () => {
+				const now = await rest.execution(executionId);
+				return now.status === 'waiting' || now.status === 'running' || now.status === 'new' ? undefined : now;
+			}, 60_000);
+			if (finished.status !== 'success') throw new Error(`execution ${executionId} ended "${finished.status}": ${JSON.stringify(finished.data.resultData.error ?? {})}`);
+			if (startedBy(second) !== 1) throw new Error(`${second.name}'s log does not show it continuing execution ${executionId}`);
+			if (startedBy(first) !== 1) throw new Error(`${first.name} ran execution ${executionId} again after being stopped`);
+
+			const output = finished.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+			const after = finished.data.resultData.runData['After Expand']?.[0]?.data?.main?.[0] ?? [];
+			if (output.length !== QUEUE_ITEMS || after.length !== QUEUE_ITEMS) throw new Error(`Kling Expand output ${output.length} items and After Expand ${after.length}; expected ${QUEUE_ITEMS} each`);
+			output.forEach((item, index) => {
+				const task = simulator.tasks.get(String(item.json.task_id));
+				if (task?.createBody.prompt !== `${QUEUE_PROMPT}${index}`) throw new Error(`output item ${index} is task ${String(item.json.task_id)}, prompted "${String(task?.createBody.prompt)}"`);
+				const image = item.json.image as { width?: number; height?: number } | undefined;
+				if (item.json.task_status !== 'succeed' || item.json.wait_status !== 'completed' || image?.width !== task.resultImageSize.width || image?.height !== task.resultImageSize.height) {
+					throw new Error(`output item ${index}: ${JSON.stringify({ task_status: item.json.task_status, wait_status: item.json.wait_status, image })}; expected succeed, completed, ${task.resultImageSize.width}×${task.resultImageSize.height}`);
+				}
+			});
+			const statuses = answered('succeed').map((delivery) => simulator.tasks.get(delivery.body.task_id)?.createBody.prompt).join(', ');
+			return (
+				`execution ${executionId}: ${first.name} ran execute() and put it to wait; ${afterStop}; waiting after ${QUEUE_ITEMS} processing callbacks and after ${QUEUE_ITEMS - 1} ` +
+				`of ${QUEUE_ITEMS} succeed callbacks; ${second.name} continued it to success at ${seconds(Date.now() - started)}; tasks ended in the order ${statuses}, ` +
+				`output in input order with images downloaded (${output.map((item) => `${(item.json.image as { width: number }).width}×${(item.json.image as { height: number }).height}`).join(', ')})`
+			);
+		},
+	},
+];
+
 function triggerUrl(server: Environment['server'], workflows: Environment['workflows']): string {
 	const trigger = workflows.triggerToSlack.nodes.find((node) => node.webhookId);
 	if (!trigger?.webhookId) throw new Error('the trigger workflow has no webhookId');
@@ -260,8 +338,8 @@ function expectClose(actual: number, expected: number, tolerance: number, what: 
 	if (Math.abs(actual - expected) > tolerance) throw new Error(`${what} is ${actual}; expected ${expected} ± ${tolerance}`);
 }
 
-function seconds(outcome: ExecuteOutcome): string {
-	return `n8n execute ${(outcome.ms / 1000).toFixed(1)} s`;
+function executeSeconds(outcome: ExecuteOutcome): string {
+	return `n8n execute ${seconds(outcome.ms)}`;
 }
 
 /** Time for a webhook that was (wrongly) accepted to show up as an execution. */

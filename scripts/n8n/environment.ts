@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,8 @@ import { makeTestImage, SIMULATOR_DEFAULT_KEYS, startSimulator, type Simulator }
 import { ensureRuntime, type Runtime } from './install';
 import { N8n, type N8nServer } from './n8n';
 import { buildAndPack, installCommunityPackage } from './package';
-import { freePort, seconds, type Background } from './processes';
-import { simulatorCredential, testWorkflows, type TestWorkflows } from './workflows';
+import { Background, freePort, seconds, waitFor } from './processes';
+import { simulatedDurationMs, simulatorCredential, testWorkflows, type TestWorkflows } from './workflows';
 
 export const INPUT_IMAGE = { width: 800, height: 600 };
 
@@ -21,11 +21,15 @@ export interface Environment {
 	/** The folder n8n may read and write (N8N_RESTRICT_FILE_ACCESS_TO); the input image is kling/input.png in it. */
 	filesDir: string;
 	inputImagePath: string;
+	/** The input image served on 127.0.0.1 (the simulator fetches URL images only from loopback). */
+	imageUrl: string;
 	workflows: TestWorkflows;
 	/** The port `n8n start` will use: chosen early, because the callback URL in a workflow names it. */
 	n8nPort: number;
 	/** Set once startServer() ran. */
 	server?: N8nServer;
+	/** Set once startQueueMode() ran: the workers, by name. */
+	workers?: Background[];
 	timings: Record<string, number>;
 	/** Stops what was started, newest first. Idempotent. */
 	close(): Promise<void>;
@@ -64,7 +68,11 @@ export async function prepare(log: (line: string) => void, options: { forScreens
 			await installCommunityPackage(userFolder, tarball, runtime);
 		});
 
-		const simulator = await startSimulator({ port: 0, webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret, taskDurationMs: 1000 });
+		const simulator = await startSimulator({
+			port: 0,
+			webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret,
+			taskDurationMs: (task) => simulatedDurationMs(task.createBody.prompt),
+		});
 		cleanups.push(() => simulator.close());
 		const inputImagePath = join(filesDir, 'kling', 'input.png');
 		writeFileSync(inputImagePath, await makeTestImage({ ...INPUT_IMAGE, format: 'png', noise: 8 }));
@@ -79,10 +87,13 @@ export async function prepare(log: (line: string) => void, options: { forScreens
 		await time(`import credential + workflows${forTest ? ', publish the trigger workflow' : ''}`, async () => {
 			await n8n.importCredentials([simulatorCredential(simulator.url)]);
 			await n8n.importWorkflows(Object.values(workflows));
-			if (forTest) await n8n.publish(workflows.triggerToSlack.id);
+			if (forTest) {
+				await n8n.publish(workflows.triggerToSlack.id);
+				await n8n.publish(workflows.callbackInQueueMode.id);
+			}
 		});
 
-		const environment: Environment = { runtime, n8n, simulator, workDir, filesDir, inputImagePath, workflows, n8nPort, timings, close };
+		const environment: Environment = { runtime, n8n, simulator, workDir, filesDir, inputImagePath, imageUrl: imageServer.url, workflows, n8nPort, timings, close };
 		return environment;
 	} catch (error) {
 		await close();
@@ -95,25 +106,69 @@ export async function startServer(environment: Environment, env: Record<string, 
 	const started = Date.now();
 	const server = await environment.n8n.start({ port: environment.n8nPort, env });
 	environment.server = server;
-	const close = environment.close;
-	environment.close = async () => {
-		await server.stop();
-		await close();
-	};
+	stopOnClose(environment, async () => await server.stop());
 	await server.rest.setUpOwnerAndLogIn();
 	environment.timings['n8n start until ready + owner login'] = Date.now() - started;
 	return server;
 }
 
-/** Starts an `n8n worker` (queue mode) that close() stops with the rest. */
-export async function startWorker(environment: Environment, name: string, env: Record<string, string> = {}): Promise<Background> {
-	const worker = await environment.n8n.startWorker(name, env);
+/** Runs `stop` first when the environment closes (everything is stopped newest first). */
+function stopOnClose(environment: Environment, stop: () => Promise<void>): void {
 	const close = environment.close;
 	environment.close = async () => {
-		await worker.stop();
+		await stop();
 		await close();
 	};
-	return worker;
+}
+
+/**
+ * n8n in queue mode on 127.0.0.1: a Redis server (Debian's redis-server, no persistence), `n8n start` as the
+ * main process (it receives the webhooks) and `workerCount` `n8n worker`s, all on the one SQLite database
+ * (n8n warns that this is not supported for production; it works for one test). The main's URL is every
+ * process's N8N_WEBHOOK_URL, so the resume URL a worker hands to Kling points at the main.
+ */
+export async function startQueueMode(environment: Environment, workerCount: number): Promise<{ server: N8nServer; workers: Background[] }> {
+	const redisServer = findRedisServer();
+	const redisPort = await freePort();
+	const redis = Background.start('redis-server', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+		logFile: join(environment.workDir, 'logs', 'redis.log'),
+	});
+	stopOnClose(environment, async () => await redis.stop());
+	await waitFor('redis-server to log "Ready to accept connections"', async () => (readFileSync(redis.logFile, 'utf8').includes('Ready to accept connections') ? true : undefined), 15_000);
+
+	const queueEnv = {
+		EXECUTIONS_MODE: 'queue',
+		QUEUE_BULL_REDIS_HOST: '127.0.0.1',
+		QUEUE_BULL_REDIS_PORT: String(redisPort),
+		N8N_WEBHOOK_URL: `http://127.0.0.1:${environment.n8nPort}/`,
+		// Manual runs on workers too, as n8n will do by default (and as its deprecation notice asks).
+		OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS: 'true',
+	};
+	const server = await startServer(environment, queueEnv);
+	const workers: Background[] = [];
+	for (let index = 1; index <= workerCount; index++) {
+		const worker = await environment.n8n.startWorker(`worker-${index}`, queueEnv);
+		stopOnClose(environment, async () => await worker.stop());
+		workers.push(worker);
+	}
+	await Promise.all(
+		workers.map(async (worker) => {
+			await waitFor(`${worker.name} to be ready (log: ${worker.logFile})`, async () => {
+				if (!worker.running) throw new Error(`${worker.name} exited; see ${worker.logFile}`);
+				return /n8n worker is now ready/i.test(readFileSync(worker.logFile, 'utf8')) ? true : undefined;
+			}, 120_000, 500);
+		}),
+	);
+	environment.workers = workers;
+	return { server, workers };
+}
+
+/** Debian's redis-server (apt-get install redis-server), or REDIS_SERVER. */
+function findRedisServer(): string {
+	const candidates = [process.env.REDIS_SERVER, '/usr/bin/redis-server', '/usr/local/bin/redis-server'].filter((path): path is string => Boolean(path));
+	const found = candidates.find((path) => existsSync(path));
+	if (!found) throw new Error('queue mode needs redis-server: apt-get install redis-server (or set REDIS_SERVER)');
+	return found;
 }
 
 /** Removes the work folder: after a passing run only, so a failure's logs stay for reading. */

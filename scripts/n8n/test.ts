@@ -5,15 +5,13 @@
  * 2. `npm run build` + `npm pack`, the tarball installed into <user folder>/.n8n/nodes as n8n does it.
  * 3. The Kling simulator on 127.0.0.1; a klingApi credential and the workflows imported with n8n's CLI.
  * 4. cliChecks: `n8n execute --id` per workflow. 5. serverChecks: `n8n start`, signed and forged callbacks.
+ * 6. queueChecks: queue mode (Redis from Debian's redis-server, `n8n start` + two `n8n worker`s), callback wait.
  *
- * Everything listens on 127.0.0.1 and is stopped by PID at the end. KEEP_N8N_WORKDIR=1 keeps the work folder.
- *
- * To add a scenario (e.g. queue mode): add workflows in workflows.ts, then a Check list here that calls
- * startServer(environment, { EXECUTIONS_MODE: 'queue', QUEUE_BULL_REDIS_HOST: '127.0.0.1', ... }) and
- * startWorker(environment, 'worker-1', {...}); close() stops them all, newest first.
+ * Everything listens on 127.0.0.1 and is stopped by PID at the end. KEEP_N8N_WORKDIR=1 keeps the work folder;
+ * KLING_N8N_PHASES=cli,server,queue (any subset) runs only those phases.
  */
-import { cliChecks, serverChecks, type Check } from './checks';
-import { prepare, removeWorkDir, startServer, type Environment } from './environment';
+import { cliChecks, queueChecks, serverChecks, type Check } from './checks';
+import { prepare, removeWorkDir, startQueueMode, startServer, type Environment } from './environment';
 import { seconds } from './processes';
 
 const log = (line: string) => console.log(`[test:n8n] ${line}`);
@@ -46,17 +44,32 @@ async function main(): Promise<number> {
 			}
 		};
 
-		log('workflows run with n8n execute --id:');
+		const phases = new Set((process.env.KLING_N8N_PHASES || 'cli,server,queue').split(','));
 		let phase = Date.now();
-		await runChecks(cliChecks);
-		environment.timings['n8n execute checks'] = Date.now() - phase;
+		if (phases.has('cli')) {
+			log('workflows run with n8n execute --id:');
+			await runChecks(cliChecks);
+			environment.timings['n8n execute checks'] = Date.now() - phase;
+		}
 
-		log('n8n start on 127.0.0.1:');
-		phase = Date.now();
-		const server = await startServer(environment);
-		log(`n8n ${server.url} ready (PID ${server.process.pid}); owner logged in`);
-		await runChecks(serverChecks);
-		environment.timings['n8n start + webhook checks'] = Date.now() - phase;
+		if (phases.has('server')) {
+			log('n8n start on 127.0.0.1:');
+			phase = Date.now();
+			const server = await startServer(environment);
+			log(`n8n ${server.url} ready (PID ${server.process.pid}); owner logged in`);
+			await runChecks(serverChecks);
+			await server.stop();
+			environment.timings['n8n start + webhook checks'] = Date.now() - phase;
+		}
+
+		if (phases.has('queue')) {
+			log('queue mode on 127.0.0.1: redis-server, n8n start (main), two n8n workers:');
+			phase = Date.now();
+			const { server, workers } = await startQueueMode(environment, 2);
+			log(`main ${server.url} (PID ${server.process.pid}), ${workers.map((worker) => `${worker.name} (PID ${worker.pid})`).join(', ')} ready`);
+			await runChecks(queueChecks);
+			environment.timings['queue mode start + checks'] = Date.now() - phase;
+		}
 	} catch (error) {
 		failed++;
 		console.log(`  ✗ setup: ${(error as Error).message}`);

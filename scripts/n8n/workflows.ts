@@ -18,6 +18,20 @@ const EXAMPLE_IMAGE_URL = 'https://example.com/photo.jpg';
 /** Tasks with this prompt are failed by the simulator (see failedTask). */
 export const FAILING_PROMPT = 'e2e: this task must fail';
 
+/** The queue-mode workflow's items are prompted `queue item <index>`; the simulator gives them long durations. */
+export const QUEUE_PROMPT = 'queue item ';
+export const QUEUE_ITEMS = 3;
+export const QUEUE_WEBHOOK_PATH = 'kling-queue-e2e';
+
+/**
+ * Item i runs 18 - 4i s (18, 14, 10): they end in reverse order, with time between each status change to
+ * stop a worker and to look at the waiting execution. Every other task takes 1 s.
+ */
+export function simulatedDurationMs(prompt: unknown): number {
+	const index = typeof prompt === 'string' && prompt.startsWith(QUEUE_PROMPT) ? Number(prompt.slice(QUEUE_PROMPT.length)) : NaN;
+	return Number.isInteger(index) ? (18 - 4 * index) * 1000 : 1000;
+}
+
 /** A klingApi credential for the simulator: access key + secret key, callbacks signed with the simulator's secret. */
 export function simulatorCredential(simulatorUrl: string): CredentialFile {
 	const keys = SIMULATOR_DEFAULT_KEYS;
@@ -44,6 +58,7 @@ export interface TestWorkflows {
 	failedTask: WorkflowFile;
 	submitWithCallback: WorkflowFile;
 	triggerToSlack: WorkflowFile;
+	callbackInQueueMode: WorkflowFile;
 }
 
 export interface WorkflowSettings {
@@ -79,7 +94,43 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 			expandNode('Expand by Ratios', { expansionMode: 'ratios', upExpansionRatio: 2.4, downExpansionRatio: 0.1, leftExpansionRatio: 0.1, rightExpansionRatio: 0.1 }),
 		]),
 		failedTask: chain('testFailedTask', 'Kling Expand: task that fails', inputFile, [expandNode('Expand', { prompt: FAILING_PROMPT })]),
+		callbackInQueueMode: callbackInQueueMode(),
 	};
+}
+
+/** Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, callback wait mode → No Op. */
+function callbackInQueueMode(): WorkflowFile {
+	const id = 'testQueueCallback';
+	const nodes: WorkflowNode[] = [
+		{
+			id: `${id}-0`,
+			name: 'Webhook',
+			type: 'n8n-nodes-base.webhook',
+			typeVersion: 2,
+			position: [0, 0],
+			webhookId: QUEUE_WEBHOOK_PATH,
+			parameters: { httpMethod: 'POST', path: QUEUE_WEBHOOK_PATH, responseMode: 'onReceived', options: {} },
+		},
+		{ id: `${id}-1`, name: 'Split Out', type: 'n8n-nodes-base.splitOut', typeVersion: 1, position: [220, 0], parameters: { fieldToSplitOut: 'body.images', options: {} } },
+		{
+			id: `${id}-2`,
+			...expandNode('Kling Expand', {
+				waitMode: 'callback',
+				imageSource: 'url',
+				imageUrl: '={{ $json.url }}',
+				prompt: '={{ $json.prompt }}',
+				expansionMode: 'ratios',
+				upExpansionRatio: 0.25,
+				downExpansionRatio: 0.25,
+				leftExpansionRatio: 0.1,
+				rightExpansionRatio: 0.1,
+				options: { timeout: 300 },
+			}),
+			position: [440, 0],
+		},
+		{ id: `${id}-3`, name: 'After Expand', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [660, 0], parameters: {} },
+	];
+	return { id, name: 'Kling Expand: callback wait mode, 3 items, queue mode', active: false, settings: { executionOrder: 'v1' }, connections: inLine(nodes), nodes };
 }
 
 function example(file: string, id: string, settings: WorkflowSettings, adapt: (node: WorkflowNode) => WorkflowNode = (node) => node): WorkflowFile {
@@ -114,16 +165,21 @@ function chain(id: string, name: string, inputFile: string, steps: Omit<Workflow
 		{ name: 'Read Image', type: 'n8n-nodes-base.readWriteFile', typeVersion: 1.1, parameters: { fileSelector: inputFile, options: {} } },
 		...steps,
 	];
-	const connections: Record<string, unknown> = {};
-	for (let index = 0; index + 1 < nodes.length; index++) {
-		connections[nodes[index].name] = { main: [[{ node: nodes[index + 1].name, type: 'main', index: 0 }]] };
-	}
 	return {
 		id,
 		name,
 		active: false,
 		settings: { executionOrder: 'v1' },
-		connections,
+		connections: inLine(nodes),
 		nodes: nodes.map((node, index) => ({ ...node, id: `${id}-${index}`, position: [index * 220, 0] })),
 	};
+}
+
+/** Connections that run the nodes one after another. */
+function inLine(nodes: { name: string }[]): Record<string, unknown> {
+	const connections: Record<string, unknown> = {};
+	for (let index = 0; index + 1 < nodes.length; index++) {
+		connections[nodes[index].name] = { main: [[{ node: nodes[index + 1].name, type: 'main', index: 0 }]] };
+	}
+	return connections;
 }

@@ -48,7 +48,7 @@ export async function readImageInput(ctx: IExecuteFunctions, itemIndex: number, 
 		const property = ctx.getNodeParameter('binaryPropertyName', itemIndex) as string;
 		ctx.helpers.assertBinaryData(itemIndex, property);
 		const bytes = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
-		const info = checkBytes(bytes, property, bytes.length);
+		const info = checkBytes(bytes, `Input binary field "${property}"`, bytes.length);
 		// Read again at send time rather than hold every item's base64 for the whole batch.
 		return { info, bodyValue: async () => (await ctx.helpers.getBinaryDataBuffer(itemIndex, property)).toString('base64') };
 	}

@@ -2,9 +2,23 @@ import type { ExpansionRatios } from './ratios';
 import { MAX_AREA_MULTIPLIER, MAX_RATIO } from './ratios';
 import type { ImageInfo } from './imageHeader';
 
+/** The labels the node's panel shows for its parameters, so an error names a field as the user sees it. */
+const FIELD_LABELS: Record<string, string> = {
+	upExpansionRatio: 'Up Expansion Ratio',
+	downExpansionRatio: 'Down Expansion Ratio',
+	leftExpansionRatio: 'Left Expansion Ratio',
+	rightExpansionRatio: 'Right Expansion Ratio',
+	prompt: 'Prompt',
+	numberOfImages: 'Number of Images',
+	callbackUrl: 'Callback URL',
+	imageBase64: 'Image (Base64)',
+	imageUrl: 'Image URL',
+};
+
 /**
  * A create request we refuse before sending (requests cost money). Plain data: the node adds
- * itself and the item index. `field` is the node parameter's name so users can find it.
+ * itself and the item index. `field` is the node parameter's name (or the binary field's); the
+ * message names it by its panel label.
  */
 export class ValidationError extends Error {
 	constructor(
@@ -13,8 +27,10 @@ export class ValidationError extends Error {
 		readonly rule: string,
 		/** Measurements such as "299×400 px" read better unquoted; user text is quoted. */
 		quoted = typeof value === 'string',
+		/** What the message says "is" the value; by default the field's panel label. */
+		subject = FIELD_LABELS[field] ?? field,
 	) {
-		super(`${field} is ${formatValue(value, quoted)}; ${rule}`);
+		super(`${subject} is ${formatValue(value, quoted)}; ${rule}`);
 	}
 }
 
@@ -60,12 +76,13 @@ export function validateRatios(ratios: ExpansionRatios): void {
 		throw new ValidationError(
 			'expansion ratios',
 			`(1 + ${ratios.left} + ${ratios.right}) × (1 + ${ratios.up} + ${ratios.down}) = ${area.toFixed(3)}× the original area`,
-			`the new canvas must be at most ${MAX_AREA_MULTIPLIER}× the original area`,
+			`it must be at most ${MAX_AREA_MULTIPLIER}× the original area`,
 			false,
+			'The canvas these expansion ratios make',
 		);
 	}
 	if (area === 1) {
-		throw new ValidationError('expansion ratios', 'all 0', 'at least one side must be expanded', false);
+		throw new ValidationError('expansion ratios', 0, 'at least one side must be expanded', false, 'Each expansion ratio');
 	}
 }
 

@@ -106,22 +106,22 @@ describe('submit', () => {
 describe('submit refuses bad input before sending anything', () => {
 	type Input = Parameters<typeof runWorkflow>[1]['input'];
 	const cases: Array<[string, Record<string, unknown>, () => Promise<Input>, RegExp]> = [
-		['a GIF', { imageSource: 'base64', imageBase64: Buffer.from('GIF89a........').toString('base64'), ...ratios }, async () => [{ json: {} }], /imageBase64 is .*not a PNG or JPEG/i],
-		['text that is not base64', { imageSource: 'base64', imageBase64: 'not base64 at all!', ...ratios }, async () => [{ json: {} }], /imageBase64 is "not base64 at all!"; it must be a PNG or JPEG encoded as base64/],
-		['an image under 300 px', { imageSource: 'binary', ...ratios }, async () => [binaryItem(await testImage(299, 400))], /data is 299×400 px; width and height must each be at least 300 px/],
+		['a GIF', { imageSource: 'base64', imageBase64: Buffer.from('GIF89a........').toString('base64'), ...ratios }, async () => [{ json: {} }], /Image \(Base64\) is .*not a PNG or JPEG/i],
+		['text that is not base64', { imageSource: 'base64', imageBase64: 'not base64 at all!', ...ratios }, async () => [{ json: {} }], /Image \(Base64\) is "not base64 at all!"; it must be a PNG or JPEG encoded as base64/],
+		['an image under 300 px', { imageSource: 'binary', ...ratios }, async () => [binaryItem(await testImage(299, 400))], /Input binary field "data" is 299×400 px; width and height must each be at least 300 px/],
 		['an image wider than 2.5:1', { imageSource: 'binary', ...ratios }, async () => [binaryItem(await testImage(1001, 400))], /1001×400 px; the aspect ratio must be between 1:2\.5 and 2\.5:1/],
-		['an image over 10 MB', { imageSource: 'binary', ...ratios }, async () => [binaryItem(Buffer.concat([await testImage(400, 300), Buffer.alloc(10 * 1024 * 1024)]))], /data is 10\.\d MB; Kling accepts images up to 10 MB/],
+		['an image over 10 MB', { imageSource: 'binary', ...ratios }, async () => [binaryItem(Buffer.concat([await testImage(400, 300), Buffer.alloc(10 * 1024 * 1024)]))], /Input binary field "data" is 10\.\d MB; Kling accepts images up to 10 MB/],
 		['a missing binary field', { imageSource: 'binary', binaryPropertyName: 'photo', ...ratios }, async () => [binaryItem(await testImage())], /photo/],
-		['a ratio above 2', { imageSource: 'binary', ...ratios, upExpansionRatio: 2.4 }, async () => [binaryItem(await testImage())], /upExpansionRatio is 2\.4; each expansion ratio must be a number between 0 and 2/],
-		['a negative ratio', { imageSource: 'binary', ...ratios, leftExpansionRatio: -0.1 }, async () => [binaryItem(await testImage())], /leftExpansionRatio is -0\.1; each expansion ratio must be a number between 0 and 2/],
-		['a canvas over 3× the area', { imageSource: 'binary', ...ratios, upExpansionRatio: 1, downExpansionRatio: 1 }, async () => [binaryItem(await testImage())], /the new canvas must be at most 3× the original area/],
+		['a ratio above 2', { imageSource: 'binary', ...ratios, upExpansionRatio: 2.4 }, async () => [binaryItem(await testImage())], /Up Expansion Ratio is 2\.4; each expansion ratio must be a number between 0 and 2/],
+		['a negative ratio', { imageSource: 'binary', ...ratios, leftExpansionRatio: -0.1 }, async () => [binaryItem(await testImage())], /Left Expansion Ratio is -0\.1; each expansion ratio must be a number between 0 and 2/],
+		['a canvas over 3× the area', { imageSource: 'binary', ...ratios, upExpansionRatio: 1, downExpansionRatio: 1 }, async () => [binaryItem(await testImage())], /The canvas these expansion ratios make is \(1 \+ 0\.1 \+ 0\) × \(1 \+ 1 \+ 1\) = 3\.300× the original area; it must be at most 3× the original area/],
 		['no expansion at all', { imageSource: 'binary', ...ratios, upExpansionRatio: 0, downExpansionRatio: 0, leftExpansionRatio: 0, rightExpansionRatio: 0 }, async () => [binaryItem(await testImage())], /at least one side must be expanded/],
 		['an unreadable aspect ratio', { imageSource: 'binary', expansionMode: 'aspectRatio', targetAspectRatio: 'wide' }, async () => [binaryItem(await testImage())], /Target aspect ratio is "wide"/],
 		['a shape the area cannot hold', { imageSource: 'binary', expansionMode: 'aspectRatio', targetAspectRatio: '16:9', areaMultiplier: 1.2 }, async () => [binaryItem(await testImage(400, 400))], /use an area multiplier of at least 1\.78/],
-		['a prompt over 2500 characters', { imageSource: 'binary', ...ratios, prompt: 'x'.repeat(2501) }, async () => [binaryItem(await testImage())], /prompt is "x+…" \(2501 characters\); the prompt must be at most 2500 characters/],
-		['n of 10', { imageSource: 'binary', ...ratios, numberOfImages: 10 }, async () => [binaryItem(await testImage())], /numberOfImages is 10; the number of images must be a whole number from 1 to 9/],
-		['a callback URL that is not http(s)', { imageSource: 'binary', ...ratios, options: { callbackUrl: 'ftp://example.com/x' } }, async () => [binaryItem(await testImage())], /callbackUrl is "ftp:\/\/example\.com\/x"; it must be an http:\/\/ or https:\/\/ URL/],
-		['an image URL that is not http(s)', { imageSource: 'url', imageUrl: 'file:///etc/passwd', ...ratios }, async () => [{ json: {} }], /imageUrl is "file:\/\/\/etc\/passwd"; it must be an http:\/\/ or https:\/\/ URL/],
+		['a prompt over 2500 characters', { imageSource: 'binary', ...ratios, prompt: 'x'.repeat(2501) }, async () => [binaryItem(await testImage())], /Prompt is "x+…" \(2501 characters\); the prompt must be at most 2500 characters/],
+		['n of 10', { imageSource: 'binary', ...ratios, numberOfImages: 10 }, async () => [binaryItem(await testImage())], /Number of Images is 10; the number of images must be a whole number from 1 to 9/],
+		['a callback URL that is not http(s)', { imageSource: 'binary', ...ratios, options: { callbackUrl: 'ftp://example.com/x' } }, async () => [binaryItem(await testImage())], /Callback URL is "ftp:\/\/example\.com\/x"; it must be an http:\/\/ or https:\/\/ URL/],
+		['an image URL that is not http(s)', { imageSource: 'url', imageUrl: 'file:///etc/passwd', ...ratios }, async () => [{ json: {} }], /Image URL is "file:\/\/\/etc\/passwd"; it must be an http:\/\/ or https:\/\/ URL/],
 	];
 
 	it.each(cases)('refuses %s with an error naming the field, the value and the rule', async (_name, parameters, input, message) => {

@@ -66,9 +66,9 @@ describe('validation before sending', () => {
 		[{ up: 2, down: 0, left: 0, right: 0 }, undefined],
 		[{ up: 1, down: 1, left: 0, right: 0 }, undefined],
 		[{ up: 1, down: 1, left: 0.01, right: 0 }, /at most 3× the original area/],
-		[{ up: 2.0001, down: 0, left: 0, right: 0 }, /upExpansionRatio is 2.0001/],
-		[{ up: Number.NaN, down: 0, left: 0, right: 0.1 }, /upExpansionRatio is NaN/],
-		[{ up: '0.5', down: 0, left: 0, right: 0 }, /upExpansionRatio is "0.5"; each expansion ratio must be a number/],
+		[{ up: 2.0001, down: 0, left: 0, right: 0 }, /Up Expansion Ratio is 2.0001/],
+		[{ up: Number.NaN, down: 0, left: 0, right: 0.1 }, /Up Expansion Ratio is NaN/],
+		[{ up: '0.5', down: 0, left: 0, right: 0 }, /Up Expansion Ratio is "0.5"; each expansion ratio must be a number/],
 	])('judges ratios %o', (ratios, expected) => {
 		const attempt = () => validateRatios(ratios as never);
 		if (expected) expect(attempt).toThrow(expected);
@@ -86,7 +86,7 @@ describe('validation before sending', () => {
 	it('accepts only http(s) URLs', () => {
 		expect(assertHttpUrl('https://example.com/a.png', 'imageUrl').hostname).toBe('example.com');
 		for (const url of ['file:///etc/passwd', 'ftp://x/y', 'javascript:1', 'data:,x', 'example.com/a.png', '']) {
-			expect(() => assertHttpUrl(url, 'imageUrl')).toThrow(/imageUrl is .*; it must be an http:\/\/ or https:\/\/ URL/);
+			expect(() => assertHttpUrl(url, 'imageUrl')).toThrow(/Image URL is .*; it must be an http:\/\/ or https:\/\/ URL/);
 		}
 	});
 });
