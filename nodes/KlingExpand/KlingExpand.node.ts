@@ -5,13 +5,10 @@ import * as getTask from './actions/getTask.operation';
 import * as listTasks from './actions/listTasks.operation';
 import { resumeOnCallback } from './actions/resumeOnCallback';
 import { router } from './actions/router';
+import { nothingToRegister } from './helpers/webhookLifecycle';
 import * as submit from './actions/submit.operation';
 import * as submitAndWait from './actions/submitAndWait.operation';
 
-// This rule takes any node that declares `webhooks` for a trigger that registers them with a service. Ours
-// is the resume webhook of a waiting execution (as in n8n's Wait node, which has no webhookMethods either):
-// n8n never activates it, so there is nothing to check, create or delete.
-// eslint-disable-next-line @n8n/community-nodes/webhook-lifecycle-complete
 export class KlingExpand implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Kling Expand',
@@ -53,6 +50,9 @@ export class KlingExpand implements INodeType {
 			...listTasks.description,
 		],
 	};
+
+	/** Never run for a resume webhook; declared because n8n's scanner asks it of every node with webhooks. */
+	webhookMethods = { default: nothingToRegister };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await router.call(this);

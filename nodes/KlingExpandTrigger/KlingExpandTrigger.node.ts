@@ -1,6 +1,5 @@
 import type {
 	IDataObject,
-	IHookFunctions,
 	INodeType,
 	INodeTypeDescription,
 	IWebhookFunctions,
@@ -11,6 +10,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { downloadOptions } from '../KlingExpand/actions/descriptions';
 import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../KlingExpand/helpers/binary';
 import { normaliseTask, TASK_STATUSES, isTerminal } from '../KlingExpand/helpers/task';
+import { nothingToRegister } from '../KlingExpand/helpers/webhookLifecycle';
 import { DEFAULT_POLICY } from '../KlingExpand/transport';
 import { rememberDelivery, safeEqual, verifyStandardWebhook } from './helpers/verifyCallback';
 
@@ -89,20 +89,8 @@ export class KlingExpandTrigger implements INodeType {
 		],
 	};
 
-	/** Kling has nothing to register: the callback URL travels with each task, so these are honest no-ops. */
-	webhookMethods = {
-		default: {
-			async checkExists(this: IHookFunctions): Promise<boolean> {
-				return true;
-			},
-			async create(this: IHookFunctions): Promise<boolean> {
-				return true;
-			},
-			async delete(this: IHookFunctions): Promise<boolean> {
-				return true;
-			},
-		},
-	};
+	/** Kling has nothing to register: the callback URL travels with each task. */
+	webhookMethods = { default: nothingToRegister };
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const request = this.getRequestObject();
