@@ -24,12 +24,13 @@ export const QUEUE_ITEMS = 3;
 export const QUEUE_WEBHOOK_PATH = 'kling-queue-e2e';
 
 /**
- * Item i runs 18 - 4i s (18, 14, 10): they end in reverse order, with time between each status change to
- * stop a worker and to look at the waiting execution. Every other task takes 1 s.
+ * Item i runs 30 - 6i s (30, 24, 18; processing from half-way): they end in reverse order, with time to see
+ * the execution waiting and stop its worker before the first processing callback (9 s), even on a slow
+ * machine, and time between the status changes to look at it. Every other task takes 1 s.
  */
 export function simulatedDurationMs(prompt: unknown): number {
 	const index = typeof prompt === 'string' && prompt.startsWith(QUEUE_PROMPT) ? Number(prompt.slice(QUEUE_PROMPT.length)) : NaN;
-	return Number.isInteger(index) ? (18 - 4 * index) * 1000 : 1000;
+	return Number.isInteger(index) ? (30 - 6 * index) * 1000 : 1000;
 }
 
 /** A klingApi credential for the simulator: access key + secret key, callbacks signed with the simulator's secret. */

@@ -80,18 +80,17 @@ async function execute(simulator: RemoteSimulator, workload: Workload, runner: R
  */
 export async function measure(simulator: RemoteSimulator, workload: Workload, runner: Runner, { trackMemory = true } = {}): Promise<Row> {
 	await simulator.reset(workload.durationsMs, workload.durationsMs[0] ?? 300);
-	if (trackMemory) collectGarbage();
+	if (trackMemory) await settleGarbage();
 	const rssBeforeMb = trackMemory ? rssMb() : NaN;
 	const peak = trackMemory ? new PeakRss() : undefined;
 	const started = Date.now();
 	let run: Awaited<ReturnType<typeof execute>> | undefined = await execute(simulator, workload, runner);
 	const wallMs = Date.now() - started;
 	const peakRssMb = peak?.stop() ?? NaN;
-	const output = run.result.output(run.outputNode);
-	const succeeded = output.filter((item) => item.json.task_status === 'succeed' && item.json.error === undefined).length;
+	const succeeded = run.result.output(run.outputNode).filter((item) => item.json.task_status === 'succeed' && item.json.error === undefined).length;
 	const error = run.result.error ? String(run.result.error.message) : undefined;
 	run = undefined;
-	if (trackMemory) collectGarbage();
+	if (trackMemory) await settleGarbage();
 	const rssAfterMb = trackMemory ? rssMb() : NaN;
 	const liveAfterMb = trackMemory ? liveMb() : NaN;
 
@@ -118,4 +117,11 @@ export async function measure(simulator: RemoteSimulator, workload: Workload, ru
 		succeeded,
 		error,
 	};
+}
+
+/** Buffers are released by callbacks after the collection that finds them dead: collect, let those run, collect again. */
+async function settleGarbage(): Promise<void> {
+	collectGarbage();
+	await new Promise((resolve) => setImmediate(resolve));
+	collectGarbage();
 }

@@ -57,7 +57,7 @@ const properties: INodeProperties[] = [
 	},
 	{
 		displayName:
-			"Kling must be able to reach this n8n at its public URL (set WEBHOOK_URL): the execution sleeps and resumes when Kling reports the last task of the run. If the wait times out, the items come out with wait_status 'timed_out' and their task_id: fetch those with Get Task. Use Poll when n8n is not reachable from the internet.",
+			"Kling must be able to reach this n8n at its public URL (set N8N_WEBHOOK_URL, formerly WEBHOOK_URL): the execution sleeps and resumes when Kling reports the last task of the run. If the wait times out, the items come out with wait_status 'timed_out' and their task_id: fetch those with Get Task. Use Poll when n8n is not reachable from the internet.",
 		name: 'callbackNotice',
 		type: 'notice',
 		default: '',

@@ -47,10 +47,14 @@ export class WaitTimeoutError extends Error {
 	}
 }
 
+const TIMER_SLACK_MS = 5;
+
 interface Watched<T> {
 	taskId: string;
 	startedAt: number;
 	dueAt: number;
+	/** The wait that led to dueAt. */
+	intervalMs: number;
 	deadline: number;
 	resolve: (task: T) => void;
 	reject: (error: unknown) => void;
@@ -82,6 +86,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 				taskId,
 				startedAt: now,
 				dueAt: now + this.schedule.minIntervalMs,
+				intervalMs: this.schedule.minIntervalMs,
 				deadline: now + timeoutMs,
 				resolve,
 				reject,
@@ -114,8 +119,13 @@ export class TaskWatcher<T extends { task_status: string }> {
 			}
 		}
 		// Checks due within half the shortest interval join this tick: fewer, fuller requests.
-		const due = [...this.watched.values()].filter((entry) => entry.dueAt <= now + this.schedule.minIntervalMs / 2);
-		if (due.length === 0) return;
+		const pending = [...this.watched.values()];
+		// Timers fire a little late, never early: a few ms of slack is enough.
+		if (!pending.some((entry) => entry.dueAt <= now + TIMER_SLACK_MS)) return;
+		// When one task is due, those in the second half of their wait are checked with it, so a batch
+		// submitted over a few seconds shares one list request per tick instead of drifting apart into
+		// several. Checking early never lengthens a wait, so the detection lag keeps its bound.
+		const due = pending.filter((entry) => entry.dueAt <= now + entry.intervalMs / 2);
 		let tasks: Map<string, T>;
 		try {
 			tasks = await this.fetchTasks(due.map((entry) => entry.taskId));
@@ -135,7 +145,8 @@ export class TaskWatcher<T extends { task_status: string }> {
 				this.watched.delete(entry.taskId);
 				entry.resolve(task);
 			} else {
-				entry.dueAt = checkedAt + nextPollDelay(checkedAt - entry.startedAt, this.schedule);
+				entry.intervalMs = nextPollDelay(checkedAt - entry.startedAt, this.schedule);
+				entry.dueAt = checkedAt + entry.intervalMs;
 			}
 		}
 	}

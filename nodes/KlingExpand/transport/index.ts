@@ -152,7 +152,7 @@ export async function findTask(ctx: KlingContext, id: string, policy: RequestPol
 }
 
 /** Below this many pending tasks, one query each is as cheap as a list page. */
-const LIST_FROM_TASKS = 3;
+const LIST_FROM_TASKS = 2;
 
 /**
  * The current state of many tasks (by task_id or external_task_id) in as few requests as possible: one
