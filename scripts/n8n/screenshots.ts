@@ -59,6 +59,9 @@ async function main(): Promise<void> {
 			await save(page, 'node-submit-and-wait-aspect-ratio');
 			await chooseOption(page, 'Expansion Mode', 'Ratios per Side');
 			await save(page, 'node-submit-and-wait-ratios');
+			await chooseOption(page, 'Expansion Mode', 'Target Aspect Ratio');
+			await chooseOption(page, 'Wait Mode', 'Callback (Resume)');
+			await save(page, 'node-submit-and-wait-callback');
 
 			await openWorkflow(page, server.url, workflows.triggerToSlack.id);
 			await openNode(page, 'Kling Expand Trigger');

@@ -118,7 +118,6 @@ export class TaskWatcher<T extends { task_status: string }> {
 				entry.reject(new WaitTimeoutError(entry.taskId, now - entry.startedAt));
 			}
 		}
-		// Checks due within half the shortest interval join this tick: fewer, fuller requests.
 		const pending = [...this.watched.values()];
 		// Timers fire a little late, never early: a few ms of slack is enough.
 		if (!pending.some((entry) => entry.dueAt <= now + TIMER_SLACK_MS)) return;
