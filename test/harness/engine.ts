@@ -189,6 +189,10 @@ export async function makeWorkflow(spec: WorkflowSpec): Promise<Workflow> {
 }
 
 /** Runs a workflow in n8n-core's WorkflowExecute, in-process, exactly as n8n runs one, from `startNode` with `input`. */
+let executionCount = 0;
+/** Unique in this process, as n8n's database ids are: the node derives external_task_ids from it. */
+const nextExecutionId = () => `${Date.now()}${String(++executionCount).padStart(4, '0')}`;
+
 export async function runWorkflow(spec: WorkflowSpec, options: RunOptions): Promise<RunResult> {
 	const { credentialTypes } = await loadPackage();
 	const workflow = options.workflow ?? (await makeWorkflow(spec));
@@ -198,7 +202,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions): Prom
 	const finished = new Promise<IRun>((resolve) => (resolveFinished = resolve));
 	hooks.addHandler('workflowExecuteAfter', (fullRunData) => resolveFinished(fullRunData));
 	const additionalData = buildAdditionalData(credentialTypes, options.credentials ?? {}, hooks, {
-		executionId: options.executionId ?? String(Date.now()),
+		executionId: options.executionId ?? nextExecutionId(),
 		...(options.webhookWaitingBaseUrl ? { webhookWaitingBaseUrl: options.webhookWaitingBaseUrl } : {}),
 	});
 	const startNode = workflow.getNode(options.startNode);

@@ -1,6 +1,7 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { SlotPool } from '../helpers/concurrency';
+import { ValidationError } from '../helpers/validation';
 import type { RequestPolicy } from '../transport';
 
 /** What the items of one run share: request patience, the account's slots, one watcher for all waits. */
@@ -8,6 +9,8 @@ export interface Batch {
 	policy: RequestPolicy;
 	concurrency: number;
 	slots: SlotPool;
+	/** Each external_task_id sent in this run, with the item that sent it. */
+	externalIds: Map<string, number>;
 }
 
 /** What one item has done so far: the tasks it submitted are named in any error, so nothing is lost. */
@@ -29,5 +32,18 @@ export function createBatch(ctx: IExecuteFunctions): Batch {
 		},
 		concurrency,
 		slots: new SlotPool(concurrency),
+		externalIds: new Map(),
 	};
+}
+
+/**
+ * Refuses, before it is sent, an item whose external_task_id another item of the run already uses:
+ * Kling would refuse its create, or, after a lost answer, hand back the other item's task.
+ */
+export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex: number): void {
+	const holder = batch.externalIds.get(externalTaskId);
+	if (holder !== undefined && holder !== itemIndex) {
+		throw new ValidationError('externalTaskId', externalTaskId, `item ${holder} of this run already uses it, and each task needs its own`);
+	}
+	batch.externalIds.set(externalTaskId, itemIndex);
 }

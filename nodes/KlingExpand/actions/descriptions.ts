@@ -125,7 +125,8 @@ export const createOptions: INodeProperties[] = [
 		name: 'externalTaskId',
 		type: 'string',
 		default: '',
-		description: 'Your own ID for the task, unique in the account; Get Task can find the task by it. One is generated when empty.',
+		description:
+			'Your own ID for the task, unique in the account; Get Task can find the task by it. When empty, one is derived from the execution, node, run and item, so Retry On Fail never creates a task twice.',
 	},
 	{
 		displayName: 'Request Timeout (Seconds)',

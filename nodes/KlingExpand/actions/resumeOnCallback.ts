@@ -116,7 +116,12 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	const items = outputs.flatMap((result, itemIndex) =>
 		result.status === 'fulfilled'
 			? result.value
-			: [{ json: { wait_status: 'completed', external_task_id: ids[itemIndex], error: (result.reason as Error).message }, pairedItem: { item: itemIndex } }],
+			: [
+					{
+						json: { wait_status: 'completed', task_id: tasks.get(ids[itemIndex])?.task_id, external_task_id: ids[itemIndex], error: (result.reason as Error).message },
+						pairedItem: { item: itemIndex },
+					},
+				],
 	);
 	return download ? { noWebhookResponse: true, workflowData: [items] } : { workflowData: [items] };
 }

@@ -10,6 +10,7 @@ import { validateOptions, validateRatios } from '../helpers/validation';
 import type { RequestPolicy } from '../transport';
 import { createTaskOnce, KlingFailure } from '../transport';
 import type { Batch, ItemRun } from './batch';
+import { claimExternalId } from './batch';
 import { createFields, createOptions } from './descriptions';
 
 const properties: INodeProperties[] = [
@@ -32,6 +33,8 @@ export interface PreparedCreate {
 	/** Image slots the task will hold at Kling. */
 	images: number;
 	externalTaskId: string;
+	/** Generated here rather than given by the user: a task Kling holds under it can only be this item's. */
+	externalIdIsOurs: boolean;
 	body: () => Promise<IDataObject & { external_task_id: string }>;
 }
 
@@ -73,11 +76,13 @@ export async function prepareCreate(
 	validateRatios(ratios);
 	const canvas = expandedCanvasSize(width, height, ratios);
 	// Every create carries an external id, so a create whose answer was lost can be looked up, not re-sent.
-	const externalId = externalTaskId ?? (options.externalTaskId?.trim() || `n8n-${ctx.getExecutionId() ?? 'manual'}-${itemIndex}-${Math.random().toString(36).slice(2, 10)}`);
+	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
+	const externalId = externalTaskId ?? (userExternalId || generatedExternalId(ctx, itemIndex));
 	return {
 		expansion: { ...ratios, original_width: width, original_height: height, expected_width: canvas.width, expected_height: canvas.height },
 		images,
 		externalTaskId: externalId,
+		externalIdIsOurs: !userExternalId,
 		body: async () => {
 			const body: IDataObject & { external_task_id: string } = {
 				image: await image.bodyValue(),
@@ -96,11 +101,22 @@ export async function prepareCreate(
 	};
 }
 
+/**
+ * The same for every attempt at this item in this execution, node and run: when n8n's Retry On Fail runs
+ * the node again, Kling refuses the repeated id and createTaskOnce returns the task made the first time.
+ * Without an execution id (a bare engine run) it falls back to a random part.
+ */
+function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
+	const executionId = ctx.getExecutionId() || `manual-${Math.random().toString(36).slice(2, 10)}`;
+	const runIndex = Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0);
+	return `n8n-${executionId}-${ctx.getNode().id.slice(0, 8)}-${runIndex}-${itemIndex}`;
+}
+
 /** Sends the create once (see createTaskOnce) and records the task on the item's run. */
 export async function submitPrepared(ctx: IExecuteFunctions, prepared: PreparedCreate, run: ItemRun, policy: RequestPolicy): Promise<KlingTask> {
 	const record: ItemRun['tasks'][number] = { external_task_id: prepared.externalTaskId };
 	run.tasks.push(record);
-	const task = normaliseTask(await createTaskOnce(ctx, await prepared.body(), policy));
+	const task = normaliseTask(await createTaskOnce(ctx, await prepared.body(), policy, prepared.externalIdIsOurs));
 	if (!task) throw new KlingFailure('malformed', 'The provider accepted the task but its answer has no task_id');
 	record.task_id = task.task_id;
 	return { ...task, external_task_id: task.external_task_id ?? prepared.externalTaskId };
@@ -108,6 +124,7 @@ export async function submitPrepared(ctx: IExecuteFunctions, prepared: PreparedC
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
 	const prepared = await prepareCreate(this, itemIndex, batch.policy);
+	claimExternalId(batch, prepared.externalTaskId, itemIndex);
 	const slots = await batch.slots.acquire(prepared.images);
 	try {
 		const task = await submitPrepared(this, prepared, run, batch.policy);

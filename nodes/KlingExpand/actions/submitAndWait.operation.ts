@@ -8,6 +8,7 @@ import type { KlingTask } from '../helpers/task';
 import { TaskFailedError } from '../helpers/task';
 import { KlingFailure, queryTasks } from '../transport';
 import type { Batch, ItemRun } from './batch';
+import { claimExternalId } from './batch';
 import { createFields, createOptions, downloadOptions } from './descriptions';
 import { prepareCreate, submitPrepared } from './submit.operation';
 
@@ -109,6 +110,7 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
 	const prepared = await prepareCreate(this, itemIndex, batch.policy);
+	claimExternalId(batch, prepared.externalTaskId, itemIndex);
 	const timeoutMs = ((this.getNodeParameter('options', itemIndex, {}) as { timeout?: number }).timeout ?? 600) * 1000;
 	const slots = await batch.slots.acquire(prepared.images);
 	let task: KlingTask;

@@ -44,3 +44,19 @@ export function parseKlingCode(code: unknown): number | undefined {
 	if (typeof code === 'string' && /^\d+$/.test(code.trim())) return Number(code);
 	return undefined;
 }
+
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+	[/Bearer\s+[^\s"',;]+/gi, 'Bearer [redacted]'],
+	[/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted token]'],
+	[/whsec_[A-Za-z0-9+/=]+/g, 'whsec_[redacted]'],
+	[/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-[redacted]'],
+];
+
+/**
+ * Text from a provider or a network error, safe to show: an answer that echoes the Authorization header,
+ * a signed token, a webhook secret or an sk- key loses it. Our own messages never hold one; this guards
+ * against a gateway that quotes the request back.
+ */
+export function redactSecrets(text: string): string {
+	return SECRET_PATTERNS.reduce((redacted, [pattern, replacement]) => redacted.replace(pattern, replacement), text);
+}

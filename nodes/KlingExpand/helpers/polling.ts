@@ -56,8 +56,8 @@ interface Watched<T> {
 	/** The wait that led to dueAt. */
 	intervalMs: number;
 	deadline: number;
-	resolve: (task: T) => void;
-	reject: (error: unknown) => void;
+	/** Everyone waiting for this task (two items may wait for one task, e.g. after a lost create answer). */
+	waiters: Array<{ resolve: (task: T) => void; reject: (error: unknown) => void }>;
 }
 
 /**
@@ -82,14 +82,19 @@ export class TaskWatcher<T extends { task_status: string }> {
 	async waitFor(taskId: string, timeoutMs: number): Promise<T> {
 		const now = Date.now();
 		const done = new Promise<T>((resolve, reject) => {
+			const watched = this.watched.get(taskId);
+			if (watched) {
+				watched.waiters.push({ resolve, reject });
+				watched.deadline = Math.max(watched.deadline, now + timeoutMs);
+				return;
+			}
 			this.watched.set(taskId, {
 				taskId,
 				startedAt: now,
 				dueAt: now + this.schedule.minIntervalMs,
 				intervalMs: this.schedule.minIntervalMs,
 				deadline: now + timeoutMs,
-				resolve,
-				reject,
+				waiters: [{ resolve, reject }],
 			});
 		});
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
@@ -102,7 +107,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 			try {
 				await sleepUnlessCancelled(Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)), this.signal);
 			} catch (error) {
-				for (const entry of this.watched.values()) entry.reject(error);
+				for (const entry of this.watched.values()) settleWaiters(entry, { error });
 				this.watched.clear();
 				return;
 			}
@@ -115,7 +120,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 		for (const entry of [...this.watched.values()]) {
 			if (now >= entry.deadline) {
 				this.watched.delete(entry.taskId);
-				entry.reject(new WaitTimeoutError(entry.taskId, now - entry.startedAt));
+				settleWaiters(entry, { error: new WaitTimeoutError(entry.taskId, now - entry.startedAt) });
 			}
 		}
 		const pending = [...this.watched.values()];
@@ -124,7 +129,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 		// When one task is due, those in the second half of their wait are checked with it, so a batch
 		// submitted over a few seconds shares one list request per tick instead of drifting apart into
 		// several. Checking early never lengthens a wait, so the detection lag keeps its bound.
-		const due = pending.filter((entry) => entry.dueAt <= now + entry.intervalMs / 2);
+		const due = pending.filter((entry) => entry.dueAt <= now + Math.max(TIMER_SLACK_MS, entry.intervalMs / 2));
 		let tasks: Map<string, T>;
 		try {
 			tasks = await this.fetchTasks(due.map((entry) => entry.taskId));
@@ -132,7 +137,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 			if (this.isFinal(error)) {
 				for (const entry of due) {
 					this.watched.delete(entry.taskId);
-					entry.reject(error);
+					settleWaiters(entry, { error });
 				}
 			}
 			tasks = new Map();
@@ -142,11 +147,19 @@ export class TaskWatcher<T extends { task_status: string }> {
 			const task = tasks.get(entry.taskId);
 			if (task && (task.task_status === 'succeed' || task.task_status === 'failed')) {
 				this.watched.delete(entry.taskId);
-				entry.resolve(task);
+				settleWaiters(entry, { task });
 			} else {
 				entry.intervalMs = nextPollDelay(checkedAt - entry.startedAt, this.schedule);
 				entry.dueAt = checkedAt + entry.intervalMs;
 			}
 		}
+	}
+}
+
+/** Resolves every waiter of the task with it, or rejects them all with the error. */
+function settleWaiters<T>(entry: Watched<T>, outcome: { task: T } | { error: unknown }): void {
+	for (const waiter of entry.waiters) {
+		if ('task' in outcome) waiter.resolve(outcome.task);
+		else waiter.reject(outcome.error);
 	}
 }

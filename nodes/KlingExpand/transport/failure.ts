@@ -1,14 +1,15 @@
 import type { INode, JsonObject } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
-import { describeKlingCode } from '../helpers/errors';
+import { describeKlingCode, redactSecrets } from '../helpers/errors';
 
 export type FailureKind = 'api' | 'http' | 'network' | 'malformed' | 'routeUnavailable';
 
 /**
  * A request the provider did not answer with code 0, as plain data so retry decisions stay testable.
  * Built only from the response's code, message and request id, or a network error's code: never from
- * request options, so no header (and no key) can leak into an error.
+ * request options, so no header (and no key) can leak into an error; a message that quotes one anyway
+ * is redacted.
  */
 export class KlingFailure extends Error {
 	constructor(
@@ -18,7 +19,7 @@ export class KlingFailure extends Error {
 		readonly httpStatus?: number,
 		readonly requestId?: string,
 	) {
-		super(message);
+		super(redactSecrets(message));
 	}
 
 	/** Whether waiting and asking again can help: decided on Kling's code, not on HTTP 429 alone. */

@@ -134,13 +134,35 @@ export async function klingRequest(ctx: KlingContext, request: KlingRequest, pol
  * Creates a task at most once. A create whose answer was lost (network error, broken JSON, a 5xx) may
  * still have been accepted and billed, so before sending it again we look it up by its
  * `external_task_id`, and only re-send when the provider says it does not exist.
+ *
+ * Kling refuses a create whose external_task_id it already holds (1201). When that id can only be
+ * ours (`idIsOurs`: generated for this execution, node, run and item, so n8n's Retry On Fail sends it
+ * again; or sent by an attempt of this call whose answer was lost), the task it names is the one we
+ * created, and is returned instead of an error or a second task.
  */
-export async function createTaskOnce(ctx: KlingContext, body: IDataObject & { external_task_id: string }, policy: RequestPolicy): Promise<unknown> {
+export async function createTaskOnce(
+	ctx: KlingContext,
+	body: IDataObject & { external_task_id: string },
+	policy: RequestPolicy,
+	idIsOurs = false,
+): Promise<unknown> {
+	let answerLost = false;
 	const send = async () => await sendOnce(ctx, { method: 'POST', body }, policy);
-	return await withRetries(send, policy, async (failure) => {
-		if (!failure.mayHaveBeenAccepted) return undefined;
-		return await findTask(ctx, body.external_task_id, policy);
-	});
+	const created = await settle(
+		async () =>
+			await withRetries(send, policy, async (failure) => {
+				if (!failure.mayHaveBeenAccepted) return undefined;
+				answerLost = true;
+				return await findTask(ctx, body.external_task_id, policy);
+			}),
+	);
+	if (created.ok) return created.value;
+	const refusedAsTaken = created.error instanceof KlingFailure && created.error.code === 1201;
+	if (refusedAsTaken && (idIsOurs || answerLost)) {
+		const existing = await findTask(ctx, body.external_task_id, policy);
+		if (existing !== undefined) return existing;
+	}
+	throw created.error;
 }
 
 /** A task by task_id or external_task_id (Kling's query path takes either); undefined when it does not exist. */
@@ -164,7 +186,8 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 	const found = new Map<string, KlingTask>();
 	if (taskIds.length >= LIST_FROM_TASKS) {
 		const pageSize = Math.min(500, Math.max(30, taskIds.length * 2));
-		const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy));
+		// One attempt: if the list fails, the per-task queries below answer instead of waiting out its retries.
+		const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, { ...policy, attempts: 1 }));
 		// A failed list is not fatal: the per-task queries below still answer.
 		if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
 		for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {

@@ -153,4 +153,32 @@ describe('submitAndWait', () => {
 		expect(Date.now() - started).toBeLessThan(5000);
 		expect(result.output(EXPAND_NODE).some((item) => item.json.task_status === 'succeed')).toBe(false);
 	});
+
+	it('under n8n\'s Retry On Fail, runs the node again without creating a task twice: the repeated external_task_id is refused and the first task is taken', async () => {
+		const sim = simulator();
+		// The first create to arrive is refused for good (1102), so the run fails and n8n runs the node again.
+		sim.injectFault({ on: 'create', kind: 'code', code: 1102, times: 1 });
+		const workflow = expandWorkflow({ operation: 'submitAndWait', imageSource: 'binary', ...ratios, options: FAST_WAIT } as never, { retryOnFail: true, maxTries: 2, waitBetweenTries: 0 });
+		const result = await runWorkflow(workflow, { startNode: EXPAND_NODE, input: [binaryItem(await testImage(400, 300)), binaryItem(await testImage(420, 300))], credentials: simulatorCredentials(sim.url) });
+
+		expect(result.error).toBeUndefined();
+		expect(result.output(EXPAND_NODE).map((item) => [item.json.task_status, (item.json.image as { width: number }).width])).toEqual([
+			['succeed', 600],
+			['succeed', 630],
+		]);
+		const sent = requestsOf(sim, 'create').map((request) => (request.body as { external_task_id: string }).external_task_id);
+		// Two tries of two items: four creates sent, each item under one id both times, and two tasks billed.
+		expect(sent).toHaveLength(4);
+		expect(new Set(sent).size).toBe(2);
+		expect(sim.acceptedCreates()).toBe(2);
+	});
+
+	it('refuses, before sending it, an item whose External Task ID another item of the run already uses', async () => {
+		const sim = simulator();
+		const result = await submitAndWait({ imageSource: 'binary', ...ratios, options: { externalTaskId: 'photo-1' } }, [binaryItem(await testImage()), binaryItem(await testImage())], 'accessKey', {});
+		expect(result.error).toMatchObject({ name: 'NodeOperationError', message: expect.stringMatching(/^External Task ID is "photo-1"; item [01] of this run already uses it/) });
+		expect(requestsOf(sim, 'create')).toHaveLength(1);
+		// Nothing is lost: the item that was sent is named in the error.
+		expect(result.error!.description).toContain(sim.tasks.keys().next().value);
+	});
 });

@@ -54,4 +54,18 @@ describe('TaskWatcher', () => {
 			expect(seen!.at - endedAt).toBeLessThanOrEqual(nextPollDelay(3000, schedule) + 50);
 		}
 	});
+
+	it('answers every wait for the same task, and times out each one, instead of forgetting the first', async () => {
+		const provider = fakeProvider(200);
+		provider.startedAt.set('shared', Date.now());
+		const watcher = new TaskWatcher(provider.fetchTasks, schedule);
+		const [first, second] = await Promise.all([watcher.waitFor('shared', 5000), watcher.waitFor('shared', 5000)]);
+		expect([first.task_status, second.task_status]).toEqual(['succeed', 'succeed']);
+
+		const never = fakeProvider(60_000);
+		never.startedAt.set('stuck', Date.now());
+		const stuck = new TaskWatcher(never.fetchTasks, schedule);
+		const waits = await Promise.allSettled([stuck.waitFor('stuck', 300), stuck.waitFor('stuck', 300)]);
+		expect(waits.map((wait) => wait.status === 'rejected' && (wait.reason as Error).message)).toEqual(['Task stuck did not finish within 0 s', 'Task stuck did not finish within 0 s']);
+	});
 });

@@ -45,6 +45,21 @@ describe('unwrapEnvelope', () => {
 		expect(failure('{"code": 0, "da' as never, 200).kind).toBe('malformed');
 	});
 
+	it('redacts a bearer key, a signed token, a webhook secret or an sk- key that a provider quotes back', () => {
+		const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhayJ9.c2lnbmF0dXJl';
+		const echoes = [`Authorization: Bearer sim-api-key rejected`, `token ${jwt} expired`, 'secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw= leaked', 'key sk-abcdefgh12345678 invalid'];
+		for (const message of echoes) {
+			let failure: KlingFailure | undefined;
+			try {
+				unwrapEnvelope(401, { code: 1002, message });
+			} catch (error) {
+				failure = error as KlingFailure;
+			}
+			expect(failure!.message).not.toMatch(/sim-api-key|eyJ|MfKQ9r8|abcdefgh12345678/);
+			expect(failure!.message).toMatch(/redacted/);
+		}
+	});
+
 	it('knows which failed creates may still have been billed', () => {
 		expect(new KlingFailure('network', 'x').mayHaveBeenAccepted).toBe(true);
 		expect(new KlingFailure('api', 'x', 5000).mayHaveBeenAccepted).toBe(true);
