@@ -34,7 +34,10 @@ export const cliChecks: Check[] = [
 			if (onDisk.width !== width || onDisk.height !== height || onDisk.format !== 'png') {
 				throw new Error(`${written} is a ${onDisk.width}×${onDisk.height} ${onDisk.format}; expected a ${width}×${height} png`);
 			}
-			return `task ${task.task_id} succeeded; ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} → ${width}×${height} PNG written to ${written} (${executeSeconds(outcome)})`;
+			const externalId = String(item.json.external_task_id);
+			// Kept for every try of the execution (so Retry On Fail cannot bill twice): n8n-<execution>-<random>-<run>-<item>.
+			if (!/^n8n-\d+-[0-9a-f]{8}-0-0$/.test(externalId)) throw new Error(`external_task_id is "${externalId}", not n8n-<execution>-<random>-<run>-<item>`);
+			return `task ${task.task_id} (external_task_id ${externalId}) succeeded; ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} → ${width}×${height} PNG written to ${written} (${executeSeconds(outcome)})`;
 		},
 	},
 	{

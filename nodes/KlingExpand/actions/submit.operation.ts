@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
@@ -102,14 +104,17 @@ export async function prepareCreate(
 }
 
 /**
- * The same for every attempt at this item in this execution, node and run: when n8n's Retry On Fail runs
- * the node again, Kling refuses the repeated id and createTaskOnce returns the task made the first time.
- * Without an execution id (a bare engine run) it falls back to a random part.
+ * The same for every try of this item in this execution, node and run: when n8n's Retry On Fail runs the
+ * node again, Kling refuses the repeated id and createTaskOnce returns the task made the first time. The
+ * random part lives in the execution's context for this node, so it survives those tries, while two
+ * executions never share an id, even on two n8n instances (whose execution ids both start at 1) that
+ * use one Kling account.
  */
 function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
-	const executionId = ctx.getExecutionId() || `manual-${Math.random().toString(36).slice(2, 10)}`;
+	const context = ctx.getContext('node') as { klingExternalIdSalt?: string };
+	context.klingExternalIdSalt ??= randomBytes(4).toString('hex');
 	const runIndex = Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0);
-	return `n8n-${executionId}-${ctx.getNode().id.slice(0, 8)}-${runIndex}-${itemIndex}`;
+	return `n8n-${ctx.getExecutionId() || 'run'}-${context.klingExternalIdSalt}-${runIndex}-${itemIndex}`;
 }
 
 /** Sends the create once (see createTaskOnce) and records the task on the item's run. */

@@ -136,7 +136,7 @@ export async function klingRequest(ctx: KlingContext, request: KlingRequest, pol
  * `external_task_id`, and only re-send when the provider says it does not exist.
  *
  * Kling refuses a create whose external_task_id it already holds (1201). When that id can only be
- * ours (`idIsOurs`: generated for this execution, node, run and item, so n8n's Retry On Fail sends it
+ * ours (`idIsOurs`: generated for this item and kept for every try, so n8n's Retry On Fail sends it
  * again; or sent by an attempt of this call whose answer was lost), the task it names is the one we
  * created, and is returned instead of an error or a second task.
  */
