@@ -8,6 +8,7 @@ import { isTerminal, normaliseTask } from '../helpers/task';
 import { DEFAULT_POLICY, queryTasks } from '../transport';
 import type { ItemRun } from './batch';
 import { createBatch } from './batch';
+import { callbackBatchId } from './externalIds';
 import { prepareCreate, submitPrepared } from './submit.operation';
 
 /**
@@ -28,6 +29,12 @@ import { prepareCreate, submitPrepared } from './submit.operation';
 const BATCH = 'kling_batch';
 const ITEMS = 'kling_items';
 const EXECUTION = 'kling_execution';
+
+/**
+ * Kling is waiting for the answer to its callback: a few quick tries, not the node's minute of backoff. If
+ * they all fail, the callback gets an error, and the wait's timeout still brings every task out by name.
+ */
+const CALLBACK_QUERY_POLICY = { attempts: 3, retryDelayMs: 500, timeoutMs: 10_000 };
 
 const externalId = (executionId: string, batch: string, itemIndex: number) => `n8n-${executionId}-${batch}-${itemIndex}`;
 
@@ -50,7 +57,7 @@ export async function executeWithCallback(this: IExecuteFunctions): Promise<INod
 	const items = this.getInputData();
 	const batch = createBatch(this);
 	const executionId = String(this.getExecutionId());
-	const batchId = Math.random().toString(36).slice(2, 8);
+	const batchId = callbackBatchId(this);
 	const resumeUrl = new URL(String(this.evaluateExpression('{{ $execution.resumeUrl }}', 0)));
 	resumeUrl.searchParams.set(BATCH, batchId);
 	resumeUrl.searchParams.set(ITEMS, String(items.length));
@@ -105,7 +112,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
 	const ids = Array.from({ length: count }, (_, itemIndex) => externalId(query[EXECUTION]!, query[BATCH]!, itemIndex));
-	const tasks = await queryTasks(this, ids, DEFAULT_POLICY);
+	const tasks = await queryTasks(this, ids, CALLBACK_QUERY_POLICY);
 	if ([...tasks.values()].some((entry) => !isTerminal(entry.task_status))) return { webhookResponse: { received: true, resumed: false } };
 
 	const download = this.getNodeParameter('downloadImages', true) as boolean;

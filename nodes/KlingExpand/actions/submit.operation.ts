@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
@@ -10,9 +8,10 @@ import type { KlingTask } from '../helpers/task';
 import { normaliseTask } from '../helpers/task';
 import { validateOptions, validateRatios } from '../helpers/validation';
 import type { RequestPolicy } from '../transport';
-import { createTaskOnce, KlingFailure } from '../transport';
+import { createTaskOnce, findTask, KlingFailure } from '../transport';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
+import { generatedExternalId, markSent, wasSent } from './externalIds';
 import { createFields, createOptions } from './descriptions';
 
 const properties: INodeProperties[] = [
@@ -104,24 +103,17 @@ export async function prepareCreate(
 }
 
 /**
- * The same for every try of this item in this execution, node and run: when n8n's Retry On Fail runs the
- * node again, Kling refuses the repeated id and createTaskOnce returns the task made the first time. The
- * random part lives in the execution's context for this node, so it survives those tries, while two
- * executions never share an id, even on two n8n instances (whose execution ids both start at 1) that
- * use one Kling account.
+ * Sends the create once (see createTaskOnce) and records the task on the item's run. When an earlier try
+ * of this execution (n8n's Retry On Fail) already sent a create under this generated id, the task is
+ * looked up first and taken if it exists, so no try bills the same item twice.
  */
-function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
-	const context = ctx.getContext('node') as { klingExternalIdSalt?: string };
-	context.klingExternalIdSalt ??= randomBytes(4).toString('hex');
-	const runIndex = Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0);
-	return `n8n-${ctx.getExecutionId() || 'run'}-${context.klingExternalIdSalt}-${runIndex}-${itemIndex}`;
-}
-
-/** Sends the create once (see createTaskOnce) and records the task on the item's run. */
 export async function submitPrepared(ctx: IExecuteFunctions, prepared: PreparedCreate, run: ItemRun, policy: RequestPolicy): Promise<KlingTask> {
 	const record: ItemRun['tasks'][number] = { external_task_id: prepared.externalTaskId };
 	run.tasks.push(record);
-	const task = normaliseTask(await createTaskOnce(ctx, await prepared.body(), policy, prepared.externalIdIsOurs));
+	const sentBefore = prepared.externalIdIsOurs && wasSent(ctx, prepared.externalTaskId);
+	const earlier = sentBefore ? await findTask(ctx, prepared.externalTaskId, policy) : undefined;
+	if (prepared.externalIdIsOurs) markSent(ctx, prepared.externalTaskId);
+	const task = normaliseTask(earlier ?? (await createTaskOnce(ctx, await prepared.body(), policy, prepared.externalIdIsOurs)));
 	if (!task) throw new KlingFailure('malformed', 'The provider accepted the task but its answer has no task_id');
 	record.task_id = task.task_id;
 	return { ...task, external_task_id: task.external_task_id ?? prepared.externalTaskId };

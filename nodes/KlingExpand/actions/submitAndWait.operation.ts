@@ -9,6 +9,7 @@ import { TaskFailedError } from '../helpers/task';
 import { KlingFailure, queryTasks } from '../transport';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
+import { retireGeneratedId } from './externalIds';
 import { createFields, createOptions, downloadOptions } from './descriptions';
 import { prepareCreate, submitPrepared } from './submit.operation';
 
@@ -120,7 +121,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, run: I
 	} finally {
 		batch.slots.release(slots);
 	}
-	if (task.task_status === 'failed') throw new TaskFailedError(task);
+	if (task.task_status === 'failed') {
+		if (prepared.externalIdIsOurs) retireGeneratedId(this, itemIndex);
+		throw new TaskFailedError(task);
+	}
 	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
 	if (!this.getNodeParameter('downloadImages', itemIndex, true)) return [{ json }];
 	const output = imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);

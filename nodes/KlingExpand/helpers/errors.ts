@@ -46,17 +46,18 @@ export function parseKlingCode(code: unknown): number | undefined {
 }
 
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
-	[/Bearer\s+[^\s"',;]+/gi, 'Bearer [redacted]'],
-	[/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted token]'],
-	[/whsec_[A-Za-z0-9+/=]+/g, 'whsec_[redacted]'],
-	[/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-[redacted]'],
+	[/\bBearer(\s+|%20)[A-Za-z0-9._~+/=-]{12,}/gi, 'Bearer [redacted]'],
+	[/\beyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*/g, '[redacted token]'],
+	[/\bwhsec_[A-Za-z0-9+/=]+/g, 'whsec_[redacted]'],
+	[/\bsk-[A-Za-z0-9]{20,}/g, 'sk-[redacted]'],
 ];
 
 /**
- * Text from a provider or a network error, safe to show: an answer that echoes the Authorization header,
- * a signed token, a webhook secret or an sk- key loses it. Our own messages never hold one; this guards
- * against a gateway that quotes the request back.
+ * Text from a provider or a network error, safe to show: the credential's own secret values (when
+ * given) and anything shaped like a bearer token, a signed JWT, a webhook secret or an sk- key are
+ * replaced. Our own messages never hold one; this guards against a gateway that quotes the request back.
  */
-export function redactSecrets(text: string): string {
-	return SECRET_PATTERNS.reduce((redacted, [pattern, replacement]) => redacted.replace(pattern, replacement), text);
+export function redactSecrets(text: string, secrets: readonly string[] = []): string {
+	const withoutKnown = secrets.filter((secret) => secret.length >= 6).reduce((redacted, secret) => redacted.split(secret).join('[redacted]'), text);
+	return SECRET_PATTERNS.reduce((redacted, [pattern, replacement]) => redacted.replace(pattern, replacement), withoutKnown);
 }

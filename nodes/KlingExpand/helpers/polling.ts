@@ -55,9 +55,8 @@ interface Watched<T> {
 	dueAt: number;
 	/** The wait that led to dueAt. */
 	intervalMs: number;
-	deadline: number;
-	/** Everyone waiting for this task (two items may wait for one task, e.g. after a lost create answer). */
-	waiters: Array<{ resolve: (task: T) => void; reject: (error: unknown) => void }>;
+	/** Everyone waiting for this task (two items may wait for one task, e.g. after a lost create answer), each with its own deadline. */
+	waiters: Array<{ deadline: number; since: number; resolve: (task: T) => void; reject: (error: unknown) => void }>;
 }
 
 /**
@@ -82,20 +81,13 @@ export class TaskWatcher<T extends { task_status: string }> {
 	async waitFor(taskId: string, timeoutMs: number): Promise<T> {
 		const now = Date.now();
 		const done = new Promise<T>((resolve, reject) => {
+			const waiter = { deadline: now + timeoutMs, since: now, resolve, reject };
 			const watched = this.watched.get(taskId);
-			if (watched) {
-				watched.waiters.push({ resolve, reject });
-				watched.deadline = Math.max(watched.deadline, now + timeoutMs);
-				return;
+			if (watched) watched.waiters.push(waiter);
+			else {
+				const { minIntervalMs } = this.schedule;
+				this.watched.set(taskId, { taskId, startedAt: now, dueAt: now + minIntervalMs, intervalMs: minIntervalMs, waiters: [waiter] });
 			}
-			this.watched.set(taskId, {
-				taskId,
-				startedAt: now,
-				dueAt: now + this.schedule.minIntervalMs,
-				intervalMs: this.schedule.minIntervalMs,
-				deadline: now + timeoutMs,
-				waiters: [{ resolve, reject }],
-			});
 		});
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 		return await done;
@@ -103,7 +95,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 
 	private async run(): Promise<void> {
 		while (this.watched.size > 0) {
-			const nextDue = Math.min(...[...this.watched.values()].map((entry) => Math.min(entry.dueAt, entry.deadline)));
+			const nextDue = Math.min(...[...this.watched.values()].map((entry) => Math.min(entry.dueAt, ...entry.waiters.map((waiter) => waiter.deadline))));
 			try {
 				await sleepUnlessCancelled(Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)), this.signal);
 			} catch (error) {
@@ -118,10 +110,11 @@ export class TaskWatcher<T extends { task_status: string }> {
 	private async tick(): Promise<void> {
 		const now = Date.now();
 		for (const entry of [...this.watched.values()]) {
-			if (now >= entry.deadline) {
-				this.watched.delete(entry.taskId);
-				settleWaiters(entry, { error: new WaitTimeoutError(entry.taskId, now - entry.startedAt) });
+			for (const waiter of entry.waiters.filter((candidate) => now >= candidate.deadline)) {
+				waiter.reject(new WaitTimeoutError(entry.taskId, now - waiter.since));
 			}
+			entry.waiters = entry.waiters.filter((waiter) => now < waiter.deadline);
+			if (entry.waiters.length === 0) this.watched.delete(entry.taskId);
 		}
 		const pending = [...this.watched.values()];
 		// Timers fire a little late, never early: a few ms of slack is enough.

@@ -2,7 +2,8 @@ import type { IDataObject, IExecuteFunctions, IHttpRequestMethods, IWebhookFunct
 
 import type { EndpointCredentials } from '../helpers/endpoint';
 import { expandEndpoint } from '../helpers/endpoint';
-import { parseKlingCode } from '../helpers/errors';
+import { mapSettled } from '../helpers/concurrency';
+import { parseKlingCode, redactSecrets } from '../helpers/errors';
 import type { KlingTask } from '../helpers/task';
 import { normaliseTask } from '../helpers/task';
 import { sleepUnlessCancelled } from '../helpers/polling';
@@ -83,7 +84,13 @@ async function sendOnce(ctx: KlingContext, request: KlingRequest, policy: Reques
 			})) as { statusCode: number; body: unknown },
 	);
 	if (!outcome.ok) throw networkFailure(outcome.error, 'Network error');
-	return unwrapEnvelope(outcome.value.statusCode, outcome.value.body);
+	return unwrapEnvelope(outcome.value.statusCode, outcome.value.body, secretsOf(credentials));
+}
+
+/** The credential's secret values, so a provider answer that quotes one loses it (see redactSecrets). */
+function secretsOf(credentials: object): string[] {
+	const fields = credentials as Record<string, unknown>;
+	return ['apiKey', 'accessKey', 'secretKey', 'cometApiKey', 'webhookSecret'].map((name) => fields[name]).filter((value): value is string => typeof value === 'string');
 }
 
 /** Only a network error's code and message: the raw error holds the request, Authorization header included. */
@@ -101,7 +108,7 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 }
 
 /** Kling's `{code, message, request_id, data}` envelope; CometAPI's gateway errors; broken JSON. */
-export function unwrapEnvelope(statusCode: number, rawBody: unknown): unknown {
+export function unwrapEnvelope(statusCode: number, rawBody: unknown, secrets: readonly string[] = []): unknown {
 	let body = rawBody;
 	if (typeof body === 'string' || Buffer.isBuffer(body)) {
 		const parsed = parseJson(body.toString());
@@ -109,7 +116,7 @@ export function unwrapEnvelope(statusCode: number, rawBody: unknown): unknown {
 		body = parsed.value;
 	}
 	const envelope = (body ?? {}) as { code?: unknown; message?: unknown; request_id?: unknown; data?: unknown; error?: { message?: unknown } };
-	const message = typeof envelope.message === 'string' ? envelope.message : undefined;
+	const message = typeof envelope.message === 'string' ? redactSecrets(envelope.message, secrets) : undefined;
 	const requestId = typeof envelope.request_id === 'string' ? envelope.request_id : undefined;
 	if (envelope.code === null && message === '404') {
 		throw new KlingFailure('routeUnavailable', 'CometAPI route unavailable', undefined, statusCode, requestId);
@@ -118,7 +125,7 @@ export function unwrapEnvelope(statusCode: number, rawBody: unknown): unknown {
 	if (code === 0 && statusCode < 400) return envelope.data;
 	if (code !== undefined && code !== 0) throw new KlingFailure('api', message ?? '', code, statusCode, requestId);
 	if (envelope.error && typeof envelope.error === 'object') {
-		const text = typeof envelope.error.message === 'string' ? envelope.error.message : 'unknown error';
+		const text = typeof envelope.error.message === 'string' ? redactSecrets(envelope.error.message, secrets) : 'unknown error';
 		throw new KlingFailure('http', `The gateway answered HTTP ${statusCode}: ${text}`, undefined, statusCode, requestId);
 	}
 	if (statusCode >= 400) throw new KlingFailure('http', `The provider answered HTTP ${statusCode}${message ? `: ${message}` : ''}`, undefined, statusCode, requestId);
@@ -146,6 +153,13 @@ export async function createTaskOnce(
 	policy: RequestPolicy,
 	idIsOurs = false,
 ): Promise<unknown> {
+	const startedAt = Date.now();
+	// A user's id may name an old task of theirs: only one created since this call began can be ours.
+	const ours = (task: unknown) => idIsOurs || (normaliseTask(task)?.created_at ?? 0) >= startedAt - CLOCK_SKEW_MS;
+	const lookUp = async () => {
+		const found = await findTask(ctx, body.external_task_id, policy);
+		return found !== undefined && ours(found) ? found : undefined;
+	};
 	let answerLost = false;
 	const send = async () => await sendOnce(ctx, { method: 'POST', body }, policy);
 	const created = await settle(
@@ -153,17 +167,19 @@ export async function createTaskOnce(
 			await withRetries(send, policy, async (failure) => {
 				if (!failure.mayHaveBeenAccepted) return undefined;
 				answerLost = true;
-				return await findTask(ctx, body.external_task_id, policy);
+				return await lookUp();
 			}),
 	);
 	if (created.ok) return created.value;
 	const refusedAsTaken = created.error instanceof KlingFailure && created.error.code === 1201;
-	if (refusedAsTaken && (idIsOurs || answerLost)) {
-		const existing = await findTask(ctx, body.external_task_id, policy);
-		if (existing !== undefined) return existing;
-	}
+	// If this lookup fails, the refusal itself is the clearer error to show.
+	const existing = refusedAsTaken && (idIsOurs || answerLost) ? await settle(lookUp) : undefined;
+	if (existing?.ok && existing.value !== undefined) return existing.value;
 	throw created.error;
 }
+
+/** How far Kling's clock (task created_at) may be behind ours. */
+const CLOCK_SKEW_MS = 10 * 60_000;
 
 /** A task by task_id or external_task_id (Kling's query path takes either); undefined when it does not exist. */
 export async function findTask(ctx: KlingContext, id: string, policy: RequestPolicy): Promise<unknown> {
@@ -172,6 +188,9 @@ export async function findTask(ctx: KlingContext, id: string, policy: RequestPol
 	if (outcome.error instanceof KlingFailure && outcome.error.code === 1203) return undefined;
 	throw outcome.error;
 }
+
+/** Per-task queries in flight at once, for the tasks a list page did not include. */
+const MAX_PARALLEL_QUERIES = 8;
 
 /** Below this many pending tasks, one query each is as cheap as a list page. */
 const LIST_FROM_TASKS = 2;
@@ -186,8 +205,7 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 	const found = new Map<string, KlingTask>();
 	if (taskIds.length >= LIST_FROM_TASKS) {
 		const pageSize = Math.min(500, Math.max(30, taskIds.length * 2));
-		// One attempt: if the list fails, the per-task queries below answer instead of waiting out its retries.
-		const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, { ...policy, attempts: 1 }));
+		const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy));
 		// A failed list is not fatal: the per-task queries below still answer.
 		if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
 		for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {
@@ -198,11 +216,11 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 		}
 	}
 	const missing = taskIds.filter((taskId) => !found.has(taskId));
-	await Promise.all(
-		missing.map(async (taskId) => {
-			const task = normaliseTask(await findTask(ctx, taskId, policy));
-			if (task) found.set(taskId, task);
-		}),
-	);
+	const queried = await mapSettled(missing.length, MAX_PARALLEL_QUERIES, async (index) => {
+		const task = normaliseTask(await findTask(ctx, missing[index], policy));
+		if (task) found.set(missing[index], task);
+	});
+	const failed = queried.find((result) => result.status === 'rejected');
+	if (failed) throw (failed as PromiseRejectedResult).reason;
 	return found;
 }

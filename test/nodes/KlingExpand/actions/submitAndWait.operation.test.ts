@@ -154,7 +154,7 @@ describe('submitAndWait', () => {
 		expect(result.output(EXPAND_NODE).some((item) => item.json.task_status === 'succeed')).toBe(false);
 	});
 
-	it('under n8n\'s Retry On Fail, runs the node again without creating a task twice: the repeated external_task_id is refused and the first task is taken', async () => {
+	it('under n8n\'s Retry On Fail, runs the node again without creating a task twice: the next try looks up what the first sent and takes it', async () => {
 		const sim = simulator();
 		// The first create to arrive is refused for good (1102), so the run fails and n8n runs the node again.
 		sim.injectFault({ on: 'create', kind: 'code', code: 1102, times: 1 });
@@ -167,10 +167,25 @@ describe('submitAndWait', () => {
 			['succeed', 630],
 		]);
 		const sent = requestsOf(sim, 'create').map((request) => (request.body as { external_task_id: string }).external_task_id);
-		// Two tries of two items: four creates sent, each item under one id both times, and two tasks billed.
-		expect(sent).toHaveLength(4);
+		// Try 1 sent both creates (one refused); try 2 found the accepted task by its id and sent only the other again.
+		expect(sent).toHaveLength(3);
 		expect(new Set(sent).size).toBe(2);
 		expect(sim.acceptedCreates()).toBe(2);
+	});
+
+	it('under Retry On Fail, makes a fresh task (under a new id) for an item whose task failed, and takes the others as they are', async () => {
+		const sim = simulator();
+		sim.failTasksWith('Kling had a bad moment (simulated)', (body) => String(body.external_task_id).endsWith('-0-0'));
+		const workflow = expandWorkflow({ operation: 'submitAndWait', imageSource: 'binary', ...ratios, options: FAST_WAIT } as never, { retryOnFail: true, maxTries: 2, waitBetweenTries: 0 });
+		const result = await runWorkflow(workflow, { startNode: EXPAND_NODE, input: [binaryItem(await testImage(400, 300)), binaryItem(await testImage(420, 300))], credentials: simulatorCredentials(sim.url) });
+
+		expect(result.error).toBeUndefined();
+		expect(result.output(EXPAND_NODE).map((item) => item.json.task_status)).toEqual(['succeed', 'succeed']);
+		const sent = requestsOf(sim, 'create').map((request) => (request.body as { external_task_id: string }).external_task_id);
+		expect(sent).toHaveLength(3);
+		expect(sent.filter((id) => id.endsWith('-0-0-2'))).toHaveLength(1);
+		expect(sim.acceptedCreates()).toBe(3);
+		expect([...sim.tasks.values()].map((task) => task.task_status).sort()).toEqual(['failed', 'succeed', 'succeed']);
 	});
 
 	it('refuses, before sending it, an item whose External Task ID another item of the run already uses', async () => {

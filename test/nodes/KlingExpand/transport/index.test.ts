@@ -45,18 +45,24 @@ describe('unwrapEnvelope', () => {
 		expect(failure('{"code": 0, "da' as never, 200).kind).toBe('malformed');
 	});
 
-	it('redacts a bearer key, a signed token, a webhook secret or an sk- key that a provider quotes back', () => {
-		const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhayJ9.c2lnbmF0dXJl';
-		const echoes = [`Authorization: Bearer sim-api-key rejected`, `token ${jwt} expired`, 'secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw= leaked', 'key sk-abcdefgh12345678 invalid'];
-		for (const message of echoes) {
-			let failure: KlingFailure | undefined;
+	it('redacts the credential\'s own secrets and anything shaped like a bearer token, a signed token, a webhook secret or an sk- key that a provider quotes back', () => {
+		const failureFor = (message: string, secrets: string[] = []) => {
 			try {
-				unwrapEnvelope(401, { code: 1002, message });
+				unwrapEnvelope(401, { code: 1002, message }, secrets);
 			} catch (error) {
-				failure = error as KlingFailure;
+				return (error as KlingFailure).message;
 			}
-			expect(failure!.message).not.toMatch(/sim-api-key|eyJ|MfKQ9r8|abcdefgh12345678/);
-			expect(failure!.message).toMatch(/redacted/);
+			throw new Error('no failure');
+		};
+		const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhayJ9.c2lnbmF0dXJl';
+		expect(failureFor('key sim-api-key is not valid', ['sim-api-key'])).toBe('key [redacted] is not valid');
+		expect(failureFor('Authorization: Bearer 0123456789abcdefXYZ rejected')).toBe('Authorization: Bearer [redacted] rejected');
+		expect(failureFor(`token ${jwt} expired`)).toBe('token [redacted token] expired');
+		expect(failureFor('secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw= leaked')).toBe('secret whsec_[redacted] leaked');
+		expect(failureFor('key sk-abcdefghijklmnopqrstuvwx invalid')).toBe('key sk-[redacted] invalid');
+		// Ordinary text stays as it was.
+		for (const message of ['Invalid Bearer token', 'order-sk-20240101 and /sk-thumbnails-2024/', 'apiKeyJson.value is wrong', 'task 784512063975329862 at https://cdn.example.com/a.png']) {
+			expect(failureFor(message)).toBe(message);
 		}
 	});
 
