@@ -224,6 +224,12 @@ export const queueChecks: Check[] = [
 			if (created.length !== QUEUE_ITEMS || created.some((task) => task.task_status === 'succeed' || task.task_status === 'failed')) {
 				throw new Error(`expected ${QUEUE_ITEMS} unfinished tasks with this execution's resume URL; the simulator has ${created.map((task) => `${task.task_id} ${task.task_status}`).join(', ')}`);
 			}
+			// n8n itself guards the resume URL: a callback with a wrong signature is refused and resumes nothing.
+			const forged = new URL(String(created[0].createBody.callback_url));
+			forged.searchParams.set('signature', 'forged');
+			const body = JSON.stringify({ task_id: created[0].task_id, task_status: 'succeed', task_status_msg: '', task_result: { images: [] } });
+			const forgedAnswer = await fetch(forged, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+			if (forgedAnswer.status !== 401) throw new Error(`a resume callback with a wrong signature answered ${forgedAnswer.status}; expected 401`);
 			// The worker finished its job when the execution went to sleep: stopping it loses nothing.
 			await first.stop();
 			const second = workers.find((worker) => worker !== first && worker.running);
@@ -264,7 +270,7 @@ export const queueChecks: Check[] = [
 			});
 			const statuses = answered('succeed').map((delivery) => simulator.tasks.get(delivery.body.task_id)?.createBody.prompt).join(', ');
 			return (
-				`execution ${executionId}: ${first.name} ran execute() and put it to wait; ${afterStop}; waiting after ${QUEUE_ITEMS} processing callbacks and after ${QUEUE_ITEMS - 1} ` +
+				`execution ${executionId}: ${first.name} ran execute() and put it to wait; a forged resume signature got 401; ${afterStop}; waiting after ${QUEUE_ITEMS} processing callbacks and after ${QUEUE_ITEMS - 1} ` +
 				`of ${QUEUE_ITEMS} succeed callbacks; ${second.name} continued it to success at ${seconds(Date.now() - started)}; tasks ended in the order ${statuses}, ` +
 				`output in input order with images downloaded (${output.map((item) => `${(item.json.image as { width: number }).width}×${(item.json.image as { height: number }).height}`).join(', ')})`
 			);
