@@ -16,6 +16,13 @@ export const collectGarbage: () => void =
 		return runInNewContext('gc') as () => void;
 	})();
 
+/** Buffers are released by callbacks after the collection that finds them dead: collect, let those run, collect again. */
+export async function settleGarbage(): Promise<void> {
+	collectGarbage();
+	await new Promise((resolve) => setImmediate(resolve));
+	collectGarbage();
+}
+
 export function rssMb(): number {
 	return process.memoryUsage().rss / MB;
 }

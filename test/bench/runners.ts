@@ -3,7 +3,7 @@ import type { INodeExecutionData } from 'n8n-workflow';
 import { runWorkflow } from '../harness/engine';
 import { EXPAND_NODE, expandWorkflow, simulatorCredentials } from '../harness/workflows';
 import { BASELINE_NODE, baselineWorkflow, baselineWorkflowSpec } from './baselineNode';
-import { collectGarbage, liveMb, PeakRss, rssMb } from './memory';
+import { liveMb, PeakRss, rssMb, settleGarbage } from './memory';
 import type { LagSummary } from './metrics';
 import { apiRequests, detectionLags, floorMs, summariseLags } from './metrics';
 import type { RemoteSimulator } from './remoteSimulator';
@@ -117,11 +117,4 @@ export async function measure(simulator: RemoteSimulator, workload: Workload, ru
 		succeeded,
 		error,
 	};
-}
-
-/** Buffers are released by callbacks after the collection that finds them dead: collect, let those run, collect again. */
-async function settleGarbage(): Promise<void> {
-	collectGarbage();
-	await new Promise((resolve) => setImmediate(resolve));
-	collectGarbage();
 }

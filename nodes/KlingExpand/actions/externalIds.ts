@@ -21,18 +21,22 @@ function ledgerOf(ctx: IExecuteFunctions): Ledger {
 	return context.klingExternalIds;
 }
 
-const runItemKey = (ctx: IExecuteFunctions, itemIndex: number) => `${Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0)}-${itemIndex}`;
+/** Which run of this node this is (a node runs again in loops); the same on every Retry On Fail try. */
+const runIndexOf = (ctx: IExecuteFunctions, itemIndex = 0) => Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0);
+
+const runItemKey = (ctx: IExecuteFunctions, itemIndex: number) => `${runIndexOf(ctx, itemIndex)}-${itemIndex}`;
 
 /** `n8n-<execution>-<salt>-<run>-<item>`, and `-<attempt>` once a task under the earlier id failed. */
 export function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
+	const { salt, attempts } = ledgerOf(ctx);
 	const key = runItemKey(ctx, itemIndex);
-	const attempt = ledgerOf(ctx).attempts[key] ?? 1;
-	return `n8n-${ctx.getExecutionId() || 'run'}-${ledgerOf(ctx).salt}-${key}${attempt > 1 ? `-${attempt}` : ''}`;
+	const attempt = attempts[key] ?? 1;
+	return `n8n-${ctx.getExecutionId() || 'run'}-${salt}-${key}${attempt > 1 ? `-${attempt}` : ''}`;
 }
 
 /** Callback mode's batch id, `<salt><run>`: the same on every try, so a later try finds what an earlier one sent. */
 export function callbackBatchId(ctx: IExecuteFunctions): string {
-	return `${ledgerOf(ctx).salt}${Number(ctx.getWorkflowDataProxy(0).$runIndex ?? 0)}`;
+	return `${ledgerOf(ctx).salt}${runIndexOf(ctx)}`;
 }
 
 /** The item's task failed: a later try of this execution creates a new task instead of taking the failed one. */
