@@ -112,7 +112,9 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
 	const ids = Array.from({ length: count }, (_, itemIndex) => externalId(query[EXECUTION]!, query[BATCH]!, itemIndex));
-	const tasks = await queryTasks(this, ids, CALLBACK_QUERY_POLICY);
+	const { tasks, failures } = await queryTasks(this, ids, CALLBACK_QUERY_POLICY);
+	// Resume only on a complete picture: an unanswered task is not a missing one.
+	if (failures.size > 0) throw failures.values().next().value;
 	if ([...tasks.values()].some((entry) => !isTerminal(entry.task_status))) return { webhookResponse: { received: true, resumed: false } };
 
 	const download = this.getNodeParameter('downloadImages', true) as boolean;

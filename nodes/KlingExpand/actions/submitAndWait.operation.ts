@@ -89,6 +89,9 @@ const POLL_GROWTH = 0.1;
 
 const watchers = new WeakMap<Batch, TaskWatcher<KlingTask>>();
 
+/** A failed check that asking again cannot heal. */
+const isFinal = (error: unknown) => error instanceof KlingFailure && error.retry === 'never';
+
 /** One watcher per run, so every item's checks share list requests. */
 function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask> {
 	let watcher = watchers.get(batch);
@@ -99,10 +102,16 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 		// Polling retries on its own next tick, so one request attempt per tick is enough.
 		const policy = { ...batch.policy, attempts: 1 };
 		watcher = new TaskWatcher<KlingTask>(
-			async (taskIds) => await queryTasks(ctx, taskIds, policy),
+			async (taskIds) => {
+				const { tasks, failures } = await queryTasks(ctx, taskIds, policy);
+				// A final answer (e.g. the key was revoked) ends the waits; the other unanswered are asked next tick.
+				const final = [...failures.values()].find(isFinal);
+				if (final) throw final;
+				return tasks;
+			},
 			schedule,
 			batch.policy.signal,
-			(error) => error instanceof KlingFailure && error.retry === 'never',
+			isFinal,
 		);
 		watchers.set(batch, watcher);
 	}

@@ -195,12 +195,20 @@ const MAX_PARALLEL_QUERIES = 8;
 /** Below this many pending tasks, one query each is as cheap as a list page. */
 const LIST_FROM_TASKS = 2;
 
+/** What queryTasks learnt: each task it found, and why each task it could not ask about went unanswered. */
+export interface TaskStates {
+	tasks: Map<string, KlingTask>;
+	failures: Map<string, unknown>;
+}
+
 /**
  * The current state of many tasks (by task_id or external_task_id) in as few requests as possible: one
  * list page for a batch, then a query for each task the page did not include (older tasks, or a
- * provider without the list route). A task the provider does not know is left out of the answer.
+ * provider without the list route). A task the provider does not know is in neither map. One task's
+ * failed query does not cost the others their answers: with a batch of queries under transient faults,
+ * all-or-nothing would rarely answer any.
  */
-export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: RequestPolicy): Promise<Map<string, KlingTask>> {
+export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: RequestPolicy): Promise<TaskStates> {
 	const wanted = new Set(taskIds);
 	const found = new Map<string, KlingTask>();
 	if (taskIds.length >= LIST_FROM_TASKS) {
@@ -216,11 +224,11 @@ export async function queryTasks(ctx: KlingContext, taskIds: string[], policy: R
 		}
 	}
 	const missing = taskIds.filter((taskId) => !found.has(taskId));
+	const failures = new Map<string, unknown>();
 	const queried = await mapSettled(missing.length, MAX_PARALLEL_QUERIES, async (index) => {
 		const task = normaliseTask(await findTask(ctx, missing[index], policy));
 		if (task) found.set(missing[index], task);
 	});
-	const failed = queried.find((result) => result.status === 'rejected');
-	if (failed) throw (failed as PromiseRejectedResult).reason;
-	return found;
+	queried.forEach((result, index) => result.status === 'rejected' && failures.set(missing[index], result.reason));
+	return { tasks: found, failures };
 }
