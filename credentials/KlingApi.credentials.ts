@@ -105,12 +105,19 @@ export class KlingApi implements ICredentialType {
 			default: '',
 			placeholder: 'whsec_…',
 			description:
-				'The whsec_… secret from the Kling console. The Kling Expand Trigger uses it to verify that callbacks really come from Kling.',
+				'The whsec_… secret from the Kling console (whsec_ followed by base64 of at least 24 bytes). The Kling Expand Trigger uses it to verify that callbacks really come from Kling.',
 		},
 	];
 
-	/** A function, not a fixed header, because access-key auth signs a fresh short-lived token per request. */
+	/**
+	 * A function, not a fixed header, because access-key auth signs a fresh short-lived token per request.
+	 * It also refuses a weak Callback Signing Secret: n8n has no validation rule for a credential field, and
+	 * this runs on the credential test and on every request, so the user learns at once, before a trigger
+	 * relies on a key anyone could sign with.
+	 */
 	async authenticate(credentials: ICredentialDataDecryptedObject, requestOptions: IHttpRequestOptions): Promise<IHttpRequestOptions> {
+		const weakness = webhookSecretProblem(String(credentials.webhookSecret ?? ''));
+		if (weakness) throw credentialError(`Callback Signing Secret refused: ${weakness}. Copy the whole whsec_… secret from the Kling console, or leave the field empty.`);
 		return { ...requestOptions, headers: { ...requestOptions.headers, Authorization: `Bearer ${bearerToken(credentials)}` } };
 	}
 
@@ -136,4 +143,25 @@ function bearerToken(credentials: ICredentialDataDecryptedObject): string {
 	if (credentials.provider === 'cometapi') return String(credentials.cometApiKey ?? '');
 	if (credentials.authMode === 'apiKey') return String(credentials.apiKey ?? '');
 	return signKlingJwt(String(credentials.accessKey ?? ''), String(credentials.secretKey ?? ''));
+}
+
+/**
+ * Why a Callback Signing Secret is unusable, or undefined (an empty field is fine: nothing is verified
+ * with it). The same rule as the trigger's signingSecretProblem, kept here so the credential imports
+ * nothing from the trigger: `whsec_` + base64 of at least 24 bytes, as Standard Webhooks requires.
+ */
+function webhookSecretProblem(secret: string): string | undefined {
+	if (secret === '') return undefined;
+	const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
+	if (encoded === undefined) return 'it must start with whsec_';
+	if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) return 'after whsec_ it must be base64';
+	const bytes = Buffer.from(encoded, 'base64').length;
+	return bytes < 24 ? `it decodes to a ${bytes}-byte key, and at least 24 bytes are needed` : undefined;
+}
+
+/** Named so the node tells this refusal from a network error and does not retry it. */
+function credentialError(message: string): Error {
+	const error = new Error(message);
+	error.name = 'KlingCredentialError';
+	return error;
 }

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import type { CallbackDelivery, CallbackMode, KlingTaskData } from './types';
+import type { CallbackDelivery, CallbackMode, CallbackShape, KlingTaskData } from './types';
 
 /**
  * Standard Webhooks signature: HMAC-SHA256 of `${id}.${timestamp}.${rawBody}` keyed by the
@@ -26,10 +26,32 @@ export class CallbackSender {
 	private inFlight = new Set<AbortController>();
 	private generation = 0;
 
+	/** Which body the deliveries carry; switchable while running (see SimulatorModes). */
+	shape: CallbackShape = 'legacy';
+
 	constructor(
 		private readonly secret: string | undefined,
 		private readonly mode: CallbackMode,
 	) {}
+
+	/** The console's test callback: new-style, `status: submitted`, naming no real task. */
+	async sendTest(url: string): Promise<CallbackDelivery> {
+		const now = Date.now();
+		const body = { id: `test_${randomUUID().replace(/-/g, '')}`, status: 'submitted', external_id: '', outputs: [], created_at: now, updated_at: now };
+		const snapshot: KlingTaskData = {
+			task_id: body.id,
+			task_status: 'submitted',
+			task_status_msg: '',
+			task_info: { external_task_id: '' },
+			final_unit_deduction: '0',
+			watermark_info: { enabled: false },
+			created_at: now,
+			updated_at: now,
+		};
+		const count = this.deliveries.length;
+		await this.deliver(url, this.sign(snapshot, JSON.stringify(body)));
+		return this.deliveries[count];
+	}
 
 	statusChanged(url: string, snapshot: KlingTaskData): void {
 		const taskId = snapshot.task_id;
@@ -70,7 +92,10 @@ export class CallbackSender {
 
 	/** Id, timestamp and signature are fixed per message, so a duplicate is byte-identical. */
 	private prepare(body: KlingTaskData): Omit<CallbackDelivery, 'url' | 'status' | 'at'> {
-		const rawBody = JSON.stringify(body);
+		return this.sign(body, JSON.stringify(this.shape === 'new' ? newStyleTask(body) : body));
+	}
+
+	private sign(body: KlingTaskData, rawBody: string): Omit<CallbackDelivery, 'url' | 'status' | 'at'> {
 		const headers: Record<string, string> = { 'content-type': 'application/json' };
 		if (this.secret) {
 			const id = `msg_${randomUUID().replace(/-/g, '')}`;
@@ -108,6 +133,25 @@ export class CallbackSender {
 			this.inFlight.delete(controller);
 		}
 	}
+}
+
+/** A task in the newer callback shape: `id`, `status` ('succeeded'), `external_id`, `outputs`, `billing`. */
+export function newStyleTask(task: KlingTaskData): Record<string, unknown> {
+	const units = Number(task.final_unit_deduction);
+	return {
+		id: task.task_id,
+		status: task.task_status === 'succeed' ? 'succeeded' : task.task_status,
+		status_msg: task.task_status_msg,
+		external_id: task.task_info.external_task_id,
+		created_at: task.created_at,
+		updated_at: task.updated_at,
+		watermark_info: { ...task.watermark_info },
+		outputs: (task.task_result?.images ?? []).map((image) => ({ ...image })),
+		final_unit_deduction: task.final_unit_deduction,
+		// The newer answers also say what was taken from a prepaid balance (here: none).
+		final_balance_deduction: '0',
+		billing: { units, currency: 'unit' },
+	};
 }
 
 function isLocalUrl(url: string): boolean {

@@ -7,10 +7,12 @@ export interface ChosenFault {
 	code: number;
 	message?: string;
 	delayMs: number;
+	bytesPerSecond: number;
 }
 
 const DEFAULT_FAULT_CODE = 5000;
 const DEFAULT_DELAY_MS = 1000;
+const DEFAULT_TRICKLE_RATE = 3;
 const RETRYABLE_CODES = [1302, 1303, 5000, 5001, 5002];
 
 /** Injected one-shot faults first (in order), then seeded random ones. */
@@ -34,23 +36,23 @@ export class FaultPlan {
 	}
 
 	/** The fault for this request, if any; consumes it. */
-	take(operation: ApiOperation): ChosenFault | undefined {
+	take(operation: ApiOperation | 'result'): ChosenFault | undefined {
 		const chosen = this.takeQueued(operation) ?? this.drawRandom(operation);
 		if (chosen) this.injected++;
 		return chosen;
 	}
 
-	private takeQueued(operation: ApiOperation): ChosenFault | undefined {
-		const index = this.queue.findIndex(({ fault }) => fault.on === 'any' || fault.on === operation);
+	private takeQueued(operation: ApiOperation | 'result'): ChosenFault | undefined {
+		const index = this.queue.findIndex(({ fault }) => (fault.on === 'any' && operation !== 'result') || fault.on === operation);
 		if (index < 0) return undefined;
 		const entry = this.queue[index];
 		if (--entry.remaining <= 0) this.queue.splice(index, 1);
-		const { kind, code, message, delayMs } = entry.fault;
-		return { kind, code: code ?? DEFAULT_FAULT_CODE, message, delayMs: delayMs ?? DEFAULT_DELAY_MS };
+		const { kind, code, message, delayMs, bytesPerSecond } = entry.fault;
+		return { kind, code: code ?? DEFAULT_FAULT_CODE, message, delayMs: delayMs ?? DEFAULT_DELAY_MS, bytesPerSecond: bytesPerSecond ?? DEFAULT_TRICKLE_RATE };
 	}
 
-	private drawRandom(operation: ApiOperation): ChosenFault | undefined {
-		if (!this.random || operation === 'models') return undefined;
+	private drawRandom(operation: ApiOperation | 'result'): ChosenFault | undefined {
+		if (!this.random || operation === 'models' || operation === 'result') return undefined;
 		const { options, next } = this.random;
 		if (!options.on.includes(operation) || options.kinds.length === 0 || next() >= options.rate) return undefined;
 		const codes = options.codes?.length ? options.codes : RETRYABLE_CODES;
@@ -58,6 +60,7 @@ export class FaultPlan {
 			kind: options.kinds[Math.floor(next() * options.kinds.length)],
 			code: codes[Math.floor(next() * codes.length)],
 			delayMs: options.delayMs ?? DEFAULT_DELAY_MS,
+			bytesPerSecond: DEFAULT_TRICKLE_RATE,
 		};
 	}
 }

@@ -3,11 +3,14 @@ import type { ApiOperation, ApiSurface } from './types';
 export type Route =
 	| { kind: 'api'; operation: ApiOperation; surface: ApiSurface; taskId?: string }
 	| { kind: 'result'; taskId: string; index: number; watermarked: boolean }
+	/** The HTML page the `redirect` fault points to, as a login page behind a wrong base URL. */
+	| { kind: 'page' }
 	/** 1202: known path, wrong method; 1203: no such resource. */
 	| { kind: 'notFound'; code: 1202 | 1203 };
 
 const EXPAND_PATH = '/v1/images/editing/expand';
 const COMET_PREFIX = '/kling';
+export const LOGIN_PAGE = '/login';
 
 /**
  * Kling direct serves the expand paths bare; CometAPI serves the same paths under `/kling`
@@ -19,6 +22,7 @@ export function matchRoute(method: string, pathname: string): Route {
 		if (method !== 'GET') return { kind: 'notFound', code: 1202 };
 		return { kind: 'result', taskId: decodePathSegment(result[1]), index: Number(result[2]), watermarked: !!result[3] };
 	}
+	if (pathname === LOGIN_PAGE) return { kind: 'page' };
 	if (pathname === '/v1/models') {
 		return method === 'GET' ? { kind: 'api', operation: 'models', surface: 'comet' } : { kind: 'notFound', code: 1202 };
 	}

@@ -5,15 +5,17 @@ import { authErrorCode, SIMULATOR_DEFAULT_KEYS, type AcceptedCredentials } from 
 import { CallbackSender } from './callbacks';
 import { httpStatusForCode, KlingError } from './errors';
 import { FaultPlan, type ChosenFault } from './faults';
-import { matchRoute, type Route } from './routes';
+import { LOGIN_PAGE, matchRoute, type Route } from './routes';
 import { publicTaskData, TaskBoard } from './tasks';
 import { validateCreateBody } from './validation';
-import type { ApiSurface, Fault, RandomFaultOptions, Simulator, SimulatorOptions, SimulatorStats } from './types';
+import type { ApiSurface, Fault, RandomFaultOptions, Simulator, SimulatorModes, SimulatorOptions, SimulatorStats, TrickleRecord } from './types';
 
 interface Answer {
 	status: number;
 	body: string | Buffer;
 	contentType: string;
+	/** For a redirect. */
+	location?: string;
 	/** The Kling code of an error answer, so 1303s can be counted. */
 	code?: number;
 }
@@ -36,6 +38,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 class KlingSimulator implements Simulator {
 	url = '';
 	readonly requests: Simulator['requests'] = [];
+	readonly trickles: TrickleRecord[] = [];
 	private readonly server: Server;
 	private readonly credentials: AcceptedCredentials;
 	private readonly faults = new FaultPlan();
@@ -44,8 +47,10 @@ class KlingSimulator implements Simulator {
 	private readonly delays = new Set<NodeJS.Timeout>();
 	private failureRule: { message: string; match?: (body: Record<string, unknown>) => boolean } | null = null;
 	private counters: Counters = emptyCounters();
+	private modes: SimulatorModes;
 
 	constructor(private readonly options: SimulatorOptions) {
+		this.modes = this.initialModes();
 		this.credentials = {
 			apiKeys: options.apiKeys ?? [SIMULATOR_DEFAULT_KEYS.apiKey],
 			accessKeys: options.accessKeys ?? [
@@ -54,6 +59,7 @@ class KlingSimulator implements Simulator {
 			cometKeys: options.cometKeys ?? [SIMULATOR_DEFAULT_KEYS.cometKey],
 		};
 		this.callbacks = new CallbackSender(options.webhookSecret, options.callbackMode ?? 'normal');
+		this.callbacks.shape = this.modes.callbackShape;
 		const duration = options.taskDurationMs ?? DEFAULT_TASK_DURATION_MS;
 		this.board = new TaskBoard({
 			durationFor: (task) => (typeof duration === 'function' ? duration(task) : duration),
@@ -103,6 +109,19 @@ class KlingSimulator implements Simulator {
 		this.faults.setRandom(options);
 	}
 
+	setModes(modes: Partial<SimulatorModes>): void {
+		this.modes = { ...this.modes, ...modes };
+		this.callbacks.shape = this.modes.callbackShape;
+	}
+
+	async sendTestCallback(url: string): Promise<Simulator['callbackDeliveries'][number]> {
+		return await this.callbacks.sendTest(url);
+	}
+
+	private initialModes(): SimulatorModes {
+		return { externalIdLookup: this.options.externalIdLookup ?? 'path', callbackShape: this.options.callbackShape ?? 'legacy' };
+	}
+
 	failTasksWith(message: string | null, match?: (body: Record<string, unknown>) => boolean): void {
 		this.failureRule = message === null ? null : { message, match };
 	}
@@ -114,6 +133,8 @@ class KlingSimulator implements Simulator {
 		this.callbacks.clear();
 		this.failureRule = null;
 		this.counters = emptyCounters();
+		this.trickles.length = 0;
+		this.setModes(this.initialModes());
 	}
 
 	async close(): Promise<void> {
@@ -134,7 +155,12 @@ class KlingSimulator implements Simulator {
 
 		const route = matchRoute(method, url.pathname);
 		if (route.kind === 'notFound') return this.send(response, klingFailure(route.code));
-		if (route.kind === 'result') return this.send(response, await this.resultAnswer(route));
+		if (route.kind === 'page') return this.send(response, loginPage());
+		if (route.kind === 'result') {
+			const resultFault = this.faults.take('result');
+			const answer = await this.resultAnswer(route);
+			return resultFault?.kind === 'trickle' ? this.trickle(request, response, answer, resultFault.bytesPerSecond) : this.send(response, answer);
+		}
 		if (route.operation === 'create') this.counters.creates++;
 		if (route.operation === 'query') this.counters.queries++;
 		if (route.operation === 'list') this.counters.lists++;
@@ -144,12 +170,13 @@ class KlingSimulator implements Simulator {
 
 		const fault = this.faults.take(route.operation);
 		if (fault?.kind === 'drop') return void request.socket.destroy();
-		const faultAnswer = fault && answerForFault(fault);
+		const faultAnswer = fault && answerForFault(fault, this.url);
 		if (faultAnswer) return this.send(response, faultAnswer);
 
 		const answer = await this.answer(route, body, url.searchParams).catch(failureAnswer);
 		if (fault?.kind === 'slow') await this.delay(fault.delayMs);
 		if (fault?.kind === 'dropAfterAccept') return void request.socket.destroy();
+		if (fault?.kind === 'trickle') return this.trickle(request, response, answer, fault.bytesPerSecond);
 		this.send(response, answer);
 	}
 
@@ -158,7 +185,7 @@ class KlingSimulator implements Simulator {
 			case 'create':
 				return this.create(body, route.surface);
 			case 'query':
-				return this.query(route.taskId ?? '');
+				return this.query(route.taskId ?? '', params);
 			case 'list':
 				return this.list(params);
 			case 'models':
@@ -190,14 +217,23 @@ class KlingSimulator implements Simulator {
 		return klingSuccess({ task_id, task_status, task_info: { ...task_info }, created_at, updated_at });
 	}
 
-	private query(id: string): Answer {
-		const task = this.board.find(id);
+	/** The path takes a task_id; an external_task_id too, in the way the lookup mode says. */
+	private query(id: string, params: URLSearchParams): Answer {
+		const lookup = this.modes.externalIdLookup;
+		const flagged = params.get('external_task_id') === 'true';
+		const task =
+			lookup === 'path' ? this.board.find(id) : lookup === 'pathFlag' && flagged ? this.board.findByExternalId(id) : this.board.tasks.get(id);
 		if (!task) return klingFailure(1203, `Task ${id} does not exist`);
 		const data = publicTaskData(task);
 		return klingSuccess(this.options.queryDataAsArray ? [data] : data);
 	}
 
 	private list(params: URLSearchParams): Answer {
+		const externalId = params.get('external_task_id');
+		if (this.modes.externalIdLookup === 'collection' && externalId !== null) {
+			const task = this.board.findByExternalId(externalId);
+			return klingSuccess(task ? [publicTaskData(task)] : []);
+		}
 		const pageNum = readPageParam(params, 'pageNum', 1, MAX_PAGE_NUM);
 		const pageSize = readPageParam(params, 'pageSize', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
 		const start = (pageNum - 1) * pageSize;
@@ -220,8 +256,28 @@ class KlingSimulator implements Simulator {
 		response.writeHead(answer.status, {
 			'content-type': answer.contentType,
 			'content-length': Buffer.byteLength(answer.body),
+			...(answer.location && { location: answer.location }),
 		});
 		response.end(answer.body);
+	}
+
+	/** Sends the answer's headers at once and its body `bytesPerSecond` bytes a second, until done or the client hangs up. */
+	private trickle(request: IncomingMessage, response: ServerResponse, answer: Answer, bytesPerSecond: number): void {
+		const record: TrickleRecord = { path: request.url ?? '/', startedAt: Date.now(), bytesSent: 0, cutByClient: false };
+		this.trickles.push(record);
+		const body = Buffer.from(answer.body);
+		response.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': body.length });
+		const timer = setInterval(() => {
+			if (response.destroyed || record.bytesSent >= body.length) return;
+			response.write(body.subarray(record.bytesSent, record.bytesSent + 1));
+			record.bytesSent++;
+			if (record.bytesSent >= body.length) response.end();
+		}, 1000 / Math.max(0.001, bytesPerSecond));
+		response.on('close', () => {
+			clearInterval(timer);
+			record.closedAt = Date.now();
+			record.cutByClient = record.bytesSent < body.length;
+		});
 	}
 
 	private delay(ms: number): Promise<void> {
@@ -267,9 +323,16 @@ function readPageParam(params: URLSearchParams, name: string, fallback: number, 
 	return value;
 }
 
-/** Faults answered instead of handling the request; `slow` and `dropAfterAccept` act after it. */
-function answerForFault(fault: ChosenFault): Answer | undefined {
+/** Faults answered instead of handling the request; `slow`, `dropAfterAccept` and `trickle` act after it. */
+function answerForFault(fault: ChosenFault, baseUrl: string): Answer | undefined {
 	switch (fault.kind) {
+		case 'redirect':
+			return {
+				status: 301,
+				body: '<html><body>Moved</body></html>',
+				contentType: 'text/html; charset=utf-8',
+				location: `${baseUrl.replace('://', '://admin:hunter2@')}${LOGIN_PAGE}?next=%2Fv1&session=sim-session-token`,
+			};
 		case 'code':
 			return klingFailure(fault.code, fault.message);
 		case 'malformed':
@@ -279,6 +342,11 @@ function answerForFault(fault: ChosenFault): Answer | undefined {
 		default:
 			return undefined;
 	}
+}
+
+/** What a wrong base URL often leads to: a sign-in page, HTML with HTTP 200. */
+function loginPage(): Answer {
+	return { status: 200, body: '<!doctype html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>', contentType: 'text/html; charset=utf-8' };
 }
 
 function jsonAnswer(status: number, value: unknown): Answer {

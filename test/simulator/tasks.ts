@@ -44,6 +44,12 @@ export class TaskBoard {
 		return undefined;
 	}
 
+	findByExternalId(externalTaskId: string): SimTask | undefined {
+		if (!externalTaskId) return undefined;
+		for (const task of this.tasks.values()) if (task.task_info.external_task_id === externalTaskId) return task;
+		return undefined;
+	}
+
 	isExternalIdTaken(externalTaskId: string): boolean {
 		if (externalTaskId === '') return false;
 		for (const task of this.tasks.values()) if (task.task_info.external_task_id === externalTaskId) return true;

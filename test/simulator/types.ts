@@ -10,6 +10,38 @@ export type TaskStatus = 'submitted' | 'processing' | 'succeed' | 'failed';
 
 export type CallbackMode = 'normal' | 'duplicate' | 'outOfOrder';
 
+/**
+ * Which body callbacks carry: Kling's legacy task (`task_id`, `task_status: succeed`, `task_result.images`)
+ * or the newer one (`id`, `status: succeeded`, `outputs[]`, `external_id`, `billing`).
+ */
+export type CallbackShape = 'legacy' | 'new';
+
+/**
+ * Which form of external_task_id lookup the simulated provider understands:
+ * - `path`: `GET …/expand/<id>` takes a task_id or an external_task_id;
+ * - `pathFlag`: `GET …/expand/<id>?external_task_id=true`; the bare path takes task_ids only;
+ * - `collection`: `GET …/expand?external_task_id=<id>` lists the matching task; the path takes task_ids only.
+ * In every mode a form the provider does not understand answers as a real one would: 1203 on the path,
+ * the unfiltered list on the collection.
+ */
+export type ExternalIdLookup = 'path' | 'pathFlag' | 'collection';
+
+/** Behaviours a test can switch on a running simulator; `reset()` restores the options it started with. */
+export interface SimulatorModes {
+	externalIdLookup: ExternalIdLookup;
+	callbackShape: CallbackShape;
+}
+
+/** A trickled answer: when it began, when the connection closed, and how many body bytes went out. */
+export interface TrickleRecord {
+	path: string;
+	startedAt: number;
+	closedAt?: number;
+	bytesSent: number;
+	/** The client closed the connection before the whole body was sent. */
+	cutByClient: boolean;
+}
+
 export interface TaskImage {
 	index: number;
 	url: string;
@@ -63,7 +95,7 @@ export interface RecordedRequest {
 export interface CallbackDelivery {
 	url: string;
 	status: number | 'error';
-	/** The task snapshot that was sent. */
+	/** The task snapshot that was sent, in legacy names whatever the shape (`rawBody` holds what went out). */
 	body: KlingTaskData;
 	/** The exact bytes sent, needed to check the signature. */
 	rawBody: string;
@@ -79,11 +111,16 @@ export interface CallbackDelivery {
  * - `slow`: the request is handled (a create is accepted and billed), the answer is sent after `delayMs`.
  * - `malformed`: HTTP 200 with truncated JSON; a create is NOT accepted.
  * - `cometNull404`: HTTP 200 `{"code": null, "message": "404"}` as CometAPI's expand route answered; NOT accepted.
+ * - `redirect`: HTTP 301 to an HTML login page on the simulator (`/login?…`), as a wrong base URL or a
+ *   proxy answers; NOT accepted.
+ * - `trickle`: the request is handled (a create is accepted), then the answer is sent at
+ *   `bytesPerSecond` (default 3) until it ends or the client closes the connection. On `result` too.
  */
-export type FaultKind = 'code' | 'drop' | 'dropAfterAccept' | 'slow' | 'malformed' | 'cometNull404';
+export type FaultKind = 'code' | 'drop' | 'dropAfterAccept' | 'slow' | 'malformed' | 'cometNull404' | 'redirect' | 'trickle';
 
 export interface Fault {
-	on: 'create' | 'query' | 'list' | 'any';
+	/** `result`: the unauthenticated image downloads under /results (never matched by `any`). */
+	on: 'create' | 'query' | 'list' | 'result' | 'any';
 	kind: FaultKind;
 	/** For `kind: 'code'`; default 5000. */
 	code?: number;
@@ -92,6 +129,8 @@ export interface Fault {
 	times?: number;
 	/** For `kind: 'slow'`; default 1000. */
 	delayMs?: number;
+	/** For `kind: 'trickle'`; default 3. */
+	bytesPerSecond?: number;
 }
 
 export interface RandomFaultOptions {
@@ -129,6 +168,10 @@ export interface SimulatorOptions {
 	callbackMode?: CallbackMode;
 	/** Answer a single-task query with `data: [task]`, as one captured Kling page shows. Default false. */
 	queryDataAsArray?: boolean;
+	/** Default 'path'. */
+	externalIdLookup?: ExternalIdLookup;
+	/** Default 'legacy'. */
+	callbackShape?: CallbackShape;
 }
 
 export interface SimulatorStats {
@@ -154,7 +197,16 @@ export interface Simulator {
 	setRandomFaults(options: RandomFaultOptions | null): void;
 	/** Tasks created from now on whose body matches end `failed` with this `task_status_msg`; null stops it. */
 	failTasksWith(message: string | null, match?: (body: Record<string, unknown>) => boolean): void;
-	/** Clears requests, tasks, faults, failure rule, callback records and stats. */
+	/** Every trickled answer so far. */
+	trickles: TrickleRecord[];
+	/** Switches behaviours until the next `reset()`. */
+	setModes(modes: Partial<SimulatorModes>): void;
+	/**
+	 * Posts what the Kling console's "test callback" button sends: a signed new-style body with
+	 * `status: submitted` and a task id that names no task.
+	 */
+	sendTestCallback(url: string): Promise<CallbackDelivery>;
+	/** Clears requests, tasks, faults, failure rule, callback records, stats and modes. */
 	reset(): void;
 	close(): Promise<void>;
 }

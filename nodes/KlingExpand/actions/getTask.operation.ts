@@ -3,7 +3,7 @@ import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
 import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/binary';
 import { normaliseTask } from '../helpers/task';
-import { KlingFailure, klingRequest } from '../transport';
+import { findTask, KlingFailure, klingRequest } from '../transport';
 import type { Batch } from './batch';
 import { downloadOptions } from './descriptions';
 
@@ -49,11 +49,16 @@ export const description = updateDisplayOptions({ show: { operation: ['getTask']
 
 export async function execute(this: IExecuteFunctions, itemIndex: number, _run: unknown, batch: Batch): Promise<INodeExecutionData[]> {
 	const id = String(this.getNodeParameter('taskId', itemIndex)).trim();
+	const byExternalId = this.getNodeParameter('findBy', itemIndex, 'taskId') === 'externalTaskId';
 	if (!id) {
-		throw new NodeOperationError(this.getNode(), 'Task ID is empty; give the task_id (or external_task_id) to fetch', { itemIndex });
+		throw new NodeOperationError(this.getNode(), `Task ID is empty; give the ${byExternalId ? 'external_task_id' : 'task_id'} to fetch`, { itemIndex });
 	}
-	// Kling's query path takes either id, so Find By only documents intent; it does not change the request.
-	const task = normaliseTask(await klingRequest(this, { method: 'GET', path: `/${encodeURIComponent(id)}` }, batch.policy));
+	// A task_id has one query path; an external id is tried in every form the provider may understand (see findTask).
+	const found = byExternalId ? await findTask(this, id, batch.policy, 'externalId') : await klingRequest(this, { method: 'GET', path: `/${encodeURIComponent(id)}` }, batch.policy);
+	if (found === undefined) {
+		throw new KlingFailure('api', `no task has external_task_id ${id} (asked as a path id, with ?external_task_id=true, and as a list filter)`, 1203, 404);
+	}
+	const task = normaliseTask(found);
 	if (!task) throw new KlingFailure('malformed', `The provider's answer for task ${id} is not a task`);
 	const json = task as unknown as IDataObject;
 	if (!this.getNodeParameter('downloadImages', itemIndex, false) || task.task_status !== 'succeed') return [{ json }];

@@ -25,6 +25,9 @@ const operations: Record<string, { execute: OperationExecute; parallel: boolean 
 	listTasks: { execute: listTasks.execute, parallel: false },
 };
 
+/** The tasks the provider accepted (it answered with their task_id): a refused create made none. */
+const accepted = (tasks: ItemRun['tasks']) => tasks.filter((task) => task.task_id !== undefined);
+
 const describeTasks = (tasks: ItemRun['tasks']) =>
 	tasks.map((task) => (task.task_id ? `${task.task_id} (external_task_id ${task.external_task_id})` : `external_task_id ${task.external_task_id}`)).join(', ');
 
@@ -32,8 +35,8 @@ const describeTasks = (tasks: ItemRun['tasks']) =>
 function toNodeError(ctx: IExecuteFunctions, error: unknown, run: ItemRun): NodeApiError | NodeOperationError {
 	const node = ctx.getNode();
 	const { itemIndex } = run;
-	const submitted = run.tasks.length ? `Tasks submitted for this item: ${describeTasks(run.tasks)}.` : 'Nothing was sent to Kling.';
-	if (error instanceof KlingFailure) return toNodeApiError(node, error, { itemIndex, taskIds: run.tasks.map((task) => task.task_id ?? task.external_task_id) });
+	const submitted = accepted(run.tasks).length ? `Tasks submitted for this item: ${describeTasks(accepted(run.tasks))}.` : 'Nothing was submitted to Kling.';
+	if (error instanceof KlingFailure) return toNodeApiError(node, error, { itemIndex, taskIds: accepted(run.tasks).map((task) => task.task_id!) });
 	if (error instanceof ValidationError || error instanceof RatioError) {
 		return new NodeOperationError(node, error.message, { itemIndex, description: 'Nothing was sent to Kling: fix the field named above.' });
 	}
@@ -83,7 +86,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		const error = toNodeError(this, result.reason, runs[itemIndex]);
 		if (!this.continueOnFail()) {
 			// The run's output is lost with this error, so it names every task the run submitted.
-			const others = runs.filter((run) => run.itemIndex !== itemIndex).flatMap((run) => run.tasks);
+			const others = runs.filter((run) => run.itemIndex !== itemIndex).flatMap((run) => accepted(run.tasks));
 			if (others.length) error.description = `${error.description ?? ''} Other tasks submitted in this run: ${describeTasks(others)}.`.trim();
 			throw error;
 		}

@@ -59,5 +59,25 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
 	const withoutKnown = secrets.filter((secret) => secret.length >= 6).reduce((redacted, secret) => redacted.split(secret).join('[redacted]'), text);
-	return SECRET_PATTERNS.reduce((redacted, [pattern, replacement]) => redacted.replace(pattern, replacement), withoutKnown);
+	const withoutUrls = withoutKnown.replace(URL_IN_TEXT, (url) => redactUrl(url));
+	return SECRET_PATTERNS.reduce((redacted, [pattern, replacement]) => redacted.replace(pattern, replacement), withoutUrls);
+}
+
+/** An http(s) URL inside a message, up to whitespace, a quote or a closing bracket. */
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>`)\]]+/gi;
+
+/**
+ * A URL as it may be shown: origin and path only. `user:pass@` and the query string (signed CDN links
+ * carry their signature there) are credentials of a kind; the fragment is dropped with them.
+ * Text that does not parse as a URL loses everything from the first `?` or `#`, and any `…@` prefix.
+ */
+export function redactUrl(url: string): string {
+	try {
+		const parsed = new URL(url);
+		if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return parsed.protocol;
+		const hidden = parsed.username || parsed.password || parsed.search || parsed.hash;
+		return hidden ? `${parsed.origin}${parsed.pathname}` : url;
+	} catch {
+		return url.replace(/[?#].*$/s, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
+	}
 }

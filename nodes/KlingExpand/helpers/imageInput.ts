@@ -41,6 +41,16 @@ function readHeaderOrReason(bytes: Buffer): ImageInfo | string {
 	}
 }
 
+/** Whether these first bytes settle the header: its size is known, or it can never be read. More bytes cannot change either. */
+function headerDecided(bytes: Buffer): boolean {
+	try {
+		readImageHeader(bytes);
+		return true;
+	} catch (error) {
+		return !(error instanceof ImageHeaderError && error.reason === 'truncated');
+	}
+}
+
 /** Reads and checks the item's image from binary data, base64 text or a URL, before anything is paid for. */
 export async function readImageInput(ctx: IExecuteFunctions, itemIndex: number, policy: RequestPolicy): Promise<CheckedImage> {
 	const source = ctx.getNodeParameter('imageSource', itemIndex) as 'binary' | 'url' | 'base64';
@@ -59,7 +69,7 @@ export async function readImageInput(ctx: IExecuteFunctions, itemIndex: number, 
 		return { info, bodyValue: async () => bytes.toString('base64') };
 	}
 	const url = String(ctx.getNodeParameter('imageUrl', itemIndex)).trim();
-	const head = await fetchBytes(ctx, url, { maxBytes: HEADER_BYTES, atLimit: 'truncate', field: 'imageUrl', policy });
+	const head = await fetchBytes(ctx, url, { maxBytes: HEADER_BYTES, atLimit: 'truncate', field: 'imageUrl', policy, enough: headerDecided });
 	// A header past the first bytes (large EXIF blocks) needs the whole file; anything else is decided by the head.
 	const fromHead = readHeaderOrReason(head.bytes);
 	if (typeof fromHead !== 'string' || head.bytes.length < HEADER_BYTES) return { info: checkBytes(head.bytes, 'imageUrl'), bodyValue: async () => url };

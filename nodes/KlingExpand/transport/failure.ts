@@ -3,7 +3,14 @@ import { NodeApiError } from 'n8n-workflow';
 
 import { describeKlingCode, redactSecrets } from '../helpers/errors';
 
-export type FailureKind = 'api' | 'http' | 'network' | 'malformed' | 'routeUnavailable';
+/**
+ * - `network`: a transient transport failure (reset, timeout, broken stream): retried.
+ * - `unreachable`: a network failure that waiting cannot heal (unknown host, connection refused, an
+ *   untrusted certificate, n8n's SSRF protection): not retried, and nothing reached the provider.
+ * - `redirect`: the API answered 3xx; not followed, so nothing was submitted.
+ * - `credential`: the credential itself is unusable; nothing was sent.
+ */
+export type FailureKind = 'api' | 'http' | 'network' | 'unreachable' | 'redirect' | 'credential' | 'malformed' | 'routeUnavailable';
 
 /**
  * A request the provider did not answer with code 0, as plain data so retry decisions stay testable.
@@ -21,6 +28,15 @@ export class KlingFailure extends Error {
 	) {
 		super(redactSecrets(message));
 	}
+
+	/** What the user should do, when the kind alone does not say (set where the failure is built). */
+	remedy?: string;
+
+	/**
+	 * The external_task_id of a create whose answer was lost and that no lookup has confirmed or ruled
+	 * out: it may exist (and be billed), so the error names it, apart from the tasks known to exist.
+	 */
+	unconfirmedTask?: string;
 
 	/** Whether waiting and asking again can help: decided on Kling's code, not on HTTP 429 alone. */
 	get retry(): 'backoff' | 'resign' | 'never' {
@@ -47,10 +63,16 @@ export function toNodeApiError(node: INode, failure: KlingFailure, context: { it
 	const remedy =
 		failure.kind === 'routeUnavailable'
 			? 'Use the Kling (Direct) provider in the credential, or a base URL override that serves /kling/v1/images/editing/expand.'
-			: (known?.remedy ?? '');
+			: (failure.remedy ?? known?.remedy ?? '');
 	const parts = [remedy];
 	if (failure.requestId) parts.push(`Request ID: ${failure.requestId}.`);
+	// Only tasks the provider accepted: a refused create (1102, 1304, a 404 route) made none.
 	if (context.taskIds?.length) parts.push(`Tasks already submitted: ${context.taskIds.join(', ')} (use Get Task to fetch them).`);
+	if (failure.unconfirmedTask) {
+		parts.push(
+			`A create whose answer was lost may still have made a task under external_task_id ${failure.unconfirmedTask}: look it up with Get Task (Find By: External Task ID) before submitting again.`,
+		);
+	}
 	const response: JsonObject = { message: headline };
 	if (failure.code !== undefined) response.code = failure.code;
 	if (failure.requestId) response.request_id = failure.requestId;

@@ -1,13 +1,15 @@
 import type { IDataObject, IExecuteFunctions, IHttpRequestMethods, IWebhookFunctions } from 'n8n-workflow';
 
 import type { EndpointCredentials } from '../helpers/endpoint';
-import { expandEndpoint } from '../helpers/endpoint';
+import { apiHost, expandEndpoint } from '../helpers/endpoint';
 import { mapSettled } from '../helpers/concurrency';
 import { parseKlingCode, redactSecrets } from '../helpers/errors';
 import type { KlingTask } from '../helpers/task';
 import { normaliseTask } from '../helpers/task';
 import { sleepUnlessCancelled } from '../helpers/polling';
 import { KlingFailure } from './failure';
+import type { StreamResponse } from './stream';
+import { deadlineSignal, readStream, untilAborted } from './stream';
 
 export { KlingFailure, toNodeApiError } from './failure';
 
@@ -66,25 +68,66 @@ interface KlingRequest {
 	qs?: IDataObject;
 }
 
-/** One authenticated request to the expand API, unwrapped to its `data`, or a KlingFailure. */
+/** An API answer larger than this is not one Kling sends (a 500-task list page is well under 1 MB). */
+const MAX_API_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/**
+ * One authenticated request to the expand API, unwrapped to its `data`, or a KlingFailure. Redirects
+ * are not followed (Kling's API never redirects: a 3xx means the Base URL or a proxy is wrong, and
+ * following it would send the key and the create elsewhere), and the Request Timeout is a deadline for
+ * the whole exchange, not only for silence.
+ */
 async function sendOnce(ctx: KlingContext, request: KlingRequest, policy: RequestPolicy): Promise<unknown> {
 	const credentials = (await ctx.getCredentials('klingApi')) as EndpointCredentials;
-	const outcome = await settle(
-		async () =>
-			(await ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
-				method: request.method,
-				url: `${expandEndpoint(credentials)}${request.path ?? ''}`,
-				body: request.body,
-				qs: request.qs,
-				json: true,
-				returnFullResponse: true,
-				ignoreHttpStatusErrors: true,
-				timeout: policy.timeoutMs,
-				abortSignal: policy.signal,
-			})) as { statusCode: number; body: unknown },
+	const url = `${expandEndpoint(credentials)}${request.path ?? ''}`;
+	const deadline = deadlineSignal(policy.timeoutMs, policy.signal);
+	const sent = ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
+		method: request.method,
+		url,
+		body: request.body,
+		qs: request.qs,
+		json: true,
+		encoding: 'stream',
+		returnFullResponse: true,
+		ignoreHttpStatusErrors: true,
+		disableFollowRedirect: true,
+		timeout: policy.timeoutMs,
+		abortSignal: deadline,
+	}) as Promise<StreamResponse>;
+	const outcome = await settle(async () => await untilAborted(sent, deadline, (late) => late.body.destroy()));
+	if (!outcome.ok) throw requestFailure(outcome.error, url, deadline, policy, 'The Kling API request');
+	const response = outcome.value;
+	if (response.statusCode >= 300 && response.statusCode < 400) {
+		response.body.destroy();
+		throw redirectFailure(response, url, apiHost(credentials));
+	}
+	const read = await readStream(response.body, { signal: deadline, maxBytes: MAX_API_ANSWER_BYTES, atLimit: 'fail' });
+	if (read.aborted) throw deadlineFailure(url, policy, 'The Kling API answer');
+	if (read.interrupted) throw new KlingFailure('network', `The answer from ${url} was interrupted`);
+	if (read.overLimit) throw new KlingFailure('malformed', `The answer from ${url} is larger than ${MAX_API_ANSWER_BYTES} bytes`, undefined, response.statusCode);
+	return unwrapEnvelope(response.statusCode, read.bytes, secretsOf(credentials));
+}
+
+/** A 3xx from the API: named with its target and the Base URL, never followed, never retried. */
+function redirectFailure(response: StreamResponse, url: string, base: string): KlingFailure {
+	const header = response.headers.location;
+	const location = typeof header === 'string' ? resolveUrl(header, url) : undefined;
+	const failure = new KlingFailure(
+		'redirect',
+		`The Kling API answered HTTP ${response.statusCode}, a redirect${location ? ` to ${location}` : ''}, which was not followed`,
+		undefined,
+		response.statusCode,
 	);
-	if (!outcome.ok) throw networkFailure(outcome.error, 'Network error');
-	return unwrapEnvelope(outcome.value.statusCode, outcome.value.body, secretsOf(credentials));
+	failure.remedy = `Kling's API does not redirect, so ${base} is not the API itself: check the Base URL Override in the credential (or clear it), or the proxy in between. Nothing was submitted.`;
+	return failure;
+}
+
+function resolveUrl(location: string, base: string): string {
+	try {
+		return new URL(location, base).toString();
+	} catch {
+		return location;
+	}
 }
 
 /** The credential's secret values, so a provider answer that quotes one loses it (see redactSecrets). */
@@ -93,11 +136,82 @@ function secretsOf(credentials: object): string[] {
 	return ['apiKey', 'accessKey', 'secretKey', 'cometApiKey', 'webhookSecret'].map((name) => fields[name]).filter((value): value is string => typeof value === 'string');
 }
 
-/** Only a network error's code and message: the raw error holds the request, Authorization header included. */
-export function networkFailure(error: unknown, what: string): KlingFailure {
-	const { code, message } = error as { code?: string; message?: string };
-	return new KlingFailure('network', `${what}: ${code ?? message ?? 'request failed'}`);
+/** Network error codes that waiting cannot heal, what each means, and what to check. */
+const PERMANENT_NETWORK_ERRORS: Array<{ codes: RegExp; meaning: string; remedy: string }> = [
+	{
+		codes: /^(ENOTFOUND|EAI_NONAME|EAI_NODATA|EAI_FAIL)$/,
+		meaning: 'the host name does not resolve',
+		remedy: "Check the host in the credential's Base URL Override (or the Region), and this machine's DNS.",
+	},
+	{
+		codes: /^ECONNREFUSED$/,
+		meaning: 'the connection was refused (nothing listens at that address and port)',
+		remedy: "Check the host and port in the credential's Base URL Override, and that the service there is running.",
+	},
+	{
+		codes: /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|^EPROTO$/,
+		meaning: 'its TLS certificate is not trusted or the TLS handshake failed',
+		remedy: 'Check that the URL uses https only where the server speaks TLS, and that its certificate is valid (a private CA needs NODE_EXTRA_CA_CERTS).',
+	},
+];
+
+/** The error and its causes: n8n wraps the transport error in a NodeApiError, which keeps it as `cause`. */
+function causeChain(error: unknown): Array<{ code?: unknown; name?: unknown; message?: unknown }> {
+	const chain: Array<{ code?: unknown; name?: unknown; message?: unknown }> = [];
+	for (let level = error; level !== null && typeof level === 'object' && chain.length < 6; level = (level as { cause?: unknown }).cause) {
+		chain.push(level as { code?: unknown; name?: unknown; message?: unknown });
+	}
+	return chain;
 }
+
+/** Where a request went, for messages: scheme, host and port only. */
+function hostOf(url: string): string {
+	try {
+		return new URL(url).host;
+	} catch {
+		return 'the host';
+	}
+}
+
+function deadlineFailure(url: string, policy: RequestPolicy, what: string): KlingFailure {
+	const failure = new KlingFailure('network', `${what} from ${hostOf(url)} did not complete within the Request Timeout of ${policy.timeoutMs / 1000} s`);
+	failure.remedy = 'The server is slow or sends its answer very slowly; raise the Request Timeout option if it is only slow.';
+	return failure;
+}
+
+/**
+ * A request that threw, classified: our deadline; a permanent network error (fails at once, with the
+ * cause and the host); the credential refusing itself; or a transient one (retried). Only codes and our
+ * own words go into the message: the raw error holds the request, Authorization header included.
+ */
+export function requestFailure(error: unknown, url: string, deadline: AbortSignal | undefined, policy: RequestPolicy, what: string): KlingFailure {
+	if (deadline?.aborted && !policy.signal?.aborted) return deadlineFailure(url, policy, what);
+	const chain = causeChain(error);
+	const host = hostOf(url);
+	const credential = chain.find((level) => level.name === CREDENTIAL_ERROR_NAME);
+	if (credential) return new KlingFailure('credential', String(credential.message));
+	const ssrf = chain.find((level) => typeof level.name === 'string' && level.name.startsWith('SsrfBlocked'));
+	if (ssrf) {
+		const failure = new KlingFailure('unreachable', `${what} to ${host} was blocked by n8n's SSRF protection: ${String(ssrf.message)}`);
+		failure.remedy = "Ask the n8n administrator to allow this host (N8N_SSRF_ALLOWED_HOSTNAMES or the allowed IP ranges), or use the provider's own host.";
+		return failure;
+	}
+	const code = chain.map((level) => level.code).find((value): value is string => typeof value === 'string' && /^[A-Z][A-Z0-9_]+$/.test(value));
+	const permanent = code && PERMANENT_NETWORK_ERRORS.find((entry) => entry.codes.test(code));
+	if (permanent) {
+		const failure = new KlingFailure('unreachable', `${what} could not reach ${host}: ${permanent.meaning} (${code})`);
+		failure.remedy = `${permanent.remedy} Nothing was sent, so nothing was submitted.`;
+		return failure;
+	}
+	const message = chain.map((level) => level.message).find((value): value is string => typeof value === 'string' && value !== '');
+	return new KlingFailure('network', `${what} to ${host} failed: ${code ?? message ?? 'network error'}`);
+}
+
+/**
+ * What the credential's `authenticate` names the error it throws when the credential cannot be used
+ * (a weak Callback Signing Secret): such a request was never sent, and is not retried.
+ */
+export const CREDENTIAL_ERROR_NAME = 'KlingCredentialError';
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 	try {
@@ -145,7 +259,8 @@ export async function klingRequest(ctx: KlingContext, request: KlingRequest, pol
  * Kling refuses a create whose external_task_id it already holds (1201). When that id can only be
  * ours (`idIsOurs`: generated for this item and kept for every try, so n8n's Retry On Fail sends it
  * again; or sent by an attempt of this call whose answer was lost), the task it names is the one we
- * created, and is returned instead of an error or a second task.
+ * created, and is returned instead of an error or a second task. A failure after a lost answer that no
+ * lookup settled carries the id as `unconfirmedTask`, so the error names what may exist.
  */
 export async function createTaskOnce(
 	ctx: KlingContext,
@@ -157,36 +272,93 @@ export async function createTaskOnce(
 	// A user's id may name an old task of theirs: only one created since this call began can be ours.
 	const ours = (task: unknown) => idIsOurs || (normaliseTask(task)?.created_at ?? 0) >= startedAt - CLOCK_SKEW_MS;
 	const lookUp = async () => {
-		const found = await findTask(ctx, body.external_task_id, policy);
+		const found = await findTask(ctx, body.external_task_id, policy, 'externalId');
 		return found !== undefined && ours(found) ? found : undefined;
 	};
 	let answerLost = false;
+	let unconfirmed = false;
 	const send = async () => await sendOnce(ctx, { method: 'POST', body }, policy);
 	const created = await settle(
 		async () =>
 			await withRetries(send, policy, async (failure) => {
 				if (!failure.mayHaveBeenAccepted) return undefined;
 				answerLost = true;
-				return await lookUp();
+				unconfirmed = true;
+				const found = await lookUp();
+				// Not found: the lost create made nothing, and the next one may be sent.
+				unconfirmed = found !== undefined;
+				return found;
 			}),
 	);
 	if (created.ok) return created.value;
-	const refusedAsTaken = created.error instanceof KlingFailure && created.error.code === 1201;
-	// If this lookup fails, the refusal itself is the clearer error to show.
-	const existing = refusedAsTaken && (idIsOurs || answerLost) ? await settle(lookUp) : undefined;
-	if (existing?.ok && existing.value !== undefined) return existing.value;
-	throw created.error;
+	const error = created.error;
+	const refusedAsTaken = error instanceof KlingFailure && error.code === 1201;
+	if (refusedAsTaken && (idIsOurs || answerLost)) {
+		// If this lookup fails, the refusal itself is the clearer error to show.
+		const existing = await settle(lookUp);
+		if (existing.ok && existing.value !== undefined) return existing.value;
+		unconfirmed = true;
+	}
+	if (error instanceof KlingFailure && (unconfirmed || error.mayHaveBeenAccepted)) error.unconfirmedTask = body.external_task_id;
+	throw error;
 }
 
 /** How far Kling's clock (task created_at) may be behind ours. */
 const CLOCK_SKEW_MS = 10 * 60_000;
 
-/** A task by task_id or external_task_id (Kling's query path takes either); undefined when it does not exist. */
-export async function findTask(ctx: KlingContext, id: string, policy: RequestPolicy): Promise<unknown> {
-	const outcome = await settle(async () => await klingRequest(ctx, { method: 'GET', path: `/${encodeURIComponent(id)}` }, policy));
-	if (outcome.ok) return outcome.value;
-	if (outcome.error instanceof KlingFailure && outcome.error.code === 1203) return undefined;
-	throw outcome.error;
+/**
+ * The ways a task can be asked for by its external_task_id. Kling's pages say a task can be queried "by
+ * external_task_id or task_id" without fixing the syntax, so each is tried until one answers:
+ * - `path`: `GET …/expand/<id>`, the query path, taking either id;
+ * - `pathFlag`: `GET …/expand/<id>?external_task_id=true`, the path id marked as an external one;
+ * - `collection`: `GET …/expand?external_task_id=<id>`, the list filtered by it.
+ */
+export type ExternalIdForm = 'path' | 'pathFlag' | 'collection';
+export const EXTERNAL_ID_FORMS: readonly ExternalIdForm[] = ['path', 'pathFlag', 'collection'];
+
+/** The form that found a task in this run (keyed by the node's execution context), tried first next time. */
+const learntForms = new WeakMap<object, ExternalIdForm>();
+
+function lookupRequest(form: ExternalIdForm, id: string): KlingRequest {
+	const path = `/${encodeURIComponent(id)}`;
+	if (form === 'path') return { method: 'GET', path };
+	if (form === 'pathFlag') return { method: 'GET', path, qs: { external_task_id: 'true' } };
+	return { method: 'GET', qs: { external_task_id: id } };
+}
+
+/** "Not found" from a form: the task may not exist, or the provider may not read the id this way. */
+const foundNothing = (error: unknown) =>
+	error instanceof KlingFailure && (error.code === 1203 || error.code === 1201 || (error.kind === 'http' && error.httpStatus === 404));
+
+/** The task one form finds, or undefined. A collection answer is searched: a provider that ignores the filter sends its newest tasks. */
+async function lookUpBy(ctx: KlingContext, form: ExternalIdForm, id: string, policy: RequestPolicy): Promise<unknown> {
+	const outcome = await settle(async () => await klingRequest(ctx, lookupRequest(form, id), policy));
+	if (!outcome.ok) {
+		if (foundNothing(outcome.error)) return undefined;
+		throw outcome.error;
+	}
+	const entries = Array.isArray(outcome.value) ? outcome.value : [outcome.value];
+	if (form !== 'collection') return normaliseTask(outcome.value) ? outcome.value : undefined;
+	return entries.find((entry) => normaliseTask(entry)?.external_task_id === id);
+}
+
+/**
+ * A task by task_id or external_task_id; undefined when it does not exist. `by`:
+ * - 'taskId': the query path only;
+ * - 'externalId': every lookup form, the one this run learnt first;
+ * - 'any' (an id of either kind): the query path first, which answers a task_id, then the other forms.
+ */
+export async function findTask(ctx: KlingContext, id: string, policy: RequestPolicy, by: 'any' | 'taskId' | 'externalId' = 'any'): Promise<unknown> {
+	const learnt = learntForms.get(ctx);
+	const order: Array<ExternalIdForm | undefined> = by === 'taskId' ? ['path'] : by === 'externalId' ? [learnt, ...EXTERNAL_ID_FORMS] : ['path', learnt, ...EXTERNAL_ID_FORMS];
+	const forms = [...new Set(order.filter((form): form is ExternalIdForm => form !== undefined))];
+	for (const form of forms) {
+		const task = await lookUpBy(ctx, form, id, policy);
+		if (task === undefined) continue;
+		if (by !== 'taskId' && (form !== 'path' || normaliseTask(task)?.task_id !== id)) learntForms.set(ctx, form);
+		return task;
+	}
+	return undefined;
 }
 
 /** Per-task queries in flight at once, for the tasks a list page did not include. */

@@ -11,6 +11,28 @@ export function safeEqual(expected: string | Buffer, actual: string | Buffer): b
 	return timingSafeEqual(digest(expected), digest(actual)) && Buffer.from(expected).length === Buffer.from(actual).length;
 }
 
+/** The Standard Webhooks minimum: a shorter HMAC key can be guessed, and an empty one lets anyone sign. */
+export const MIN_SECRET_BYTES = 24;
+
+/**
+ * Why a Callback Signing Secret cannot be used, or undefined when it can: it must be `whsec_` followed
+ * by standard base64 that decodes to at least 24 bytes. `whsec_` alone, or a placeholder typed as is
+ * (`whsec_…`), decodes to an empty or one-byte key with which anyone can sign. The reason never quotes
+ * the secret.
+ */
+export function signingSecretProblem(secret: string): string | undefined {
+	if (!secret.startsWith('whsec_')) return 'the Callback Signing Secret must start with whsec_ (copy it whole from the Kling console)';
+	const encoded = secret.slice('whsec_'.length);
+	if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
+		return 'the Callback Signing Secret must be whsec_ followed by base64 (copy it whole from the Kling console)';
+	}
+	const bytes = Buffer.from(encoded, 'base64').length;
+	if (bytes < MIN_SECRET_BYTES) {
+		return `the Callback Signing Secret decodes to a ${bytes}-byte key; it needs at least ${MIN_SECRET_BYTES} bytes (copy it whole from the Kling console)`;
+	}
+	return undefined;
+}
+
 /**
  * Verifies a callback signed the Standard Webhooks way, as Kling signs them:
  * 1. the secret is `whsec_<base64>`; the HMAC key is the base64-decoded part;
@@ -18,7 +40,8 @@ export function safeEqual(expected: string | Buffer, actual: string | Buffer): b
  * 3. `webhook-signature` holds one or more space-separated `v1,<base64 HMAC-SHA256>` (several during key rotation);
  *    any one matching is enough;
  * 4. `webhook-timestamp` (seconds) must be within 5 minutes of now, so captured deliveries cannot be replayed later.
- * With no secret configured nothing can be verified, so the callback is refused rather than trusted.
+ * With no secret configured, or a weak one (see signingSecretProblem), nothing can be verified, so the
+ * callback is refused rather than trusted.
  * Never throws: any malformed input is a refusal with a reason.
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  */
@@ -30,6 +53,9 @@ export function verifyStandardWebhook(
 ): Verdict {
 	try {
 		if (!secret) return { valid: false, reason: 'no callback signing secret is set in the Kling API credential' };
+		// A weak key verifies forged signatures too: refuse to verify with it at all.
+		const weakness = signingSecretProblem(secret);
+		if (weakness) return { valid: false, reason: weakness };
 		if (!headers.id || !headers.timestamp || !headers.signature) {
 			return { valid: false, reason: 'the webhook-id, webhook-timestamp or webhook-signature header is missing' };
 		}
