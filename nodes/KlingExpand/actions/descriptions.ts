@@ -102,6 +102,26 @@ export const createFields: INodeProperties[] = [
 	},
 ];
 
+/** How patient each request is: every operation that calls Kling has them. */
+export const requestOptions: INodeProperties[] = [
+	{
+		displayName: 'Request Timeout (Seconds)',
+		name: 'requestTimeout',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 30,
+		description: 'How long one request or download may take in all, however slowly the server answers, before it is cut off and retried',
+	},
+	{
+		displayName: 'Retry Delay (Seconds)',
+		name: 'retryDelay',
+		type: 'number',
+		typeOptions: { minValue: 0.01, numberPrecision: 2 },
+		default: 1,
+		description: 'The first wait before retrying a rate-limited or failed request; it doubles on each retry',
+	},
+];
+
 /** Options shared by Submit and Submit and Wait. */
 export const createOptions: INodeProperties[] = [
 	{
@@ -128,22 +148,7 @@ export const createOptions: INodeProperties[] = [
 		description:
 			'Your own ID for the task, unique in the account; Get Task can find the task by it. When empty, one is made for each item and kept for every try of the execution, so Retry On Fail never creates a task twice.',
 	},
-	{
-		displayName: 'Request Timeout (Seconds)',
-		name: 'requestTimeout',
-		type: 'number',
-		typeOptions: { minValue: 1 },
-		default: 30,
-		description: 'How long one request may take before it is retried',
-	},
-	{
-		displayName: 'Retry Delay (Seconds)',
-		name: 'retryDelay',
-		type: 'number',
-		typeOptions: { minValue: 0.01, numberPrecision: 2 },
-		default: 1,
-		description: 'The first wait before retrying a rate-limited or failed request; it doubles on each retry',
-	},
+	...requestOptions,
 	{
 		displayName: 'Watermark',
 		name: 'watermark',

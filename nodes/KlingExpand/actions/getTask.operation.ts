@@ -5,7 +5,7 @@ import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/
 import { normaliseTask } from '../helpers/task';
 import { findTask, KlingFailure, klingRequest } from '../transport';
 import type { Batch } from './batch';
-import { downloadOptions } from './descriptions';
+import { downloadOptions, requestOptions } from './descriptions';
 
 const properties: INodeProperties[] = [
 	{
@@ -40,8 +40,7 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		displayOptions: { show: { downloadImages: [true] } },
-		options: downloadOptions,
+		options: [...requestOptions, ...downloadOptions].sort((a, b) => a.displayName.localeCompare(b.displayName)),
 	},
 ];
 

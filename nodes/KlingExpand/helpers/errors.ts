@@ -63,8 +63,8 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
 	return SECRET_PATTERNS.reduce((redacted, [pattern, replacement]) => redacted.replace(pattern, replacement), withoutUrls);
 }
 
-/** An http(s) URL inside a message, up to whitespace, a quote or a closing bracket. */
-const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>`)\]]+/gi;
+/** An http(s) URL inside a message, up to whitespace, a quote or a closing bracket, without trailing punctuation. */
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>`)\]]*[^\s"'<>`)\],.;:!?]/gi;
 
 /**
  * A URL as it may be shown: origin and path only. `user:pass@` and the query string (signed CDN links

@@ -76,10 +76,13 @@ export function toNodeApiError(node: INode, failure: KlingFailure, context: { it
 	const response: JsonObject = { message: headline };
 	if (failure.code !== undefined) response.code = failure.code;
 	if (failure.requestId) response.request_id = failure.requestId;
-	return new NodeApiError(node, response, {
+	const error = new NodeApiError(node, response, {
 		message: headline,
 		description: parts.filter(Boolean).join(' '),
 		httpCode: failure.httpStatus !== undefined ? String(failure.httpStatus) : undefined,
 		itemIndex: context.itemIndex,
 	});
+	// NodeApiError swaps a message holding a common code (ECONNREFUSED, ENOTFOUND…) for a generic one; ours names the host and the cause.
+	error.message = headline;
+	return error;
 }
