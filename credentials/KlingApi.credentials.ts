@@ -154,7 +154,7 @@ function webhookSecretProblem(secret: string): string | undefined {
 	if (secret === '') return undefined;
 	const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
 	if (encoded === undefined) return 'it must start with whsec_';
-	if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) return 'after whsec_ it must be base64';
+	if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) return 'it must be whsec_ followed by base64';
 	const bytes = Buffer.from(encoded, 'base64').length;
 	return bytes < 24 ? `it decodes to a ${bytes}-byte key, and at least 24 bytes are needed` : undefined;
 }
