@@ -70,7 +70,8 @@ export async function executeWithCallback(this: IExecuteFunctions): Promise<INod
 	});
 	const failure = settled.find((result) => result.status === 'rejected');
 	if (failure && !this.continueOnFail()) {
-		const submitted = runs.flatMap((run) => run.tasks.map((task) => task.task_id ?? task.external_task_id));
+		// Only tasks Kling accepted (it answered their task_id): a refused create made none.
+		const submitted = runs.flatMap((run) => run.tasks.flatMap((task) => (task.task_id ? [task.task_id] : [])));
 		throw new NodeOperationError(this.getNode(), (failure as PromiseRejectedResult).reason as Error, {
 			description: submitted.length ? `Tasks already submitted: ${submitted.join(', ')} (use Get Task to fetch them).` : 'Nothing was sent to Kling.',
 		});
