@@ -91,7 +91,7 @@ describe('secrets stay out of outputs, errors and logs', () => {
 			});
 		});
 		const refused = await expand('accessKey', { options: { retryDelay: 0.005 } }, `http://127.0.0.1:${closed}`);
-		expect(refused.error).toMatchObject({ name: 'NodeApiError', message: expect.stringMatching(/Network error/) });
+		expect(refused.error).toMatchObject({ name: 'NodeApiError', message: expect.stringMatching(/could not reach 127\.0\.0\.1:\d+: the connection was refused/) });
 
 		// Trigger deliveries, accepted and refused (the refusals are logged).
 		const trigger = await serveTrigger(
