@@ -1,6 +1,9 @@
 import { SIMULATOR_DEFAULT_KEYS, startSimulator } from './index';
 
-/** `npm run simulator -- [--port 8787] [--duration 3000] [--concurrency 5]`; the port may also come from KLING_SIM_PORT. */
+/**
+ * `npm run simulator -- [--port 8787] [--duration 3000] [--concurrency 5] [--lookup path|pathFlag|collection] [--callback-shape legacy|new]`;
+ * the port may also come from KLING_SIM_PORT.
+ */
 async function main(): Promise<void> {
 	const port = numberFlag('--port') ?? numberFrom(process.env.KLING_SIM_PORT, 'KLING_SIM_PORT') ?? 8787;
 	const simulator = await startSimulator({
@@ -8,6 +11,8 @@ async function main(): Promise<void> {
 		taskDurationMs: numberFlag('--duration') ?? 3000,
 		concurrencyLimit: numberFlag('--concurrency') ?? Infinity,
 		webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret,
+		externalIdLookup: choiceFlag('--lookup', ['path', 'pathFlag', 'collection'] as const),
+		callbackShape: choiceFlag('--callback-shape', ['legacy', 'new'] as const),
 	});
 	const keys = SIMULATOR_DEFAULT_KEYS;
 	console.log(
@@ -26,6 +31,16 @@ async function main(): Promise<void> {
 	const stop = () => void simulator.close().then(() => process.exit(0));
 	process.once('SIGINT', stop);
 	process.once('SIGTERM', stop);
+}
+
+function choiceFlag<T extends string>(name: string, choices: readonly T[]): T | undefined {
+	const args = process.argv.slice(2);
+	const inline = args.find((arg) => arg.startsWith(`${name}=`));
+	const index = args.indexOf(name);
+	const value = inline ? inline.slice(name.length + 1) : index >= 0 ? args[index + 1] : undefined;
+	if (value === undefined) return undefined;
+	if (!(choices as readonly string[]).includes(value)) throw new Error(`${name} is "${value}"; it must be one of ${choices.join(', ')}`);
+	return value as T;
 }
 
 function numberFlag(name: string): number | undefined {

@@ -94,6 +94,7 @@ async function sendOnce(ctx: KlingContext, request: KlingRequest, policy: Reques
 		timeout: policy.timeoutMs,
 		abortSignal: deadline,
 	}) as Promise<StreamResponse>;
+	// n8n replaces this abortSignal with the execution's cancel signal, so the deadline is also raced here.
 	const outcome = await settle(async () => await untilAborted(sent, deadline, (late) => late.body.destroy()));
 	if (!outcome.ok) throw requestFailure(outcome.error, url, deadline, policy, 'The Kling API request');
 	const response = outcome.value;
@@ -102,7 +103,7 @@ async function sendOnce(ctx: KlingContext, request: KlingRequest, policy: Reques
 		throw redirectFailure(response, url, apiHost(credentials));
 	}
 	const read = await readStream(response.body, { signal: deadline, maxBytes: MAX_API_ANSWER_BYTES, atLimit: 'fail' });
-	if (read.aborted) throw deadlineFailure(url, policy, 'The Kling API answer');
+	if (read.aborted) throw requestFailure(undefined, url, deadline, policy, 'The Kling API answer');
 	if (read.interrupted) throw new KlingFailure('network', `The answer from ${url} was interrupted`);
 	if (read.overLimit) throw new KlingFailure('malformed', `The answer from ${url} is larger than ${MAX_API_ANSWER_BYTES} bytes`, undefined, response.statusCode);
 	return unwrapEnvelope(response.statusCode, read.bytes, secretsOf(credentials));
