@@ -76,7 +76,9 @@ export function redactUrl(url: string): string {
 		const parsed = new URL(url);
 		if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return parsed.protocol;
 		const hidden = parsed.username || parsed.password || parsed.search || parsed.hash;
-		return hidden ? `${parsed.origin}${parsed.pathname}` : url;
+		// `https://host` parses with the path '/': keep the text as it was written.
+		const path = parsed.pathname === '/' && !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*\//i.test(url) ? '' : parsed.pathname;
+		return hidden ? `${parsed.origin}${path}` : url;
 	} catch {
 		return url.replace(/[?#].*$/s, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
 	}

@@ -63,7 +63,9 @@ export function toNodeApiError(node: INode, failure: KlingFailure, context: { it
 	const remedy =
 		failure.kind === 'routeUnavailable'
 			? 'Use the Kling (Direct) provider in the credential, or a base URL override that serves /kling/v1/images/editing/expand.'
-			: (failure.remedy ?? known?.remedy ?? '');
+			: failure.remedy !== undefined
+				? redactSecrets(failure.remedy)
+				: (known?.remedy ?? '');
 	const parts = [remedy];
 	if (failure.requestId) parts.push(`Request ID: ${failure.requestId}.`);
 	// Only tasks the provider accepted: a refused create (1102, 1304, a 404 route) made none.

@@ -1,7 +1,7 @@
 import dns from 'node:dns';
 import { createServer } from 'node:net';
 
-import { requestFailure } from '../../../../nodes/KlingExpand/transport';
+import { KlingFailure, requestFailure, toNodeApiError } from '../../../../nodes/KlingExpand/transport';
 import { capturedLogs, runWorkflow } from '../../../harness/engine';
 import { requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
@@ -101,6 +101,14 @@ describe('redirects', () => {
 		expect(requestsOf(sim, 'create')).toHaveLength(1);
 		expect(sim.requests.filter((request) => request.path.startsWith('/login'))).toHaveLength(0);
 		expect(sim.tasks.size).toBe(0);
+	});
+
+	it('a Base URL with user:pass@ is shown without them', () => {
+		const failure = new KlingFailure('redirect', 'The Kling API answered HTTP 302, a redirect to https://proxy.example/login?ticket=t1, which was not followed', undefined, 302);
+		failure.remedy = "Kling's API does not redirect, so https://proxyuser:proxypa55@proxy.example is not the API itself.";
+		const error = toNodeApiError({ id: '1', name: 'Kling Expand', type: 'klingExpand', typeVersion: 1, position: [0, 0], parameters: {} }, failure);
+		expect(error.message).toBe('The Kling API answered HTTP 302, a redirect to https://proxy.example/login, which was not followed');
+		expect(error.description).toBe("Kling's API does not redirect, so https://proxy.example is not the API itself.");
 	});
 
 	it('a redirect on Get Task is refused the same way', async () => {
