@@ -16,7 +16,11 @@ it.each<ExternalIdLookup>(['path', 'pathFlag', 'collection'])('new-shape callbac
 	expect(started.error).toBeUndefined();
 	const resumed = await execution.resumedRun();
 	expect(resumed?.error).toBeUndefined();
-	expect(JSON.parse(sim.callbackDeliveries.at(-1)!.rawBody)).toMatchObject({ status: 'succeeded' });
+	// Every callback the resume webhook received was new-style, and a 'succeeded' one resumed the run.
+	const received = execution.deliveries.map((delivery) => delivery.body as { id?: string; task_id?: string; status?: string });
+	expect(received.length).toBeGreaterThan(0);
+	expect(received.every((body) => body.id !== undefined && body.task_id === undefined)).toBe(true);
+	expect(execution.deliveries.find((delivery) => delivery.resumed)?.body).toMatchObject({ status: 'succeeded' });
 	expect(resumed!.output(EXPAND_NODE).map((item) => [item.json.task_status, item.json.wait_status])).toEqual([
 		['succeed', 'completed'],
 		['succeed', 'completed'],
