@@ -103,6 +103,10 @@ class KlingSimulator implements Simulator {
 		this.faults.setRandom(options);
 	}
 
+	seedUnrelatedTasks(count: number): void {
+		this.board.seedEnded(count);
+	}
+
 	failTasksWith(message: string | null, match?: (body: Record<string, unknown>) => boolean): void {
 		this.failureRule = message === null ? null : { message, match };
 	}
