@@ -24,14 +24,18 @@ export type ProbeResult =
  *    while a page can still save more queries than it costs, stopping at the first unfinished task;
  * 3. whatever the pages did not show is asked for one by one, again stopping at the first unfinished one.
  * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is, asked last.
+ * `ownEndedAt` (the callback body's updated_at) also stops the probe at a task that ended later: then this
+ * callback is not the one that resumes (see lastToEnd), and only "not complete" is reported.
  */
-export async function probeBatch(ctx: KlingContext, ids: string[], own: number, policy: RequestPolicy): Promise<ProbeResult> {
+export async function probeBatch(ctx: KlingContext, ids: string[], own: number, policy: RequestPolicy, ownEndedAt?: number): Promise<ProbeResult> {
 	const tasks = new Array<KlingTask | undefined>(ids.length);
 	const known = new Set<number>();
 	let requests = 0;
 	const order = [...ids.keys()].reverse().filter((index) => index !== own);
 	order.push(own);
-	const unfinished = () => [...known].some((index) => tasks[index] !== undefined && !isTerminal(tasks[index]!.task_status));
+	// A task that ended after this callback's own (by the callback's word: it only saves work) makes another callback the last one.
+	const endedLater = (index: number) => index !== own && ownEndedAt !== undefined && (tasks[index]!.updated_at ?? 0) > ownEndedAt;
+	const unfinished = () => [...known].some((index) => tasks[index] !== undefined && (!isTerminal(tasks[index]!.task_status) || endedLater(index)));
 
 	const ask = async (index: number) => {
 		requests++;
@@ -88,4 +92,31 @@ export function lastToEnd(tasks: Array<KlingTask | undefined>): number | undefin
 		if (last === undefined || ended >= (tasks[last]!.updated_at ?? 0)) last = index;
 	});
 	return last;
+}
+
+/**
+ * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch is being
+ * submitted: one list page, which shows every recent task at once, plus a query for the oldest task the
+ * page missed (other workflows' newer tasks can push it off the page). At most two requests per check
+ * however many tasks are held or the account holds: tasks the page misses are learnt one per check.
+ */
+export async function endedAmong(ctx: KlingContext, taskIds: string[], policy: RequestPolicy): Promise<Set<string>> {
+	const wanted = new Set(taskIds);
+	const seen = new Set<string>();
+	const ended = new Set<string>();
+	const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize: PAGE_SIZE } }, policy));
+	if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
+	for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {
+		const task = normaliseTask(entry);
+		if (!task || !wanted.has(task.task_id)) continue;
+		seen.add(task.task_id);
+		if (isTerminal(task.task_status)) ended.add(task.task_id);
+	}
+	const oldestMissed = taskIds.find((taskId) => !seen.has(taskId));
+	if (oldestMissed !== undefined) {
+		const task = normaliseTask(await findTask(ctx, oldestMissed, policy));
+		// A task Kling no longer knows holds no slot.
+		if (!task || isTerminal(task.task_status)) ended.add(oldestMissed);
+	}
+	return ended;
 }

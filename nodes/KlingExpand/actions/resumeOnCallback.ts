@@ -9,10 +9,10 @@ import { SlotHolder } from '../helpers/slotHolder';
 import type { KlingTask } from '../helpers/task';
 import { isTerminal, normaliseTask } from '../helpers/task';
 import type { RequestPolicy } from '../transport';
-import { backoffDelay, DEFAULT_POLICY, KlingFailure, queryTasks, settle } from '../transport';
+import { backoffDelay, DEFAULT_POLICY, KlingFailure, settle } from '../transport';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
-import { lastToEnd, probeBatch } from './batchProbe';
+import { endedAmong, lastToEnd, probeBatch } from './batchProbe';
 import { callbackBatchId } from './externalIds';
 import type { PreparedCreate } from './submit.operation';
 import { prepareCreate, submitPrepared } from './submit.operation';
@@ -103,10 +103,7 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 	const checkPolicy = { ...batch.policy, attempts: 1 };
 	const holder = new SlotHolder(
 		batch.slots,
-		async (taskIds) => {
-			const { tasks } = await queryTasks(ctx, taskIds, checkPolicy);
-			return new Set([...tasks].filter(([, task]) => isTerminal(task.task_status)).map(([taskId]) => taskId));
-		},
+		async (taskIds) => await endedAmong(ctx, taskIds, checkPolicy),
 		{ minIntervalMs, maxIntervalMs, growth: HOLD_GROWTH, holdLimitMs: timeoutMs },
 		batch.policy.signal,
 		items.length,
@@ -182,7 +179,8 @@ export async function finish(this: IExecuteFunctions, batch: Batch, outcomes: It
 		json.message = `Kling had not reported task ${String(result.task_id)} when the wait ended: fetch it with Get Task`;
 	});
 	await this.putExecutionToWait(new Date(Date.now() + callbackRun.timeoutMs));
-	return [items];
+	// Shown as the node's run while it waits; without the input's binary data, which n8n stores with the input already.
+	return [items.map((item, itemIndex) => ({ json: item.json, pairedItem: { item: itemIndex } }))];
 }
 
 /** The task as an output item: downloaded images when asked, an error item for a failed or lost task. */
@@ -239,7 +237,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
 	const ids = Array.from({ length: count }, (_, itemIndex) => `${prefix}${itemIndex}`);
-	const probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY);
+	const probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
 	if (!probe.complete) return { webhookResponse: { received: true, resumed: false } };
 	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat it.
 	if (lastToEnd(probe.tasks) !== own) return { webhookResponse: { received: true, resumed: false } };

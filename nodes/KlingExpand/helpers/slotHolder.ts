@@ -90,6 +90,8 @@ export class SlotHolder {
 			const now = Date.now();
 			for (const [taskId, entry] of this.held) if (now - entry.since >= holdLimitMs) this.releaseTask(taskId);
 			if (this.held.size === 0) break;
+			// Nobody waits for a slot (the items are still being read and sent): a check would learn nothing useful.
+			if (this.pool.waiting === 0) continue;
 			this.checks++;
 			let ended: Set<string>;
 			try {
