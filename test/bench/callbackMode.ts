@@ -156,8 +156,8 @@ export function formatCallbackTable(rows: CallbackRow[]): string {
 }
 
 export const CALLBACK_NOTES = [
-	`Callback (Resume) mode: account limit ${ACCOUNT_LIMIT} slots, Concurrency ${ACCOUNT_LIMIT}, every task ${s(CALLBACK_TASK_MS)} s (${realSeconds(CALLBACK_TASK_MS).toFixed(0)} s real), downloads on, 300×300 PNG inputs (a smooth gradient, a few kB: 1000 of them are held in memory twice, as n8n's in-memory binary mode stores a waiting execution). "Newer others": ended tasks of other workflows added when the execution sleeps, so the batch is off the first list page.`,
+	`Callback (Resume) mode: account limit ${ACCOUNT_LIMIT} slots, Concurrency ${ACCOUNT_LIMIT}, every task ${s(CALLBACK_TASK_MS)} s (${realSeconds(CALLBACK_TASK_MS).toFixed(0)} s real), downloads on, 300×300 PNG inputs (~210 kB; results ~250 kB). "Newer others": ended tasks of other workflows added when the execution sleeps, so the batch is off the first list page.`,
 	'Per task (/t) = requests of that kind ÷ accepted tasks; Total/t counts creates (1303-refused ones too), queries, lists and image downloads. Downl./image = result-image GETs ÷ images.',
 	'Held = start until the execution is put to wait: the worker is held only until the last item is submitted (the design: webhook() cannot submit, see the README). Held floor = when the last item could start at the earliest on these slots ((ceil(N/10) − 1) × task); Floor = when the last task could end.',
-	'RSS is the bench process: engine, node, the harness that stores the waiting execution as JSON and the resumed run holding every downloaded image in memory.',
+	'RSS is the bench process: engine, node, the harness that keeps the waiting execution (every input image, in-memory binary mode) as JSON as n8n\'s database would, and the resumed run holding every downloaded image in memory.',
 ];
