@@ -7,7 +7,7 @@ import { signStandardWebhook, type SimTask } from '../../test/simulator';
 import { INPUT_IMAGE, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
 import { seconds, tail, waitFor } from './processes';
-import { FAILING_PROMPT, QUEUE_ITEMS, QUEUE_PROMPT, QUEUE_WEBHOOK_PATH } from './workflows';
+import { FAILING_PROMPT, QUEUE_ITEMS, QUEUE_PROMPT, QUEUE_SLOT_LIMIT, QUEUE_WEBHOOK_PATH } from './workflows';
 
 /** One check against real n8n: returns a one-line result to print, or throws saying what was wrong. */
 export interface Check {
@@ -197,12 +197,13 @@ export const serverChecks: Check[] = [
 /** Checks against n8n in queue mode (startQueueMode: Redis, main, two workers). */
 export const queueChecks: Check[] = [
 	{
-		name: 'queue mode: Submit and Wait (callback) sleeps holding no worker, stays waiting through non-terminal and partial callbacks, and another worker finishes it',
+		name: `queue mode: Submit and Wait (callback), ${QUEUE_ITEMS} items on an account with ${QUEUE_SLOT_LIMIT} slots: each submitted once, the worker held only until the last submit, the execution sleeps through partial callbacks, refuses an altered resume URL, and another worker finishes it`,
 		server: true,
 		async run({ server, workers, simulator, workflows, imageUrl }) {
 			const { rest } = requireServer(server);
 			if (!workers || workers.length < 2) throw new Error('queue mode needs two workers');
 			const workflowId = workflows.callbackInQueueMode.id;
+			const before = simulator.stats();
 			const started = Date.now();
 			const images = Array.from({ length: QUEUE_ITEMS }, (_, index) => ({ url: imageUrl, prompt: `${QUEUE_PROMPT}${index}` }));
 			const call = await fetch(`${requireServer(server).url}/webhook/${QUEUE_WEBHOOK_PATH}`, {
@@ -212,7 +213,8 @@ export const queueChecks: Check[] = [
 			});
 			if (call.status !== 200) throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
 
-			const waiting = await waitFor('the execution to be waiting', async () => (await rest.executions(workflowId)).find((run) => run.status === 'waiting'), 60_000);
+			const waiting = await waitFor('the execution to be waiting', async () => (await rest.executions(workflowId)).find((run) => run.status === 'waiting'), 90_000);
+			const heldFor = seconds(Date.now() - started);
 			const executionId = waiting.id;
 			const startedBy = (worker: (typeof workers)[number]) => readFileSync(worker.logFile, 'utf8').split(`Worker started execution ${executionId} `).length - 1;
 			const first = await waitFor(`the worker log that ran execution ${executionId}`, async () => {
@@ -221,32 +223,53 @@ export const queueChecks: Check[] = [
 			}, 15_000);
 			const tasks = () => [...simulator.tasks.values()].filter((task) => String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}?`));
 			const created = tasks();
-			if (created.length !== QUEUE_ITEMS || created.some((task) => task.task_status === 'succeed' || task.task_status === 'failed')) {
-				throw new Error(`expected ${QUEUE_ITEMS} unfinished tasks with this execution's resume URL; the simulator has ${created.map((task) => `${task.task_id} ${task.task_status}`).join(', ')}`);
-			}
+			// Every item submitted exactly once before the sleep, within the account's slots, none refused.
+			const prompts = created.map((task) => String(task.createBody.prompt)).sort();
+			const expectedPrompts = images.map((image) => image.prompt).sort();
+			if (JSON.stringify(prompts) !== JSON.stringify(expectedPrompts)) throw new Error(`the tasks with this execution's resume URL are prompted ${prompts.join(', ')}; expected each of ${expectedPrompts.join(', ')} once`);
+			const submitted = simulator.stats();
+			if (submitted.peakSlots > QUEUE_SLOT_LIMIT) throw new Error(`${submitted.peakSlots} slots were held at once; the account has ${QUEUE_SLOT_LIMIT}`);
+			if (submitted.rejected1303 !== before.rejected1303) throw new Error(`${submitted.rejected1303 - before.rejected1303} creates were refused with 1303`);
+			const unfinished = created.filter((task) => task.task_status !== 'succeed' && task.task_status !== 'failed');
+			if (unfinished.length === 0) throw new Error('every task had ended before the execution slept: nothing was left for the callbacks');
+
 			// n8n itself guards the resume URL: a callback with a wrong signature is refused and resumes nothing.
-			const forged = new URL(String(created[0].createBody.callback_url));
+			const resumeUrl = String(unfinished[0].createBody.callback_url);
+			const body = JSON.stringify({ ...unfinished[0], task_status: 'succeed', task_status_msg: '', task_result: { images: [] } });
+			const forged = new URL(resumeUrl);
 			forged.searchParams.set('signature', 'forged');
-			const body = JSON.stringify({ task_id: created[0].task_id, task_status: 'succeed', task_status_msg: '', task_result: { images: [] } });
 			const forgedAnswer = await fetch(forged, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 			if (forgedAnswer.status !== 401) throw new Error(`a resume callback with a wrong signature answered ${forgedAnswer.status}; expected 401`);
+			// n8n does not sign the node's batch identity: the node does, and refuses an altered one before asking Kling anything.
+			const requestsBefore = simulator.stats();
+			const altered: string[] = [];
+			for (const [parameter, value] of [['kling_items', '1'], ['kling_items', '10000'], ['kling_batch', 'deadbeef0'], ['kling_execution', String(Number(executionId) + 1)]]) {
+				const url = new URL(resumeUrl);
+				url.searchParams.set(parameter, value);
+				const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+				if (answer.status !== 401) throw new Error(`a resume URL with ${parameter}=${value} answered ${answer.status} ${await answer.text()}; expected 401`);
+				altered.push(`${parameter}=${value}`);
+			}
+			const requestsAfter = simulator.stats();
+			const asked = requestsAfter.queries + requestsAfter.lists + requestsAfter.creates - (requestsBefore.queries + requestsBefore.lists + requestsBefore.creates);
+			if (asked !== 0) throw new Error(`the altered resume URLs made ${asked} provider requests; expected none`);
+
 			// The worker finished its job when the execution went to sleep: stopping it loses nothing.
 			await first.stop();
 			const second = workers.find((worker) => worker !== first && worker.running);
 			if (!second) throw new Error('no other worker is running');
 			const afterStop = `${first.name} (which ran execute()) stopped at ${seconds(Date.now() - started)}`;
 
-			const answered = (status: string) => {
-				const ids = new Set(tasks().map((task) => task.task_id));
-				return simulator.callbackDeliveries.filter((delivery) => ids.has(delivery.body.task_id) && delivery.body.task_status === status && delivery.status === 200);
-			};
+			const ended = () => tasks().filter((task) => task.task_status === 'succeed' || task.task_status === 'failed');
 			const expectWaiting = async (moment: string) => {
 				const now = await rest.execution(executionId);
 				if (now.status !== 'waiting') throw new Error(`execution ${executionId} is "${now.status}" ${moment}; expected "waiting"`);
 			};
-			await waitFor('every task\'s processing callback, answered 200', async () => (answered('processing').length === QUEUE_ITEMS ? true : undefined), 60_000);
-			await expectWaiting('after the processing callbacks');
-			await waitFor(`${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} succeed callbacks, answered 200`, async () => (answered('succeed').length === QUEUE_ITEMS - 1 ? true : undefined), 60_000);
+			await waitFor(`${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks to end and their succeed callbacks to be answered`, async () => {
+				const ids = new Set(ended().map((task) => task.task_id));
+				const answered = simulator.callbackDeliveries.filter((delivery) => ids.has(delivery.body.task_id) && delivery.body.task_status === 'succeed' && delivery.status !== 'error');
+				return ids.size === QUEUE_ITEMS - 1 && new Set(answered.map((delivery) => delivery.body.task_id)).size === QUEUE_ITEMS - 1 ? true : undefined;
+			}, 90_000);
 			await expectWaiting(`after ${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks ended`);
 
 			const finished = await waitFor('the execution to finish', async () => {
@@ -268,11 +291,16 @@ export const queueChecks: Check[] = [
 					throw new Error(`output item ${index}: ${JSON.stringify({ task_status: item.json.task_status, wait_status: item.json.wait_status, image })}; expected succeed, completed, ${task.resultImageSize.width}×${task.resultImageSize.height}`);
 				}
 			});
-			const statuses = answered('succeed').map((delivery) => simulator.tasks.get(delivery.body.task_id)?.createBody.prompt).join(', ');
+			const ids = new Set(created.map((task) => task.task_id));
+			const downloads = simulator.requests.filter((request) => [...ids].some((id) => request.path.startsWith(`/results/${id}/`))).length;
+			if (downloads !== QUEUE_ITEMS) throw new Error(`${downloads} result downloads for ${QUEUE_ITEMS} images; expected one each`);
+			const total = simulator.stats();
+			const cost = { creates: total.creates - before.creates, queries: total.queries - before.queries, lists: total.lists - before.lists };
 			return (
-				`execution ${executionId}: ${first.name} ran execute() and put it to wait; a forged resume signature got 401; ${afterStop}; waiting after ${QUEUE_ITEMS} processing callbacks and after ${QUEUE_ITEMS - 1} ` +
-				`of ${QUEUE_ITEMS} succeed callbacks; ${second.name} continued it to success at ${seconds(Date.now() - started)}; tasks ended in the order ${statuses}, ` +
-				`output in input order with images downloaded (${output.map((item) => `${(item.json.image as { width: number }).width}×${(item.json.image as { height: number }).height}`).join(', ')})`
+				`execution ${executionId}: ${QUEUE_ITEMS} tasks on ${QUEUE_SLOT_LIMIT} slots (peak ${submitted.peakSlots}, no 1303), ${first.name} held ${heldFor} until the last submit, then the execution slept with ${unfinished.length} unfinished; ` +
+				`a forged n8n signature and altered ${altered.join(', ')} got 401 with no provider request; ${afterStop}; waiting after ${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks ended; ` +
+				`${second.name} continued it to success at ${seconds(Date.now() - started)}; output in input order with ${downloads} images downloaded once each; ` +
+				`provider requests ${cost.creates} creates, ${cost.queries} queries, ${cost.lists} lists for ${QUEUE_ITEMS} tasks`
 			);
 		},
 	},

@@ -8,7 +8,7 @@ import { ensureRuntime, type Runtime } from './install';
 import { N8n, type N8nServer } from './n8n';
 import { buildAndPack, installCommunityPackage } from './package';
 import { Background, freePort, seconds, waitFor } from './processes';
-import { simulatedDurationMs, simulatorCredential, testWorkflows, type TestWorkflows } from './workflows';
+import { QUEUE_SLOT_LIMIT, simulatedDurationMs, simulatorCredential, testWorkflows, type TestWorkflows } from './workflows';
 
 export const INPUT_IMAGE = { width: 800, height: 600 };
 
@@ -72,6 +72,7 @@ export async function prepare(log: (line: string) => void, options: { forScreens
 			port: 0,
 			webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret,
 			taskDurationMs: (task) => simulatedDurationMs(task.createBody.prompt),
+			concurrencyLimit: QUEUE_SLOT_LIMIT,
 		});
 		cleanups.push(() => simulator.close());
 		const inputImagePath = join(filesDir, 'kling', 'input.png');

@@ -20,17 +20,23 @@ export const FAILING_PROMPT = 'e2e: this task must fail';
 
 /** The queue-mode workflow's items are prompted `queue item <index>`; the simulator gives them long durations. */
 export const QUEUE_PROMPT = 'queue item ';
-export const QUEUE_ITEMS = 3;
+/** More items than the simulator's account has slots (QUEUE_SLOT_LIMIT): the batch must wait for slots to free. */
+export const QUEUE_ITEMS = 12;
+/** The simulated account's concurrency limit (1303 above it), for every phase; one task at a time elsewhere. */
+export const QUEUE_SLOT_LIMIT = 5;
 export const QUEUE_WEBHOOK_PATH = 'kling-queue-e2e';
+/** Items before this one take 3 s; from it on (the last wave) they take long, ending in reverse order. */
+const QUEUE_LONG_FROM = 7;
 
 /**
- * Item i runs 30 - 6i s (30, 24, 18; processing from half-way): they end in reverse order, with time to see
- * the execution waiting and stop its worker before the first processing callback (9 s), even on a slow
- * machine, and time between the status changes to look at it. Every other task takes 1 s.
+ * Items 0–6 take 3 s each, so the worker, holding the 5 slots, submits the last items after two short waves
+ * (~7 s). Items 7–11 take 30 s − 3 s per item (30, 27, 24, 21, 18; processing from half-way): they end in
+ * reverse order, long after the execution went to sleep and its worker was stopped. Every other task takes 1 s.
  */
 export function simulatedDurationMs(prompt: unknown): number {
 	const index = typeof prompt === 'string' && prompt.startsWith(QUEUE_PROMPT) ? Number(prompt.slice(QUEUE_PROMPT.length)) : NaN;
-	return Number.isInteger(index) ? (30 - 6 * index) * 1000 : 1000;
+	if (!Number.isInteger(index)) return 1000;
+	return index < QUEUE_LONG_FROM ? 3000 : (30 - 3 * (index - QUEUE_LONG_FROM)) * 1000;
 }
 
 /** A klingApi credential for the simulator: access key + secret key, callbacks signed with the simulator's secret. */
@@ -131,7 +137,7 @@ function callbackInQueueMode(): WorkflowFile {
 		},
 		{ id: `${id}-3`, name: 'After Expand', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [660, 0], parameters: {} },
 	];
-	return { id, name: 'Kling Expand: callback wait mode, 3 items, queue mode', active: false, settings: { executionOrder: 'v1' }, connections: inLine(nodes), nodes };
+	return { id, name: `Kling Expand: callback wait mode, ${QUEUE_ITEMS} items, queue mode`, active: false, settings: { executionOrder: 'v1' }, connections: inLine(nodes), nodes };
 }
 
 function example(file: string, id: string, settings: WorkflowSettings, adapt: (node: WorkflowNode) => WorkflowNode = (node) => node): WorkflowFile {

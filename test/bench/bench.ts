@@ -10,6 +10,8 @@ import path from 'node:path';
 
 import type { INodeExecutionData } from 'n8n-workflow';
 
+import type { CallbackRow } from './callbackMode';
+import { CALLBACK_NOTES, CALLBACK_SIZES, formatCallbackTable, measureCallback, UNRELATED_TASKS } from './callbackMode';
 import { RemoteSimulator } from './remoteSimulator';
 import { benchAndReal, formatTable, formatTargets } from './report';
 import type { Row, Runner, Workload } from './runners';
@@ -17,6 +19,7 @@ import { measure } from './runners';
 import { ACCOUNT_LIMIT, BASELINE_INTERVAL_MS, NODE_OPTIONS, NODE_POLL_GROWTH, SCALE, TASK_MS } from './scale';
 import type { Results } from './targets';
 import { evaluateTargets } from './targets';
+import { makeTestImage } from '../simulator';
 import { batchWorkload, itemsOf, largeImage, largeWorkload, mixedWorkload, smallImage, SWEEP_REAL_SECONDS, sweepWorkload } from './workloads';
 
 const RESULTS_FILE = path.resolve(__dirname, '../../bench-results/bench.json');
@@ -86,10 +89,31 @@ async function smallBaselines(small: Buffer) {
 	}
 }
 
+/** Callback (Resume) mode at N = 10, 100, 1000, with and without newer tasks of other workflows (issue 11). */
+async function callbackRuns(simulator: RemoteSimulator): Promise<CallbackRow[]> {
+	const image = await makeTestImage({ width: 300, height: 300, format: 'png', seed: 11, noise: 0 });
+	const rows: CallbackRow[] = [];
+	for (const size of CALLBACK_SIZES) {
+		for (const unrelated of [0, UNRELATED_TASKS]) {
+			const row = await measureCallback(simulator, itemsOf(image, size), unrelated);
+			process.stderr.write(`  callback mode · ${size} items, ${unrelated} newer others: held ${(row.heldMs / 1000).toFixed(2)} s, wall ${(row.wallMs / 1000).toFixed(2)} s, ${row.succeeded}/${row.items} ok${row.error ? `, failed: ${row.error}` : ''}\n`);
+			rows.push(row);
+		}
+	}
+	return rows;
+}
+
 async function main(): Promise<void> {
 	const startedAt = Date.now();
 	const simulator = await RemoteSimulator.start(ACCOUNT_LIMIT);
 	try {
+		// BENCH_ONLY=callback runs the callback-mode table alone.
+		if (process.env.BENCH_ONLY === 'callback') {
+			await measure(simulator, warmUp(await smallImage()), 'node');
+			const callbackRows = await callbackRuns(simulator);
+			console.log(`\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s (build not included).`);
+			return;
+		}
 		const small = await smallImage();
 		// Loads the package and warms the request path, so the first measured run pays no start-up.
 		for (const runner of ['node', 'baseline'] as const) await measure(simulator, warmUp(small), runner);
@@ -99,6 +123,7 @@ async function main(): Promise<void> {
 		const node = await nodeRuns(simulator, small, large);
 		const largeBaseline = await measured(simulator, largeWorkload(large, ''), 'baseline');
 		const baseline = await smallBaselines(small);
+		const callbackRows = await callbackRuns(simulator);
 
 		const results: Results = {
 			batch: { node: node.batch, baseline: baseline.batch },
@@ -120,9 +145,9 @@ async function main(): Promise<void> {
 		];
 		const targets = evaluateTargets(results);
 		const totalSeconds = (Date.now() - startedAt) / 1000;
-		console.log(`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`);
+		console.log(`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`);
 		mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-		writeFileSync(RESULTS_FILE, JSON.stringify({ date: new Date().toISOString(), scale: SCALE, taskMs: TASK_MS, nodeOptions: NODE_OPTIONS, baselineIntervalMs: BASELINE_INTERVAL_MS, notes: NOTES, rows, targets, totalSeconds }, null, 2));
+		writeFileSync(RESULTS_FILE, JSON.stringify({ date: new Date().toISOString(), scale: SCALE, taskMs: TASK_MS, nodeOptions: NODE_OPTIONS, baselineIntervalMs: BASELINE_INTERVAL_MS, notes: NOTES, rows, targets, callbackNotes: CALLBACK_NOTES, callbackRows, totalSeconds }, null, 2));
 		console.log(`Written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
 	} finally {
 		await simulator.close();

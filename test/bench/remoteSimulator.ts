@@ -12,6 +12,7 @@ export interface SimulatorSnapshot {
 export type SimulatorRequest =
 	| { id: number; op: 'reset'; durationsMs: number[]; fallbackMs: number }
 	| { id: number; op: 'snapshot' }
+	| { id: number; op: 'seed'; count: number }
 	| { id: number; op: 'close' };
 
 export interface SimulatorReply {
@@ -56,6 +57,11 @@ export class RemoteSimulator {
 	/** Clears tasks, requests and counters; the next accepted tasks take these durations in order. */
 	async reset(durationsMs: number[], fallbackMs: number): Promise<void> {
 		await this.call({ op: 'reset', durationsMs, fallbackMs });
+	}
+
+	/** Adds ended tasks of another workflow, newer than every task so far. */
+	async seedUnrelatedTasks(count: number): Promise<void> {
+		await this.call({ op: 'seed', count });
 	}
 
 	async snapshot(): Promise<SimulatorSnapshot> {

@@ -78,6 +78,9 @@ async function main(): Promise<void> {
 				return reply(null);
 			case 'snapshot':
 				return reply(snapshot());
+			case 'seed':
+				simulator.seedUnrelatedTasks(message.count);
+				return reply(null);
 			case 'close':
 				await simulator.close();
 				reply(null);

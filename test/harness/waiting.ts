@@ -12,9 +12,12 @@ import { expressLikeResponse } from './webhooks';
 
 /** Executions not yet closed: closed after each test, so a failed assertion cannot leave a server holding jest open. */
 const openExecutions = new Set<{ close(): Promise<void> }>();
-afterEach(async () => {
-	await Promise.all([...openExecutions].map(async (execution) => await execution.close()));
-});
+// Outside jest (the bench) there is no afterEach: callers close their executions themselves.
+if (typeof afterEach === 'function') {
+	afterEach(async () => {
+		await Promise.all([...openExecutions].map(async (execution) => await execution.close()));
+	});
+}
 
 export interface Delivery {
 	status: number;

@@ -122,6 +122,10 @@ class KlingSimulator implements Simulator {
 		return { externalIdLookup: this.options.externalIdLookup ?? 'path', callbackShape: this.options.callbackShape ?? 'legacy' };
 	}
 
+	seedUnrelatedTasks(count: number): void {
+		this.board.seedEnded(count);
+	}
+
 	failTasksWith(message: string | null, match?: (body: Record<string, unknown>) => boolean): void {
 		this.failureRule = message === null ? null : { message, match };
 	}

@@ -94,6 +94,34 @@ export class TaskBoard {
 		return task;
 	}
 
+	/**
+	 * `count` tasks of some other workflow on the account, already ended (they hold no slot) and newer than
+	 * every task so far: they push earlier tasks down the list pages. Their results cannot be downloaded.
+	 */
+	seedEnded(count: number): void {
+		const now = Date.now();
+		for (let index = 0; index < count; index++) {
+			const task: SimTask = {
+				task_id: this.nextTaskId(now),
+				task_status: 'succeed',
+				task_status_msg: '',
+				task_info: { external_task_id: `unrelated-${now}-${index}` },
+				final_unit_deduction: '8',
+				watermark_info: { enabled: false },
+				created_at: now,
+				updated_at: now,
+				completedAt: now,
+				createBody: {},
+				via: 'kling',
+				downRatioField: 'down_expansion_ratio',
+				n: 1,
+				sourceSize: { width: 0, height: 0 },
+				resultImageSize: { width: 0, height: 0 },
+			};
+			this.tasks.set(task.task_id, task);
+		}
+	}
+
 	/** The PNG behind a result URL, or undefined when there is no such image (yet). */
 	resultImage(taskId: string, index: number, watermarked: boolean): Promise<Buffer> | undefined {
 		const task = this.tasks.get(taskId);

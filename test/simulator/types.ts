@@ -195,6 +195,8 @@ export interface Simulator {
 	stats(): SimulatorStats;
 	injectFault(fault: Fault): void;
 	setRandomFaults(options: RandomFaultOptions | null): void;
+	/** Adds `count` ended tasks of another workflow, newer than every task so far (callback-mode cost under a busy account). */
+	seedUnrelatedTasks(count: number): void;
 	/** Tasks created from now on whose body matches end `failed` with this `task_status_msg`; null stops it. */
 	failTasksWith(message: string | null, match?: (body: Record<string, unknown>) => boolean): void;
 	/** Every trickled answer so far. */

@@ -11,14 +11,28 @@ import type { Batch, ItemRun } from './batch';
 import { createBatch } from './batch';
 import * as getTask from './getTask.operation';
 import * as listTasks from './listTasks.operation';
-import { executeWithCallback } from './resumeOnCallback';
+import * as callback from './resumeOnCallback';
+import type { ItemOutcome } from './resumeOnCallback';
 import * as submit from './submit.operation';
 import * as submitAndWait from './submitAndWait.operation';
 
 type OperationExecute = (this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch) => Promise<INodeExecutionData[]>;
 
+interface Operation {
+	execute: OperationExecute;
+	parallel: boolean;
+	/** Turns the items' outcomes into the node's output (callback mode: marks them and puts the execution to wait). */
+	finish?: (this: IExecuteFunctions, batch: Batch, outcomes: ItemOutcome[]) => Promise<INodeExecutionData[][]>;
+}
+
+/** Submit and Wait in Callback (Resume) wait mode. */
+const submitAndWaitCallback: Operation = { execute: callback.execute, parallel: true, finish: callback.finish };
+
+/** An AI agent's tool call cannot sleep until a callback: it polls instead, and says so. */
+const TOOL_FALLBACK_NOTE = 'Callback (Resume) wait mode needs the execution to sleep, which an AI agent tool call cannot do: this run waited by polling Kling instead';
+
 /** Submits run items side by side (bounded by the concurrency option); reads run one item at a time. */
-const operations: Record<string, { execute: OperationExecute; parallel: boolean }> = {
+const operations: Record<string, Operation> = {
 	submit: { execute: submit.execute, parallel: true },
 	submitAndWait: { execute: submitAndWait.execute, parallel: true },
 	getTask: { execute: getTask.execute, parallel: false },
@@ -69,18 +83,19 @@ function errorItem(error: NodeApiError | NodeOperationError, run: ItemRun, cause
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operationName = this.getNodeParameter('operation', 0) as string;
-	if (operationName === 'submitAndWait' && this.getNodeParameter('waitMode', 0, 'poll') === 'callback') return await executeWithCallback.call(this);
-	const operation = operations[operationName];
+	const callbackMode = operationName === 'submitAndWait' && this.getNodeParameter('waitMode', 0, 'poll') === 'callback';
+	const asTool = callbackMode && this.isToolExecution?.() === true;
+	const operation = callbackMode && !asTool ? submitAndWaitCallback : operations[operationName];
 	if (!operation) throw new NodeOperationError(this.getNode(), `The operation "${operationName}" is not supported`);
 	const count = this.getInputData().length;
 	const batch = createBatch(this);
 	const runs: ItemRun[] = Array.from({ length: count }, (_, itemIndex) => ({ itemIndex, tasks: [] }));
 	const settled = await mapSettled(count, operation.parallel ? batch.concurrency : 1, async (itemIndex) => await operation.execute.call(this, itemIndex, runs[itemIndex], batch));
 
-	const output: INodeExecutionData[] = [];
+	const outcomes: ItemOutcome[] = [];
 	for (const [itemIndex, result] of settled.entries()) {
 		if (result.status === 'fulfilled') {
-			for (const item of result.value) output.push({ ...item, pairedItem: { item: itemIndex } });
+			outcomes.push({ items: result.value.map((item) => ({ ...item, pairedItem: { item: itemIndex } })), failed: false });
 			continue;
 		}
 		const error = toNodeError(this, result.reason, runs[itemIndex]);
@@ -90,7 +105,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			if (others.length) error.description = `${error.description ?? ''} Other tasks submitted in this run: ${describeTasks(others)}.`.trim();
 			throw error;
 		}
-		output.push(errorItem(error, runs[itemIndex], result.reason));
+		outcomes.push({ items: [errorItem(error, runs[itemIndex], result.reason)], failed: true });
 	}
+	if (operation.finish) return await operation.finish.call(this, batch, outcomes);
+	const output = outcomes.flatMap((outcome) => outcome.items);
+	if (asTool) for (const item of output) Object.assign(item.json, { wait_mode: 'poll', wait_mode_note: TOOL_FALLBACK_NOTE });
 	return [output];
 }

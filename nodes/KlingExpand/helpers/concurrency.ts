@@ -36,6 +36,11 @@ export class SlotPool {
 		this.free = capacity;
 	}
 
+	/** How many are waiting for slots. */
+	get waiting(): number {
+		return this.queue.length;
+	}
+
 	/** Resolves when `slots` (capped at the capacity, so a 9-image task can run under a limit of 5) are held. */
 	async acquire(slots: number): Promise<number> {
 		const wanted = Math.min(slots, this.capacity);

@@ -124,3 +124,108 @@ describe('Submit and Wait, callback mode', () => {
 		await execution.close();
 	});
 });
+
+/** Every request the simulator received for the expand API (creates, queries, lists): what Kling would count. */
+const providerRequests = (sim: ReturnType<typeof simulator>) => sim.requests.filter((request) => /\/v1\/images\/editing\/expand/.test(request.path)).length;
+
+const post = async (url: URL | string, body: unknown) => await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+describe('Submit and Wait, callback mode: the resume URL', () => {
+	it.each([
+		['kling_items', '1', 'fewer items: resume early, dropping billed tasks'],
+		['kling_items', '10000', 'more items: one POST, thousands of queries'],
+		['kling_execution', '123456', "another execution's id"],
+		['kling_batch', 'deadbeef0', "another batch's id"],
+		['kling_signature', 'AAAA', 'a forged signature'],
+	])('answers 401 and sends Kling nothing when %s is changed to %s (%s)', async (parameter, value) => {
+		const { sim, execution } = await callbackRun(3, { prompt: 'slow' });
+		const url = new URL((requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url);
+		url.searchParams.set(parameter, value);
+		const [task] = sim.tasks.values();
+		const before = providerRequests(sim);
+		const answer = await post(url, { ...task, task_status: 'succeed', task_result: { images: [] } });
+		expect(answer.status).toBe(401);
+		expect(await answer.json()).toEqual({ error: expect.stringMatching(/altered/) });
+		expect(providerRequests(sim)).toBe(before);
+		expect(execution.state).toBe('waiting');
+		await execution.close();
+	});
+
+	it("ignores another batch's task posted to this URL without asking Kling anything", async () => {
+		const sim = simulator();
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: 'slow', downloadImages: false, options: { timeout: 60 } } as never);
+		const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await first.start([binaryItem(await testImage())]);
+		await second.start([binaryItem(await testImage())]);
+		const [firstTask, secondTask] = sim.tasks.values();
+		const firstUrl = new URL(String(firstTask.createBody.callback_url));
+		const before = providerRequests(sim);
+		// A terminal body for the other execution's task, and one naming no task of this batch at all.
+		for (const body of [
+			{ ...secondTask, task_status: 'succeed' },
+			{ ...firstTask, task_status: 'succeed', task_info: { external_task_id: 'someone-else-0' } },
+		]) {
+			const answer = await post(firstUrl, body);
+			expect(answer.status).toBe(200);
+			expect(await answer.json()).toMatchObject({ resumed: false, ignored: expect.any(String) });
+		}
+		expect(providerRequests(sim)).toBe(before);
+		expect(first.state).toBe('waiting');
+		await first.close();
+		await second.close();
+	});
+
+	it('takes the execution id from n8n: the URL of one execution does not verify on another', async () => {
+		const sim = simulator();
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: 'slow', downloadImages: false, options: { timeout: 60 } } as never);
+		const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await first.start([binaryItem(await testImage())]);
+		await second.start([binaryItem(await testImage())]);
+		const [firstTask, secondTask] = sim.tasks.values();
+		// The second execution's resume path with the first one's (validly signed) query.
+		const url = new URL(String(secondTask.createBody.callback_url));
+		url.search = new URL(String(firstTask.createBody.callback_url)).search;
+		const before = providerRequests(sim);
+		expect((await post(url, { ...firstTask, task_status: 'succeed' })).status).toBe(401);
+		expect(providerRequests(sim)).toBe(before);
+		await first.close();
+		await second.close();
+	});
+});
+
+describe('Submit and Wait, callback mode: errors', () => {
+	it("goes through the router's error policy: item index, Kling's code and meaning, and only accepted tasks named", async () => {
+		const sim = simulator();
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, downloadImages: false, options: { ...FAST_WAIT, concurrency: 1, timeout: 60 } } as never);
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		sim.injectFault({ on: 'create', kind: 'code', code: 1301, times: 1 });
+		const started = await execution.start(await Promise.all([0, 1, 2].map(async () => binaryItem(await testImage()))));
+		expect(started.run.status).toBe('error');
+		expect(started.error).toMatchObject({ httpCode: '400', message: expect.stringMatching(/Kling error 1301: Refused by content safety/) });
+		const error = started.error as { context?: { itemIndex?: number }; description: string };
+		expect(error.context?.itemIndex).toBe(0);
+		const accepted = [...sim.tasks.values()];
+		expect(accepted).toHaveLength(2);
+		for (const task of accepted) expect(error.description).toContain(task.task_id);
+		// The refused create left no task: its external id is not named as submitted.
+		const refused = (requestsOf(sim, 'create')[0].body as { external_task_id: string }).external_task_id;
+		expect(accepted.map((task) => task.task_info.external_task_id)).not.toContain(refused);
+		expect(error.description).not.toContain(refused);
+		await execution.close();
+	});
+
+	it('waits out 1303 beyond the request retry budget, within the Timeout, and bills each item once', async () => {
+		const sim = simulator();
+		sim.injectFault({ on: 'create', kind: 'code', code: 1303, times: 14 });
+		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, downloadImages: false, options: { ...FAST_WAIT, retryDelay: 0.01, concurrency: 1, timeout: 60 } } as never);
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await execution.start(await Promise.all([0, 1].map(async () => binaryItem(await testImage()))));
+		const resumed = await execution.resumedRun(20_000);
+		expect(resumed!.output(EXPAND_NODE).map((item) => item.json.task_status)).toEqual(['succeed', 'succeed']);
+		expect(sim.stats().rejected1303).toBe(14);
+		expect(sim.acceptedCreates()).toBe(2);
+		await execution.close();
+	}, 30_000);
+});

@@ -1,0 +1,42 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Callback mode's batch identity in the resume URL (`kling_batch`, `kling_items`, `kling_execution`) is plain
+ * query text that n8n does not sign: whoever holds the URL (Kling, a gateway, a proxy log) could edit it. So
+ * the node signs it with a key only this credential holds and verifies it before any provider request.
+ */
+
+/** Fixed label: a key derived for resume URLs cannot be mistaken for (or used as) the credential's own key. */
+const RESUME_URL_PURPOSE = 'n8n-nodes-kling-expand/resume-url/v1';
+
+/** The credential fields that authenticate requests: the secret the signing key is derived from. */
+const SECRET_FIELDS = ['secretKey', 'apiKey', 'cometApiKey', 'accessKey'] as const;
+
+/** An HMAC key only holders of this credential's secret values can compute; undefined when it has none. */
+export function resumeKey(credentials: Record<string, unknown>): Buffer | undefined {
+	const secrets = SECRET_FIELDS.map((field) => credentials[field]).filter((value): value is string => typeof value === 'string' && value.length > 0);
+	if (secrets.length === 0) return undefined;
+	return createHmac('sha256', secrets.join('\u0000')).update(RESUME_URL_PURPOSE).digest();
+}
+
+export interface BatchIdentity {
+	/** n8n's id of the execution, never read from the URL when verifying. */
+	executionId: string;
+	batchId: string;
+	itemCount: number;
+}
+
+/** base64url HMAC-SHA256 over the batch identity, each field length-delimited by a separator the values cannot contain. */
+export function signBatch(key: Buffer, identity: BatchIdentity): string {
+	return createHmac('sha256', key).update(`${identity.executionId}\n${identity.batchId}\n${identity.itemCount}`).digest('base64url');
+}
+
+/** Constant-time equality that does not reveal the expected value's length: both sides are hashed first. */
+export function safeEqual(expected: string, actual: string): boolean {
+	const digest = (value: string) => createHash('sha256').update(value).digest();
+	return timingSafeEqual(digest(expected), digest(actual)) && Buffer.byteLength(expected) === Buffer.byteLength(actual);
+}
+
+export function verifyBatch(key: Buffer, identity: BatchIdentity, signature: string): boolean {
+	return safeEqual(signBatch(key, identity), signature);
+}

@@ -1,0 +1,32 @@
+import { resumeKey, safeEqual, signBatch, verifyBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
+
+const identity = { executionId: '42', batchId: '0a1b2c3d0', itemCount: 3 };
+
+describe('resume URL signature', () => {
+	it('is derived from the credential secret, and differs from one credential to another', () => {
+		const key = resumeKey({ accessKey: 'ak', secretKey: 'sk-one' })!;
+		const other = resumeKey({ accessKey: 'ak', secretKey: 'sk-two' })!;
+		expect(key.equals(resumeKey({ accessKey: 'ak', secretKey: 'sk-one' })!)).toBe(true);
+		expect(signBatch(key, identity)).not.toBe(signBatch(other, identity));
+		// Not the secret itself: a leaked resume URL signature says nothing about the key it came from.
+		expect(key.toString('utf8')).not.toContain('sk-one');
+		expect(resumeKey({ provider: 'kling' })).toBeUndefined();
+	});
+
+	it('verifies the identity it signed and nothing else', () => {
+		const key = resumeKey({ apiKey: 'api-key' })!;
+		const signature = signBatch(key, identity);
+		expect(verifyBatch(key, identity, signature)).toBe(true);
+		for (const changed of [{ ...identity, itemCount: 1 }, { ...identity, itemCount: 10_000 }, { ...identity, executionId: '43' }, { ...identity, batchId: '0a1b2c3d1' }]) {
+			expect(verifyBatch(key, changed, signature)).toBe(false);
+		}
+		expect(verifyBatch(key, identity, signature.slice(1))).toBe(false);
+		expect(verifyBatch(key, identity, '')).toBe(false);
+	});
+
+	it('compares in constant time without a length shortcut', () => {
+		expect(safeEqual('abc', 'abc')).toBe(true);
+		expect(safeEqual('abc', 'abd')).toBe(false);
+		expect(safeEqual('abc', 'abcd')).toBe(false);
+	});
+});
