@@ -38,16 +38,8 @@ export class KlingExpandTrigger implements INodeType {
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const callback = presentedCallback(this);
-		const plan = verificationPlan({
-			version: this.getNode().typeVersion,
-			verification: this.getNodeParameter('verification', 'signature') as string,
-			verifySignature: this.getNodeParameter('verifySignature', true) as boolean,
-			sharedToken: this.getNodeParameter('sharedToken', '') as string,
-		});
-		const secret = 'signature' in plan && plan.signature ? await signingSecret(this) : '';
-		if (secret === undefined) return refuse(this, 401, 'signature check failed: no Kling API credential is selected on the trigger');
-		const verdict = checkCallback(plan, callback, secret);
-		if (!verdict.valid) return refuse(this, 401, verdict.reason);
+		const verified = await verify(this, callback);
+		if (!verified.valid) return refuse(this, 401, verified.reason);
 
 		const parsed = parseCallbackTask(callback.rawBody);
 		if ('refusal' in parsed) return refuse(this, 400, parsed.refusal);
@@ -56,26 +48,62 @@ export class KlingExpandTrigger implements INodeType {
 		const statuses = this.getNodeParameter('statuses', ['succeed', 'failed']) as string[];
 		if (!statuses.includes(task.task_status)) return acknowledge('status not selected');
 
-		const staticData = this.getWorkflowStaticData('node');
-		const scope = `${this.getWorkflow().id ?? ''}/${this.getNode().id}`;
-		const saved = () => (Array.isArray(staticData.seenDeliveries) ? (staticData.seenDeliveries as string[]) : []);
-		const claimed = deliveries.claim(scope, saved(), task);
-		staticData.seenDeliveries = claimed.remembered;
-		if (claimed.verdict !== 'new') return acknowledge('duplicate');
+		const remembered = rememberedDeliveries(this);
+		if (remembered.claim(task) !== 'new') return acknowledge('duplicate');
 
 		const json = { ...task, delivery_key: deliveryKey(task) } as unknown as IDataObject;
 		if (!this.getNodeParameter('downloadImages', false) || task.task_status !== 'succeed') return { workflowData: [[{ json }]] };
-		const unverified = 'unverified' in plan && plan.unverified;
-		const refusedHosts = unverified ? originsNotAllowed(imageUrls(task), parseHostList(this.getNodeParameter('downloadHosts', '') as string)) : [];
-		if (refusedHosts.length > 0) return emitWithoutDownload(this, json, `not downloaded: the callback is unverified (Verification: None) and ${refusedHosts.join(', ')} is not in Download Only From Hosts`);
+		const refusal = verified.unverified ? unlistedHostsRefusal(this, task) : undefined;
+		if (refusal) return emitWithoutDownload(this, json, refusal);
 
 		// Answer before downloading: the sender's timeout is undocumented.
 		this.getResponseObject().status(200).json({ received: true, started: true });
 		const workflowData = await downloadedItems(this, task, json);
-		// Deliveries that overlapped this download saved keys too: save the union, whichever copy n8n writes last.
-		staticData.seenDeliveries = deliveries.remembered(scope, saved());
+		remembered.saveAll();
 		return { noWebhookResponse: true, workflowData: [workflowData] };
 	}
+}
+
+/** Runs the checks the trigger's settings call for; `unverified` when the user chose Verification: None. */
+async function verify(context: IWebhookFunctions, callback: PresentedCallback): Promise<{ valid: true; unverified: boolean } | { valid: false; reason: string }> {
+	const plan = verificationPlan({
+		version: context.getNode().typeVersion,
+		verification: context.getNodeParameter('verification', 'signature') as string,
+		verifySignature: context.getNodeParameter('verifySignature', true) as boolean,
+		sharedToken: context.getNodeParameter('sharedToken', '') as string,
+	});
+	const secret = 'signature' in plan && plan.signature ? await signingSecret(context) : '';
+	if (secret === undefined) return { valid: false, reason: 'signature check failed: no Kling API credential is selected on the trigger' };
+	const verdict = checkCallback(plan, callback, secret);
+	return verdict.valid ? { valid: true, unverified: 'unverified' in plan && plan.unverified } : verdict;
+}
+
+/**
+ * This workflow's and node's delivery keys: claimed in this process's memory, written whole to the static
+ * data n8n saves after webhook() returns.
+ */
+function rememberedDeliveries(context: IWebhookFunctions) {
+	const staticData = context.getWorkflowStaticData('node');
+	const scope = `${context.getWorkflow().id ?? ''}/${context.getNode().id}`;
+	const saved = () => (Array.isArray(staticData.seenDeliveries) ? (staticData.seenDeliveries as string[]) : []);
+	return {
+		claim(task: KlingTask) {
+			const claimed = deliveries.claim(scope, saved(), task);
+			staticData.seenDeliveries = claimed.remembered;
+			return claimed.verdict;
+		},
+		/** Deliveries that overlapped a download saved keys too: save the union again, whichever copy n8n writes last. */
+		saveAll() {
+			staticData.seenDeliveries = deliveries.remembered(scope, saved());
+		},
+	};
+}
+
+/** Why an unverified callback's images are not downloaded: some are on hosts not in Download Only From Hosts. */
+function unlistedHostsRefusal(context: IWebhookFunctions, task: KlingTask): string | undefined {
+	const allowed = parseHostList(context.getNodeParameter('downloadHosts', '') as string);
+	const refused = originsNotAllowed((task.task_result?.images ?? []).map((image) => image.url), allowed);
+	return refused.length > 0 ? `not downloaded: the callback is unverified (Verification: None) and ${refused.join(', ')} is not in Download Only From Hosts` : undefined;
 }
 
 /** The callback as the checks see it: Standard Webhooks headers, the raw bytes received, the token. */
@@ -113,8 +141,6 @@ function refuse(context: IWebhookFunctions, status: number, reason: string): IWe
 function acknowledge(reason: string): IWebhookResponseData {
 	return { webhookResponse: { received: true, started: false, reason } };
 }
-
-const imageUrls = (task: KlingTask) => (task.task_result?.images ?? []).map((image) => image.url);
 
 function emitWithoutDownload(context: IWebhookFunctions, json: IDataObject, reason: string): IWebhookResponseData {
 	context.logger.warn(`Kling Expand Trigger did not download the images of task ${String(json.task_id)}: ${reason}`);
