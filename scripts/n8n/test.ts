@@ -11,6 +11,7 @@
  * KLING_N8N_PHASES=cli,server,queue (any subset) runs only those phases.
  */
 import { cliChecks, queueChecks, serverChecks, type Check } from './checks';
+import { triggerChecks } from './triggerChecks';
 import { prepare, removeWorkDir, startQueueMode, startServer, type Environment } from './environment';
 import { seconds } from './processes';
 
@@ -57,8 +58,9 @@ async function main(): Promise<number> {
 			phase = Date.now();
 			const server = await startServer(environment);
 			log(`n8n ${server.url} ready (PID ${server.process.pid}); owner logged in`);
-			await runChecks(serverChecks);
-			await server.stop();
+			await runChecks([...serverChecks, ...triggerChecks]);
+			// triggerChecks restart n8n: stop whichever server runs now.
+			await (environment.server ?? server).stop();
 			environment.timings['n8n start + webhook checks'] = Date.now() - phase;
 		}
 

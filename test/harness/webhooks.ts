@@ -112,13 +112,15 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  *   there is visible to the next delivery only from then on;
  * - the node's `webhook()` runs in n8n-core's WebhookContext; its answer is sent unless the node answered
  *   itself (`noWebhookResponse`); any workflowData is run through WorkflowExecute from the trigger.
- * `options.staticData` starts from static data saved earlier, as after a restart of n8n.
+ * `options.staticData` starts from static data saved earlier, as after a restart of n8n. `options.databaseLatencyMs`
+ * delays each delivery between reading its copy of the static data and running the node, as n8n's database read
+ * does, so that overlapping deliveries start from the same saved state, as they do in n8n.
  */
 export async function serveTrigger(
 	spec: WorkflowSpec,
 	triggerName: string,
 	credentials: Record<string, ICredentialDataDecryptedObject>,
-	options: { staticData?: IDataObject } = {},
+	options: { staticData?: IDataObject; databaseLatencyMs?: number } = {},
 ): Promise<WebhookServer> {
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const triggerNode = spec.nodes.find((node) => node.name === triggerName);
@@ -142,6 +144,8 @@ export async function serveTrigger(
 		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
 		const request = { method: req.method, headers: req.headers, query: Object.fromEntries(url.searchParams), body: parsed.body, rawBody, params: {} };
 
+		const staticData = JSON.parse(JSON.stringify(savedStaticData)) as IDataObject;
+		if (options.databaseLatencyMs) await new Promise((resolve) => setTimeout(resolve, options.databaseLatencyMs));
 		const workflow = new Workflow({
 			id: 'test-workflow',
 			name: 'test',
@@ -149,7 +153,7 @@ export async function serveTrigger(
 			connections: spec.connections,
 			nodeTypes,
 			active: true,
-			staticData: JSON.parse(JSON.stringify(savedStaticData)) as IDataObject,
+			staticData,
 		});
 		const node = workflow.getNode(triggerName)!;
 		const hooks = new ExecutionLifecycleHooks('webhook', '1', { id: workflow.id } as never);

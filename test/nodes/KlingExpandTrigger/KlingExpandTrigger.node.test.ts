@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { ICredentialDataDecryptedObject, IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IDataObject, INode, INodeExecutionData, INodeParameters, INodeProperties } from 'n8n-workflow';
+import { NodeHelpers } from 'n8n-workflow';
 import sharp from 'sharp';
 
-import { capturedLogs, runWorkflow } from '../../harness/engine';
+import { capturedLogs, loadPackage, NODE_TYPES, runWorkflow } from '../../harness/engine';
 import { testImage, useSimulator } from '../../harness/fixtures';
 import type { WebhookServer } from '../../harness/webhooks';
 import { serveTrigger, TRIGGER_NODE, triggerWorkflow } from '../../harness/webhooks';
@@ -21,8 +22,23 @@ afterEach(async () => {
 	await Promise.all(servers.splice(0).map(async (server) => await server.close()));
 });
 
-async function serve(parameters: INodeParameters = {}, credentials: Record<string, ICredentialDataDecryptedObject> = CREDENTIALS): Promise<WebhookServer> {
-	const server = await serveTrigger(triggerWorkflow(parameters), TRIGGER_NODE, credentials);
+let nodeCount = 0;
+/**
+ * The trigger (version 2 unless told otherwise) served as n8n serves a published workflow, each delivery
+ * reading its copy of the static data from a "database" that takes a few milliseconds, as n8n's does. Each
+ * server gets a node id of its own: the trigger remembers deliveries per workflow and node, as each real
+ * workflow would.
+ */
+async function serve(
+	parameters: INodeParameters = {},
+	credentials: Record<string, ICredentialDataDecryptedObject> = CREDENTIALS,
+	node: Partial<INode> = {},
+	options: { staticData?: IDataObject } = {},
+): Promise<WebhookServer> {
+	const server = await serveTrigger(triggerWorkflow(parameters, { typeVersion: 2, id: `trigger-${++nodeCount}`, ...node }), TRIGGER_NODE, credentials, {
+		databaseLatencyMs: 5,
+		...options,
+	});
 	servers.push(server);
 	return server;
 }
@@ -59,6 +75,7 @@ function normalised(task: IDataObject): IDataObject {
 		final_unit_deduction: task.final_unit_deduction,
 		watermark_info: task.watermark_info,
 		...(task.task_result ? { task_result: task.task_result } : {}),
+		delivery_key: `${task.task_id as string}:${task.task_status as string}`,
 	};
 }
 
@@ -287,11 +304,10 @@ describe('duplicates and order', () => {
 		await deliver(server, { body: task, id: 'msg_kept' });
 		await server.settled();
 		const saved = server.savedStaticData();
-		expect(saved[`node:${TRIGGER_NODE}`]).toEqual({ seenDeliveries: [`${task.task_id as string}:succeed`, 'id:msg_kept'] });
+		expect(saved[`node:${TRIGGER_NODE}`]).toEqual({ seenDeliveries: [`${task.task_id as string}:succeed`] });
 
 		// Another node id: nothing this process remembers applies, only the saved static data.
-		const restarted = await serveTrigger(triggerWorkflow({}, { id: 'trigger-after-restart' }), TRIGGER_NODE, CREDENTIALS, { staticData: saved });
-		servers.push(restarted);
+		const restarted = await serve({}, CREDENTIALS, {}, { staticData: saved });
 		expect((await deliver(restarted, { body: task, id: 'msg_kept_resent' })).body).toEqual({ received: true, started: false, reason: 'duplicate' });
 		const next = klingTask();
 		expect((await deliver(restarted, { body: next })).status).toBe(200);
@@ -368,8 +384,8 @@ describe('malformed deliveries', () => {
 	});
 });
 
-describe('shared token (CometAPI style, signature check off)', () => {
-	const tokenOnly = { verifySignature: false, sharedToken: TOKEN };
+describe('shared token (CometAPI style)', () => {
+	const tokenOnly = { verification: 'token', sharedToken: TOKEN };
 	const unsigned = { id: null, timestamp: null, signature: null } as const;
 
 	it('starts a run when the token is in the URL', async () => {
@@ -404,8 +420,8 @@ describe('shared token (CometAPI style, signature check off)', () => {
 		expect(logs()).toEqual(['warn Kling Expand Trigger refused a callback (HTTP 401): the shared token is missing or wrong {}']);
 	});
 
-	it('requires both the token and the signature when both are on', async () => {
-		const server = await serve({ sharedToken: TOKEN });
+	it('requires both the token and the signature when both are on (version 1)', async () => {
+		const server = await serve({ sharedToken: TOKEN }, CREDENTIALS, { typeVersion: 1 });
 		expect((await deliver(server, { body: klingTask(), signature: null, query: `?token=${TOKEN}` })).status).toBe(401);
 		expect((await deliver(server, { body: klingTask() })).status).toBe(401);
 		const task = klingTask();
@@ -417,7 +433,7 @@ describe('shared token (CometAPI style, signature check off)', () => {
 
 describe('logs', () => {
 	it('shows every refusal with its status and reason, and never a secret, token or signature', async () => {
-		const server = await serve({ sharedToken: TOKEN });
+		const server = await serve({ sharedToken: TOKEN }, CREDENTIALS, { typeVersion: 1 });
 		const logs = logsFromNow();
 		const raw = JSON.stringify(klingTask());
 		const timestamp = nowSeconds();
@@ -557,8 +573,7 @@ describe.each<[CallbackMode, Array<[TaskStatus, number]>]>([
 	it('submits with the trigger’s URL as callback_url and gets one run with the finished task and its expanded image', async () => {
 		const sim = simulator();
 		const credentials = simulatorCredentials(sim.url);
-		const server = await serveTrigger(triggerWorkflow({ downloadImages: true }), TRIGGER_NODE, credentials);
-		servers.push(server);
+		const server = await serve({ downloadImages: true }, credentials);
 
 		const submitted = await runWorkflow(
 			expandWorkflow({
@@ -599,14 +614,283 @@ describe.each<[CallbackMode, Array<[TaskStatus, number]>]>([
 		const bytes = Buffer.from(item.binary!.data.data, 'base64');
 		expect(await sharp(bytes).metadata()).toMatchObject({ width: 440, height: 525, format: 'png' });
 
-		// Downstream nodes cannot tell which path produced it: Get Task outputs the very same item.
+		// Downstream nodes cannot tell which path produced it: Get Task outputs the very same item, less the trigger's delivery_key.
 		const fetched = await runWorkflow(expandWorkflow({ operation: 'getTask', taskId: task.task_id as string, downloadImages: true }), {
 			startNode: EXPAND_NODE,
 			input: [{ json: {} }],
 			credentials,
 		});
 		const [viaGetTask] = fetched.output(EXPAND_NODE);
-		expect(item.json).toEqual(viaGetTask.json);
+		const { delivery_key: deliveryKey, ...taskFields } = item.json;
+		expect(deliveryKey).toBe(`${task.task_id as string}:succeed`);
+		expect(taskFields).toEqual(viaGetTask.json);
 		expect(Buffer.from(viaGetTask.binary!.data.data, 'base64').equals(bytes)).toBe(true);
+	});
+});
+
+describe('verification is a choice, closed unless the user opens it', () => {
+	const unsigned = { id: null, timestamp: null, signature: null } as const;
+
+	it('checks the signature on a new trigger (version 2) unless told otherwise: an unsigned callback is refused', async () => {
+		const server = await serve({});
+		const answer = await deliver(server, { body: klingTask(), ...unsigned });
+		expect(answer).toEqual({ status: 401, body: { error: 'signature check failed: the webhook-id, webhook-timestamp or webhook-signature header is missing' } });
+		await server.settled();
+		expect(server.runs).toHaveLength(0);
+	});
+
+	it('refuses with 401 when the signature is to be checked but no credential is selected', async () => {
+		const server = await serve({ verification: 'signature' }, {});
+		const logs = logsFromNow();
+		expect(await deliver(server, { body: klingTask() })).toEqual({ status: 401, body: { error: 'signature check failed: no Kling API credential is selected on the trigger' } });
+		await server.settled();
+		expect(server.runs).toHaveLength(0);
+		expect(server.failures).toEqual([]);
+		expect(logs()).toEqual([expect.stringMatching(/^warn Kling Expand Trigger refused a callback \(HTTP 401\): signature check failed: no Kling API credential/)]);
+	});
+
+	it('accepts an unsigned, tokenless callback only under Verification: None, chosen explicitly', async () => {
+		const open = await serve({ verification: 'none' }, {});
+		const task = klingTask();
+		expect(await deliver(open, { body: task, ...unsigned })).toEqual({ status: 200, body: { message: 'Workflow was started' } });
+		await open.settled();
+		expect(outputOf(open)).toEqual([[expect.objectContaining({ json: normalised(task) })]]);
+
+		for (const closed of [await serve({}), await serve({ verification: 'token', sharedToken: TOKEN }, {}), await serve({}, CREDENTIALS, { typeVersion: 1 })]) {
+			expect((await deliver(closed, { body: klingTask(), ...unsigned })).status).toBe(401);
+			await closed.settled();
+			expect(closed.runs).toHaveLength(0);
+		}
+	});
+
+	it('refuses every callback with 401 when Shared Token is chosen but empty, and says why in the log', async () => {
+		const server = await serve({ verification: 'token', sharedToken: '' }, {});
+		const logs = logsFromNow();
+		for (const query of ['', '?token=']) {
+			const answer = await deliver(server, { body: klingTask(), ...unsigned, query });
+			expect(answer).toEqual({ status: 401, body: { error: expect.stringMatching(/^Verification is Shared Token, but the Shared Token is empty/) } });
+		}
+		await server.settled();
+		expect(server.runs).toHaveLength(0);
+		expect(logs()).toEqual(Array(2).fill(expect.stringMatching(/^warn Kling Expand Trigger refused a callback \(HTTP 401\): Verification is Shared Token, but the Shared Token is empty/)));
+	});
+
+	it('refuses every callback to a version-1 trigger whose signature check is off with no Shared Token (no check was ever chosen), and says why', async () => {
+		const server = await serve({ verifySignature: false }, {}, { typeVersion: 1 });
+		const logs = logsFromNow();
+		const answer = await deliver(server, { body: klingTask(), ...unsigned });
+		expect(answer.status).toBe(401);
+		expect(answer.body.error).toMatch(/^Verify Kling Signature is off and no Shared Token is set, so nothing proves a callback comes from Kling/);
+		await server.settled();
+		expect(server.runs).toHaveLength(0);
+		expect(logs()).toEqual([expect.stringContaining('choose Verification: None explicitly')]);
+	});
+
+	it('keeps version-1 triggers that had a check working: the signature (the default), or the token with the signature off', async () => {
+		const signed = await serve({}, CREDENTIALS, { typeVersion: 1 });
+		const first = klingTask();
+		expect((await deliver(signed, { body: first })).status).toBe(200);
+		const tokened = await serve({ verifySignature: false, sharedToken: TOKEN }, {}, { typeVersion: 1 });
+		const second = klingTask();
+		expect((await deliver(tokened, { body: second, ...unsigned, query: `?token=${TOKEN}` })).status).toBe(200);
+		expect((await deliver(tokened, { body: klingTask(), ...unsigned })).status).toBe(401);
+		await Promise.all([signed.settled(), tokened.settled()]);
+		expect([...statusesOf(signed), ...statusesOf(tokened)]).toEqual([`${first.task_id as string}:succeed`, `${second.task_id as string}:succeed`]);
+	});
+
+	it('refuses an unknown Verification value (e.g. from an expression) rather than guessing', async () => {
+		const server = await serve({ verification: 'off' }, {});
+		expect(await deliver(server, { body: klingTask(), ...unsigned })).toEqual({
+			status: 401,
+			body: { error: 'Verification is "off"; choose Standard Webhooks Signature, Shared Token or None' },
+		});
+	});
+});
+
+describe('in the editor', () => {
+	const nodeFor = async (typeVersion: number, parameters: INodeParameters) => {
+		const { nodeTypes } = await loadPackage();
+		const description = nodeTypes.getByNameAndVersion(NODE_TYPES.trigger, typeVersion).description;
+		const node: INode = { id: 'n', name: TRIGGER_NODE, type: NODE_TYPES.trigger, typeVersion, position: [0, 0], parameters: {} };
+		node.parameters = NodeHelpers.getNodeParameters(description.properties, parameters, true, false, node, description) ?? {};
+		const shown = (property: INodeProperties) => NodeHelpers.displayParameter(node.parameters, property, node, description);
+		return {
+			notices: description.properties.filter((property) => property.type === 'notice' && shown(property)).map((property) => property.name),
+			credentialRequired: (description.credentials ?? []).some((credential) => credential.required && NodeHelpers.displayParameter(node.parameters, credential, node, description)),
+			issues: Object.keys(NodeHelpers.getNodeParametersIssues(description.properties, node, description)?.parameters ?? {}),
+			shownFields: description.properties.filter((property) => property.type !== 'notice' && shown(property)).map((property) => property.name),
+		};
+	};
+
+	it('offers version 2 by default, with Verification a required choice that defaults to the signature', async () => {
+		const { nodeTypes } = await loadPackage();
+		const description = nodeTypes.getByNameAndVersion(NODE_TYPES.trigger, 2).description;
+		expect(description.version).toEqual([1, 2]);
+		expect(description.defaultVersion).toBe(2);
+		const verification = description.properties.find((property) => property.name === 'verification');
+		expect(verification).toMatchObject({ type: 'options', required: true, default: 'signature' });
+		expect(verification?.options?.map((option) => (option as { name: string }).name)).toEqual([
+			'Standard Webhooks Signature',
+			'Shared Token',
+			'None (Anyone Who Knows the URL Can Start This Workflow)',
+		]);
+	});
+
+	it.each<[string, number, INodeParameters, Partial<Awaited<ReturnType<typeof nodeFor>>>]>([
+		['signature (default)', 2, {}, { notices: ['notice', 'signatureNotice'], credentialRequired: true, issues: [] }],
+		['Shared Token, empty', 2, { verification: 'token' }, { notices: ['notice'], credentialRequired: false, issues: ['sharedToken'] }],
+		['Shared Token, set', 2, { verification: 'token', sharedToken: TOKEN }, { notices: ['notice'], credentialRequired: false, issues: [] }],
+		['None: a warning', 2, { verification: 'none' }, { notices: ['notice', 'unverifiedNotice'], credentialRequired: false, issues: [] }],
+		['version 1, signature on', 1, {}, { notices: ['notice'], credentialRequired: true, issues: [] }],
+		['version 1, signature off, no token: says every callback is refused', 1, { verifySignature: false }, { notices: ['notice', 'noCheckNotice'], credentialRequired: false }],
+		['version 1, signature off, token set', 1, { verifySignature: false, sharedToken: TOKEN }, { notices: ['notice'], credentialRequired: false }],
+	])('shows, for %s, the notices, whether the credential is required, and the parameter issues', async (_case, version, parameters, expected) => {
+		expect(await nodeFor(version, parameters)).toMatchObject(expected);
+	});
+
+	it('shows Download Only From Hosts (default *.klingai.com) only for unverified triggers that download', async () => {
+		expect((await nodeFor(2, { verification: 'none', downloadImages: true })).shownFields).toContain('downloadHosts');
+		for (const [version, parameters] of [[2, { verification: 'none' }], [2, { downloadImages: true }], [1, { downloadImages: true }]] as const) {
+			expect((await nodeFor(version, parameters)).shownFields).not.toContain('downloadHosts');
+		}
+		const { nodeTypes } = await loadPackage();
+		expect(nodeTypes.getByNameAndVersion(NODE_TYPES.trigger, 2).description.properties.find((property) => property.name === 'downloadHosts')?.default).toBe('*.klingai.com');
+	});
+});
+
+/** A server on 127.0.0.1 standing in for an internal address; it counts the requests it gets. */
+async function countingHost(image?: Buffer) {
+	let requests = 0;
+	const server = createServer((_req, res) => {
+		requests++;
+		res.writeHead(200, { 'content-type': 'image/png' }).end(image ?? 'internal admin page');
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const port = (server.address() as AddressInfo).port;
+	return {
+		port,
+		url: `http://127.0.0.1:${port}/latest/meta-data/iam/security-credentials/`,
+		requests: () => requests,
+		close: async () => {
+			server.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
+	};
+}
+
+describe('unverified callbacks never make n8n download', () => {
+	const unsigned = { id: null, timestamp: null, signature: null } as const;
+
+	it('downloads nothing for a forged callback under None that names an internal (loopback) URL not on the list', async () => {
+		const internal = await countingHost();
+		try {
+			const server = await serve({ verification: 'none', downloadImages: true }, {});
+			const logs = logsFromNow();
+			const task = klingTask('succeed', { task_result: { images: [{ index: 0, url: internal.url }] } });
+			expect((await deliver(server, { body: task, ...unsigned })).status).toBe(200);
+			await server.settled();
+			expect(internal.requests()).toBe(0);
+			const [item, ...rest] = server.runs[0].output(TRIGGER_NODE);
+			expect(rest).toHaveLength(0);
+			expect(item.binary).toBeUndefined();
+			const reason = `not downloaded: the callback is unverified (Verification: None) and http://127.0.0.1:${internal.port} is not in Download Only From Hosts`;
+			expect(item.json).toEqual({ ...normalised(task), download_error: reason });
+			expect(logs()).toEqual([`warn Kling Expand Trigger did not download the images of task ${task.task_id as string}: ${reason} {}`]);
+		} finally {
+			await internal.close();
+		}
+	});
+
+	it('downloads nothing when only some of the images are on the list, nor from the listed host on another port', async () => {
+		const internal = await countingHost();
+		try {
+			const server = await serve({ verification: 'none', downloadImages: true, downloadHosts: `*.klingai.com, 127.0.0.1:${internal.port + 1}` }, {});
+			const task = klingTask('succeed', { task_result: { images: [{ index: 0, url: 'https://p1-kling.klingai.com/x.png' }, { index: 1, url: internal.url }] } });
+			await deliver(server, { body: task, ...unsigned });
+			await server.settled();
+			expect(internal.requests()).toBe(0);
+			expect(server.runs[0].output(TRIGGER_NODE)[0].json.download_error).toMatch(/http:\/\/127\.0\.0\.1:\d+ is not in Download Only From Hosts/);
+		} finally {
+			await internal.close();
+		}
+	});
+
+	it('downloads from a host the user added to the list (here the stand-in result host on 127.0.0.1)', async () => {
+		const image = await testImage(400, 300);
+		const results = await countingHost(image);
+		try {
+			const server = await serve({ verification: 'none', downloadImages: true, downloadHosts: `*.klingai.com, 127.0.0.1:${results.port}` }, {});
+			const task = klingTask('succeed', { task_result: { images: [{ index: 0, url: results.url }] } });
+			expect((await deliver(server, { body: task, ...unsigned })).body).toEqual({ received: true, started: true });
+			const [run] = await server.waitForRuns(1);
+			expect(results.requests()).toBe(1);
+			const [item] = run.output(TRIGGER_NODE);
+			expect(item.json).toMatchObject({ delivery_key: `${task.task_id as string}:succeed`, image: { width: 400, height: 300 } });
+			expect(Buffer.from(item.binary!.data.data, 'base64').equals(image)).toBe(true);
+		} finally {
+			await results.close();
+		}
+	});
+});
+
+describe('duplicates under concurrency (n8n copies static data per delivery and saves it after webhook() returns)', () => {
+	const remembered = (server: WebhookServer) => ((server.savedStaticData()[`node:${TRIGGER_NODE}`] as IDataObject | undefined)?.seenDeliveries ?? []) as string[];
+	const deliverAll = async (server: WebhookServer, tasks: IDataObject[]) => await Promise.all(tasks.map(async (task) => await deliver(server, { body: task })));
+
+	it('50 concurrent distinct deliveries: 50 runs, 50 keys saved; the same 50 again: 0 runs, in this process and after a restart', async () => {
+		const server = await serve();
+		const tasks = Array.from({ length: 50 }, (_, index) => klingTask(index % 2 ? 'failed' : 'succeed'));
+		const keys = tasks.map((task) => `${task.task_id as string}:${task.task_status as string}`);
+		const first = await deliverAll(server, tasks);
+		expect(first.every((answer) => answer.status === 200 && answer.body.message === 'Workflow was started')).toBe(true);
+		await server.settled();
+		expect(server.runs).toHaveLength(50);
+		expect(statusesOf(server).sort()).toEqual([...keys].sort());
+		expect([...remembered(server)].sort()).toEqual([...keys].sort());
+
+		// Kling resends all of them at once (new webhook-ids): nothing starts.
+		const again = await deliverAll(server, tasks);
+		expect(again.map((answer) => answer.body)).toEqual(Array(50).fill({ received: true, started: false, reason: 'duplicate' }));
+		await server.settled();
+		expect(server.runs).toHaveLength(50);
+
+		// A restarted n8n knows only the saved static data.
+		const restarted = await serve({}, CREDENTIALS, {}, { staticData: server.savedStaticData() });
+		const afterRestart = await deliverAll(restarted, tasks);
+		expect(afterRestart.map((answer) => answer.body.reason)).toEqual(Array(50).fill('duplicate'));
+		await restarted.settled();
+		expect(restarted.runs).toHaveLength(0);
+		expect([...remembered(restarted)].sort()).toEqual([...keys].sort());
+	});
+
+	it('keeps the keys of deliveries that arrived during a download: the downloading delivery, saved last, saves them all', async () => {
+		const host = await heldImageHost(await testImage(400, 300));
+		try {
+			const server = await serve({ downloadImages: true });
+			const slow = klingTask('succeed', { task_result: { images: [{ index: 0, url: host.url }] } });
+			expect((await deliver(server, { body: slow })).status).toBe(200);
+			await waitFor(() => host.requests() === 1);
+			const quick = Array.from({ length: 10 }, () => klingTask('failed'));
+			await deliverAll(server, quick);
+			await waitFor(() => server.runs.length === 10);
+			host.release();
+			await server.waitForRuns(11);
+			const keys = [slow, ...quick].map((task) => `${task.task_id as string}:${task.task_status as string}`);
+			expect([...remembered(server)].sort()).toEqual(keys.sort());
+		} finally {
+			host.release();
+			await host.close();
+		}
+	});
+
+	it('a restarted trigger merges saved keys with new ones, and remembers the newest 1000', async () => {
+		const saved = Array.from({ length: 1000 }, (_, index) => `old-${index}:succeed`);
+		const server = await serve({}, CREDENTIALS, {}, { staticData: { [`node:${TRIGGER_NODE}`]: { seenDeliveries: saved } } });
+		expect((await deliver(server, { body: { ...klingTask(), task_id: 'old-999' } })).body.reason).toBe('duplicate');
+		const task = klingTask();
+		await deliver(server, { body: task });
+		await server.settled();
+		expect(remembered(server)).toEqual([...saved.slice(1), `${task.task_id as string}:succeed`]);
+		expect((await deliver(server, { body: { ...klingTask(), task_id: 'old-0' } })).body).toEqual({ message: 'Workflow was started' });
 	});
 });
