@@ -101,7 +101,7 @@ function checkShippedRequires(packageDir: string): string[] {
 	return problems;
 }
 
-/** The `n8n` section: API version 1, strict, and every listed file present and exporting the expected class. */
+/** The `n8n` section: API version 1, a boolean `strict`, and every listed file present and exporting the expected class. */
 function checkN8nSection(packageDir: string): string[] {
 	const section = readJson(join(packageDir, 'package.json')).n8n as { n8nNodesApiVersion?: number; strict?: boolean; nodes?: string[]; credentials?: string[] } | undefined;
 	if (!section) return ['package.json has no "n8n" section'];
