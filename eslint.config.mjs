@@ -11,7 +11,7 @@ import { config as n8nCommunityNodeConfig } from '@n8n/node-cli/eslint';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export const SHIPPED_FILES = ['nodes/**/*.ts', 'credentials/**/*.ts', 'package.json'];
+const SHIPPED_FILES = ['nodes/**/*.ts', 'credentials/**/*.ts', 'package.json'];
 
 export default defineConfig(
 	globalIgnores(['dist/', 'coverage/', '.cache/', '.tmp/', 'demo-output/', 'bench-results/']),
