@@ -16,7 +16,8 @@ export class KlingApi implements ICredentialType {
 
 	icon = { light: 'file:../icons/kling.svg', dark: 'file:../icons/kling.dark.svg' } as const;
 
-	documentationUrl = 'https://github.com/n8n-nodes-kling-expand/n8n-nodes-kling-expand#credentials';
+	/** The README's Credentials section as npm shows it: that page exists wherever the package can be installed from. */
+	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-kling-expand#credentials';
 
 	properties: INodeProperties[] = [
 		{
@@ -41,10 +42,11 @@ export class KlingApi implements ICredentialType {
 			default: 'accessKey',
 		},
 		{
+			// Not masked: the access key only names the key pair (it is the token's readable `iss` claim); the secret key signs.
 			displayName: 'Access Key',
 			name: 'accessKey',
 			type: 'string',
-			typeOptions: { password: true },
+			description: 'Names the key pair and is readable in every signed token; the Secret Key below is the secret',
 			displayOptions: { show: { provider: ['kling'], authMode: ['accessKey'] } },
 			default: '',
 			required: true,

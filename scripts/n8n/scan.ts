@@ -5,12 +5,17 @@
  * - The scanner itself (@n8n/scan-community-package 0.32, its `analyzePackage`): n8n's ESLint rules on the
  *   tarball's JS and package.json, and on the source (package.json, nodes/, credentials/). Only its
  *   registry steps (provenance, download) are left out: the package is not published.
+ *   Its warnings fail the scan too (the scanner itself counts only errors).
  * - What those rules let through, checked here: every `require` in shipped JS must be relative, n8n-workflow
  *   or node:crypto (the linter allows any devDependency, which n8n never installs); every file the `n8n`
  *   section names is in the tarball and loads, with the node and credential names the examples use.
+ * - `npm run lint`'s config gives every shipped source file exactly the rules of @n8n/node-cli's default
+ *   config, and the package's links lead somewhere: one repository URL, the credential's docs on npm.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+
+import type { ESLint } from 'eslint';
 
 import { PACKAGE_NAME, REPO_ROOT } from './config';
 import { buildAndPack } from './package';
@@ -29,6 +34,7 @@ interface ScanResult {
 
 interface Scanner {
 	analyzePackage(directory: string, patterns?: string[]): Promise<ScanResult>;
+	buildScanConfig(): Promise<unknown>;
 	SOURCE_FILE_PATTERNS: string[];
 }
 
@@ -43,14 +49,16 @@ async function main(): Promise<number> {
 		await runOrThrow('tar', ['-xzf', tarball, '-C', packageDir, '--strip-components=1']);
 		console.log(`[scan] ${basename(tarball)}: ${listFiles(packageDir).length} files`);
 
-		const problems = [...checkPackageJson(packageDir), ...checkShippedRequires(packageDir), ...checkN8nSection(packageDir)];
+		const problems = [...checkPackageJson(packageDir), ...checkLinks(packageDir), ...checkShippedRequires(packageDir), ...checkN8nSection(packageDir)];
 		for (const problem of problems) console.log(`  ✗ ${problem}`);
-		if (problems.length === 0) console.log('  ✓ package.json, n8n section, shipped requires');
+		if (problems.length === 0) console.log('  ✓ package.json, links, n8n section, shipped requires');
 
 		const scanner = await importScanner();
 		const results: [string, ScanResult][] = [
 			['scanner on the tarball (dist JS + package.json)', await scanner.analyzePackage(packageDir, ['**/*.js', 'package.json'])],
 			['scanner on the source (package.json, nodes/, credentials/)', await scanner.analyzePackage(REPO_ROOT, scanner.SOURCE_FILE_PATTERNS)],
+			['no scanner warnings on the tarball and the source', await scannerWarnings(scanner, [[packageDir, ['**/*.js', 'package.json']], [REPO_ROOT, scanner.SOURCE_FILE_PATTERNS]])],
+			["npm run lint applies @n8n/node-cli's default rules unchanged to the shipped source", await checkLintConfig(scanner.SOURCE_FILE_PATTERNS)],
 		];
 		for (const [what, result] of results) {
 			console.log(`  ${result.passed ? '✓' : '✗'} ${what}${result.message ? `: ${result.message}` : ''}`);
@@ -93,13 +101,14 @@ function checkShippedRequires(packageDir: string): string[] {
 	return problems;
 }
 
-/** The `n8n` section: API version 1, strict, and every listed file present and exporting the expected class. */
+/** The `n8n` section: API version 1, a boolean `strict`, and every listed file present and exporting the expected class. */
 function checkN8nSection(packageDir: string): string[] {
 	const section = readJson(join(packageDir, 'package.json')).n8n as { n8nNodesApiVersion?: number; strict?: boolean; nodes?: string[]; credentials?: string[] } | undefined;
 	if (!section) return ['package.json has no "n8n" section'];
 	const problems: string[] = [];
 	if (section.n8nNodesApiVersion !== 1) problems.push(`n8n.n8nNodesApiVersion is ${section.n8nNodesApiVersion}; expected 1`);
-	if (section.strict !== true) problems.push('n8n.strict is not true');
+	// false on purpose: strict mode would lint the dev code with the Cloud rules (eslint.config.mjs says why).
+	if (typeof section.strict !== 'boolean') problems.push('n8n.strict is not a boolean');
 	const names = { nodes: [] as string[], credentials: [] as string[] };
 	for (const kind of ['nodes', 'credentials'] as const) {
 		for (const file of section[kind] ?? []) {
@@ -110,6 +119,7 @@ function checkN8nSection(packageDir: string): string[] {
 				problems.push(`n8n.${kind} lists ${file}, which is not in the tarball`);
 				continue;
 			}
+			// eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the compiled file the way n8n does
 			const exported = Object.values(require(path) as Record<string, new () => { description?: { name?: string }; name?: string }>);
 			const instance = exported.length === 1 ? new exported[0]() : undefined;
 			const name = kind === 'nodes' ? instance?.description?.name : instance?.name;
@@ -122,6 +132,79 @@ function checkN8nSection(packageDir: string): string[] {
 		if (missing.length) problems.push(`n8n.${kind} lacks ${missing.join(', ')} (found ${names[kind].join(', ') || 'none'})`);
 	}
 	return problems;
+}
+
+/**
+ * The repository URL is named once, in package.json (homepage, repository, bugs share it); the credential's
+ * documentationUrl is the README's Credentials section on the package's npm page, which exists once published.
+ */
+function checkLinks(packageDir: string): string[] {
+	const pkg = readJson(join(packageDir, 'package.json')) as { name?: string; homepage?: string; repository?: { url?: string }; bugs?: { url?: string } };
+	const problems: string[] = [];
+	const repository = /^git\+(https:\/\/github\.com\/[\w.-]+\/[\w.-]+)\.git$/.exec(pkg.repository?.url ?? '')?.[1];
+	if (!repository) problems.push(`repository.url is "${pkg.repository?.url}"; expected git+https://github.com/<owner>/<name>.git (npm's provenance checks it)`);
+	else {
+		if (pkg.homepage !== `${repository}#readme`) problems.push(`homepage is "${pkg.homepage}"; expected ${repository}#readme`);
+		if (pkg.bugs?.url !== `${repository}/issues`) problems.push(`bugs.url is "${pkg.bugs?.url}"; expected ${repository}/issues`);
+	}
+	const expectedDocs = `https://www.npmjs.com/package/${pkg.name}#credentials`;
+	const credentialFile = join(packageDir, 'dist', 'credentials', 'KlingApi.credentials.js');
+	const { KlingApi } = require(credentialFile) as { KlingApi: new () => { documentationUrl?: string } }; // eslint-disable-line @typescript-eslint/no-require-imports
+	const documentationUrl = new KlingApi().documentationUrl;
+	if (documentationUrl !== expectedDocs) problems.push(`the credential's documentationUrl is "${documentationUrl}"; expected ${expectedDocs}`);
+	// npm (like GitHub) makes the anchor from the heading text.
+	if (!/^## Credentials$/m.test(readFileSync(join(packageDir, 'README.md'), 'utf8'))) problems.push('README.md has no "## Credentials" heading for the credential\'s #credentials link');
+	return problems;
+}
+
+/** The scanner's own lint config on the same files, failing on warnings as well as errors. */
+async function scannerWarnings(scanner: Scanner, targets: [string, string[]][]): Promise<ScanResult> {
+	const { ESLint: ScannerESLint } = require(require.resolve('eslint', { paths: [scannerDir()] })) as typeof import('eslint'); // eslint-disable-line @typescript-eslint/no-require-imports
+	const lines: string[] = [];
+	for (const [directory, patterns] of targets) {
+		const eslint = new ScannerESLint({ cwd: directory, allowInlineConfig: false, overrideConfigFile: true, overrideConfig: (await scanner.buildScanConfig()) as ESLint.Options['overrideConfig'] });
+		const files = patterns.flatMap((pattern) => globFiles(directory, pattern));
+		for (const result of await eslint.lintFiles(files)) {
+			for (const message of result.messages) lines.push(`      ${result.filePath.slice(directory.length + 1)}:${message.line}:${message.column} ${message.message} (${message.ruleId})`);
+		}
+	}
+	return lines.length ? { passed: false, message: `${lines.length} warning(s)`, details: lines.join('\n') } : { passed: true };
+}
+
+/**
+ * Every shipped source file gets the same rules from our eslint.config.mjs as from @n8n/node-cli's default
+ * eslint.config.mjs (the one strict mode demands): the Cloud rule set applies to them unchanged.
+ */
+async function checkLintConfig(patterns: string[]): Promise<ScanResult> {
+	const { ESLint: RepoESLint } = require('eslint') as typeof import('eslint'); // eslint-disable-line @typescript-eslint/no-require-imports
+	const defaultConfigFile = join(dirname(require.resolve('@n8n/node-cli/eslint', { paths: [REPO_ROOT] })), '../template/templates/shared/default/eslint.config.mjs');
+	const ours = new RepoESLint({ cwd: REPO_ROOT });
+	const defaults = new RepoESLint({ cwd: REPO_ROOT, overrideConfigFile: defaultConfigFile });
+	const files = patterns.flatMap((pattern) => globFiles(REPO_ROOT, pattern)).filter((file) => /\.ts$|package\.json$/.test(file));
+	const differences: string[] = [];
+	let ruleCount = 0;
+	for (const file of files) {
+		const [mine, theirs] = await Promise.all([ours.calculateConfigForFile(file), defaults.calculateConfigForFile(file)]);
+		const expected = JSON.stringify(sortedRules(theirs));
+		ruleCount += Object.keys(sortedRules(theirs)).length;
+		if (JSON.stringify(sortedRules(mine)) !== expected) differences.push(`      ${file.slice(REPO_ROOT.length + 1)}: the rules differ from node-cli's default config`);
+	}
+	if (files.length === 0 || ruleCount === 0) return { passed: false, message: 'no shipped source file or no rule found' };
+	return differences.length ? { passed: false, message: `${differences.length} file(s)`, details: differences.join('\n') } : { passed: true, message: `${files.length} files, ${ruleCount} rule settings compared` };
+}
+
+function sortedRules(config: { rules?: Record<string, unknown> } | undefined): Record<string, unknown> {
+	return Object.fromEntries(Object.entries(config?.rules ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The files under `directory` a scanner pattern names (the only shapes SOURCE_FILE_PATTERNS and ours use). */
+function globFiles(directory: string, pattern: string): string[] {
+	const glob = require(require.resolve('fast-glob', { paths: [scannerDir()] })) as { sync(pattern: string, options: object): string[] }; // eslint-disable-line @typescript-eslint/no-require-imports
+	return glob.sync(pattern, { cwd: directory, absolute: true, ignore: ['node_modules/**', '**/package-lock.json'] });
+}
+
+function scannerDir(): string {
+	return dirname(require.resolve('@n8n/scan-community-package/scanner/scanner.mjs', { paths: [REPO_ROOT] }));
 }
 
 function listFiles(directory: string, prefix = ''): string[] {

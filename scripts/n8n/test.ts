@@ -4,12 +4,14 @@
  * 1. Node 24 and n8n 2.41 from the npm registry into .cache/n8n (once; sqlite3 built with node-gyp).
  * 2. `npm run build` + `npm pack`, the tarball installed into <user folder>/.n8n/nodes as n8n does it.
  * 3. The Kling simulator on 127.0.0.1; a klingApi credential and the workflows imported with n8n's CLI.
- * 4. cliChecks: `n8n execute --id` per workflow. 5. serverChecks: `n8n start`, signed and forged callbacks.
+ * 4. cliChecks: `n8n execute --id` per workflow; agentChecks: an AI Agent calls Kling Expand as a tool.
+ * 5. serverChecks: `n8n start`, signed and forged callbacks.
  * 6. queueChecks: queue mode (Redis from Debian's redis-server, `n8n start` + two `n8n worker`s), callback wait.
  *
  * Everything listens on 127.0.0.1 and is stopped by PID at the end. KEEP_N8N_WORKDIR=1 keeps the work folder;
- * KLING_N8N_PHASES=cli,server,queue (any subset) runs only those phases.
+ * KLING_N8N_PHASES=cli,agent,server,queue (any subset) runs only those phases.
  */
+import { agentChecks } from './agentChecks';
 import { cliChecks, queueChecks, serverChecks, type Check } from './checks';
 import { triggerChecks } from './triggerChecks';
 import { prepare, removeWorkDir, startQueueMode, startServer, type Environment } from './environment';
@@ -45,12 +47,19 @@ async function main(): Promise<number> {
 			}
 		};
 
-		const phases = new Set((process.env.KLING_N8N_PHASES || 'cli,server,queue').split(','));
+		const phases = new Set((process.env.KLING_N8N_PHASES || 'cli,agent,server,queue').split(','));
 		let phase = Date.now();
 		if (phases.has('cli')) {
 			log('workflows run with n8n execute --id:');
 			await runChecks(cliChecks);
 			environment.timings['n8n execute checks'] = Date.now() - phase;
+		}
+
+		if (phases.has('agent')) {
+			log('an AI Agent with Kling Expand as its tool, run with n8n execute --id:');
+			phase = Date.now();
+			await runChecks(agentChecks);
+			environment.timings['AI Agent check'] = Date.now() - phase;
 		}
 
 		if (phases.has('server')) {

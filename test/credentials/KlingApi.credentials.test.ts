@@ -66,10 +66,12 @@ describe('KlingApi authenticate', () => {
 	});
 
 	it('keeps secrets out of sight: every secret field is a password field', () => {
-		const secretFields = ['accessKey', 'secretKey', 'apiKey', 'cometApiKey', 'webhookSecret'];
+		const secretFields = ['secretKey', 'apiKey', 'cometApiKey', 'webhookSecret'];
 		for (const name of secretFields) {
 			expect(credential.properties.find((property) => property.name === name)?.typeOptions?.password).toBe(true);
 		}
+		// The access key names the pair and is readable in every token (n8n's scanner flags masking it).
+		expect(credential.properties.find((property) => property.name === 'accessKey')?.typeOptions?.password).toBeUndefined();
 	});
 });
 

@@ -1,8 +1,8 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/binary';
 import { normaliseTask } from '../helpers/task';
+import { taskResultItems } from '../helpers/toolResults';
 import { findTask, KlingFailure, klingRequest } from '../transport';
 import type { Batch } from './batch';
 import { downloadOptions, requestOptions } from './descriptions';
@@ -61,6 +61,5 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, _run: 
 	if (!task) throw new KlingFailure('malformed', `The provider's answer for task ${id} is not a task`);
 	const json = task as unknown as IDataObject;
 	if (!this.getNodeParameter('downloadImages', itemIndex, false) || task.task_status !== 'succeed') return [{ json }];
-	const output = imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
-	return imagesToItems(json, await downloadTaskImages(this, task, batch.policy, output.maxBytes), output);
+	return await taskResultItems(this, json, task, batch.policy, this.getNodeParameter('options', itemIndex, {}) as IDataObject);
 }

@@ -1,11 +1,11 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/binary';
 import type { PollSchedule } from '../helpers/polling';
 import { TaskWatcher } from '../helpers/polling';
 import type { KlingTask } from '../helpers/task';
 import { TaskFailedError } from '../helpers/task';
+import { taskResultItems } from '../helpers/toolResults';
 import { KlingFailure, queryTasks } from '../transport';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
@@ -136,6 +136,5 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, run: I
 	}
 	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
 	if (!this.getNodeParameter('downloadImages', itemIndex, true)) return [{ json }];
-	const output = imagesOutputFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
-	return imagesToItems(json, await downloadTaskImages(this, task, batch.policy, output.maxBytes), output);
+	return await taskResultItems(this, json, task, batch.policy, this.getNodeParameter('options', itemIndex, {}) as IDataObject);
 }

@@ -14,7 +14,7 @@ export interface CheckedImage {
 }
 
 /** A JPEG's size marker is usually in the first few KB; EXIF thumbnails can push it further. */
-const HEADER_BYTES = 64 * 1024;
+export const HEADER_BYTES = 64 * 1024;
 
 /** Strips a pasted `data:image/png;base64,` prefix and whitespace, and decodes. */
 export function decodeBase64Image(text: string, field: string): Buffer {
