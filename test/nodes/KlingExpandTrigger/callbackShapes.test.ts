@@ -82,7 +82,7 @@ describe('new-shape callbacks', () => {
 		expect((await post(server, body, SIMULATOR_DEFAULT_KEYS.webhookSecret)).status).toBe(200);
 		await server.settled();
 		const [item] = server.runs[0].output(TRIGGER_NODE);
-		expect(item.json).toEqual({ task_id: 't-proto', task_status: 'succeed', region: 'sg', meta: { tier: 'pro' }, task_result: { images: [{ index: 0, url: 'https://cdn.example/a.png' }] } });
+		expect(item.json).toEqual({ task_id: 't-proto', task_status: 'succeed', delivery_key: 't-proto:succeed', region: 'sg', meta: { tier: 'pro' }, task_result: { images: [{ index: 0, url: 'https://cdn.example/a.png' }] } });
 		expect(({} as IDataObject).polluted).toBeUndefined();
 		expect(Object.getPrototypeOf(item.json)).toBe(Object.prototype);
 	});
