@@ -6,8 +6,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { COMETAPI_HOST, KLING_HOSTS } from '../nodes/KlingExpand/helpers/endpoint';
-import { signKlingJwt } from '../nodes/KlingExpand/helpers/jwt';
+import { COMETAPI_HOST, KLING_HOSTS } from '../nodes/shared/endpoint';
+import { signKlingJwt } from '../nodes/shared/jwt';
 
 export class KlingApi implements ICredentialType {
 	name = 'klingApi';

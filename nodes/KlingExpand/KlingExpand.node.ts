@@ -5,7 +5,7 @@ import * as getTask from './actions/getTask.operation';
 import * as listTasks from './actions/listTasks.operation';
 import { resumeOnCallback } from './actions/resumeOnCallback';
 import { router } from './actions/router';
-import { nothingToRegister } from './helpers/webhookLifecycle';
+import { nothingToRegister } from '../shared/webhookLifecycle';
 import * as submit from './actions/submit.operation';
 import * as submitAndWait from './actions/submitAndWait.operation';
 

@@ -1,7 +1,7 @@
 import type { IDataObject, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { nothingToRegister } from '../KlingExpand/helpers/webhookLifecycle';
+import { nothingToRegister } from '../shared/webhookLifecycle';
 import { acknowledge, downloadedItems, emitWithoutDownload, presentedCallback, refuse, rememberedDeliveries, unlistedHostsRefusal, verify } from './callbackSteps';
 import { triggerCredentials, triggerProperties } from './description';
 import { deliveryKey } from './helpers/deliveries';

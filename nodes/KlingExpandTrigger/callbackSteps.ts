@@ -1,8 +1,8 @@
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../KlingExpand/helpers/binary';
-import type { KlingTask } from '../KlingExpand/helpers/task';
-import { DEFAULT_POLICY } from '../KlingExpand/transport';
+import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../shared/output';
+import type { KlingTask } from '../shared/task';
+import { DEFAULT_POLICY } from '../shared/transport/request';
 import { TOKEN_HEADER } from './description';
 import { DeliveryMemory } from './helpers/deliveries';
 import { originsNotAllowed, parseHostList } from './helpers/downloadHosts';

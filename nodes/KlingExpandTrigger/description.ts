@@ -1,7 +1,7 @@
 import type { INodeCredentialDescription, INodeProperties } from 'n8n-workflow';
 
 import { downloadOptions } from '../KlingExpand/actions/descriptions';
-import { TASK_STATUSES } from '../KlingExpand/helpers/task';
+import { TASK_STATUSES } from '../shared/task';
 import { PROVIDER_RESULT_HOSTS } from './helpers/downloadHosts';
 
 /** Header or query parameter that carries the shared token (for CometAPI deliveries, which we cannot sign-check). */

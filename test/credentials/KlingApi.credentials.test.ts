@@ -1,7 +1,7 @@
 import type { ICredentialDataDecryptedObject, IHttpRequestOptions } from 'n8n-workflow';
 
 import { KlingApi } from '../../credentials/KlingApi.credentials';
-import { signKlingJwt } from '../../nodes/KlingExpand/helpers/jwt';
+import { signKlingJwt } from '../../nodes/shared/jwt';
 import { makeWorkflow } from '../harness/engine';
 import { useSimulator } from '../harness/fixtures';
 import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../harness/workflows';

@@ -2,7 +2,7 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { SlotPool } from '../helpers/concurrency';
 import { ValidationError } from '../helpers/validation';
-import type { RequestPolicy } from '../transport';
+import type { RequestPolicy } from '../../shared/transport/request';
 
 /** What the items of one run share: request patience, the account's slots, one watcher for all waits. */
 export interface Batch {

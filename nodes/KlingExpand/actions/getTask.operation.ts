@@ -1,9 +1,9 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
-import { normaliseTask } from '../helpers/task';
-import { taskResultItems } from '../helpers/toolResults';
-import { findTask, KlingFailure, klingRequest } from '../transport';
+import { normaliseTask } from '../../shared/task';
+import { taskResultItems } from '../../shared/toolResults';
+import { findTask, KlingFailure, klingRequest } from '../../shared/transport/request';
 import type { Batch } from './batch';
 import { downloadOptions, requestOptions } from './descriptions';
 

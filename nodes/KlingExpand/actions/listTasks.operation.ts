@@ -1,8 +1,8 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { normaliseTask } from '../helpers/task';
-import { klingRequest } from '../transport';
+import { normaliseTask } from '../../shared/task';
+import { klingRequest } from '../../shared/transport/request';
 import type { Batch } from './batch';
 
 /** Kling's list bounds. */

@@ -1,19 +1,19 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../helpers/binary';
+import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../../shared/output';
 import { mapSettled } from '../helpers/concurrency';
 import { sleepUnlessCancelled } from '../helpers/polling';
 import { resumeKey, signBatch, verifyBatch } from '../helpers/resumeToken';
 import { SlotHolder } from '../helpers/slotHolder';
-import type { KlingTask } from '../helpers/task';
-import { isTerminal, normaliseTask } from '../helpers/task';
-import type { RequestPolicy } from '../transport';
-import { backoffDelay, DEFAULT_POLICY, KlingFailure, settle } from '../transport';
+import type { KlingTask } from '../../shared/task';
+import { isTerminal, normaliseTask } from '../../shared/task';
+import type { RequestPolicy } from '../../shared/transport/request';
+import { backoffDelay, DEFAULT_POLICY, KlingFailure, settle } from '../../shared/transport/request';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
-import { endedAmong, lastToEnd, probeBatch } from './batchProbe';
-import { callbackBatchId } from './externalIds';
+import { endedAmong, lastToEnd, probeBatch } from '../tasks/batchProbe';
+import { callbackBatchId } from '../tasks/createOnce';
 import type { PreparedCreate } from './submit.operation';
 import { prepareCreate, submitPrepared } from './submit.operation';
 

@@ -1,17 +1,17 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { readImageInput } from '../helpers/imageInput';
+import { readImageInput } from './imageInput';
 import type { ExpansionRatios } from '../helpers/ratios';
 import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpers/ratios';
-import type { KlingTask } from '../helpers/task';
-import { normaliseTask } from '../helpers/task';
+import type { KlingTask } from '../../shared/task';
+import { normaliseTask } from '../../shared/task';
 import { validateOptions, validateRatios } from '../helpers/validation';
-import type { RequestPolicy } from '../transport';
-import { createTaskOnce, findTask, KlingFailure } from '../transport';
+import type { RequestPolicy } from '../../shared/transport/request';
+import { createTaskOnce, findTask, KlingFailure } from '../../shared/transport/request';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
-import { generatedExternalId, markSent, wasSent } from './externalIds';
+import { generatedExternalId, markSent, wasSent } from '../tasks/createOnce';
 import { createFields, createOptions } from './descriptions';
 
 const properties: INodeProperties[] = [

@@ -3,13 +3,13 @@ import { updateDisplayOptions } from 'n8n-workflow';
 
 import type { PollSchedule } from '../helpers/polling';
 import { TaskWatcher } from '../helpers/polling';
-import type { KlingTask } from '../helpers/task';
-import { TaskFailedError } from '../helpers/task';
-import { taskResultItems } from '../helpers/toolResults';
-import { KlingFailure, queryTasks } from '../transport';
+import type { KlingTask } from '../../shared/task';
+import { TaskFailedError } from '../../shared/task';
+import { taskResultItems } from '../../shared/toolResults';
+import { KlingFailure, queryTasks } from '../../shared/transport/request';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
-import { retireGeneratedId } from './externalIds';
+import { retireGeneratedId } from '../tasks/createOnce';
 import { createFields, createOptions, downloadOptions } from './descriptions';
 import { prepareCreate, submitPrepared } from './submit.operation';
 

@@ -1,6 +1,6 @@
 import type { ExpansionRatios } from './ratios';
 import { MAX_AREA_MULTIPLIER, MAX_RATIO } from './ratios';
-import type { ImageInfo } from './imageHeader';
+import type { ImageInfo } from '../../shared/imageHeader';
 
 /** The labels the node's panel shows for its parameters, so an error names a field as the user sees it. */
 const FIELD_LABELS: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { isTerminal } from '../../KlingExpand/helpers/task';
+import { isTerminal } from '../../shared/task';
 
 /** How many delivery keys a trigger remembers (oldest forgotten first), so its static data stays small. */
 export const REMEMBERED_DELIVERIES = 1000;

@@ -1,5 +1,5 @@
-import type { KlingTask } from '../../KlingExpand/helpers/task';
-import { normaliseTask } from '../../KlingExpand/helpers/task';
+import type { KlingTask } from '../../shared/task';
+import { normaliseTask } from '../../shared/task';
 
 /** The task a callback body carries (bare, or in the API's `{ code, message, data }` envelope), or why it is none. */
 export function parseCallbackTask(rawBody: Buffer): { task: KlingTask } | { refusal: string } {

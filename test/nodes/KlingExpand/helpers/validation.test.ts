@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-import { decodeBase64Image } from '../../../../nodes/KlingExpand/helpers/imageInput';
+import { decodeBase64Image } from '../../../../nodes/KlingExpand/actions/imageInput';
 import { parseAspectRatio, RatioError, ratiosFromAspect } from '../../../../nodes/KlingExpand/helpers/ratios';
 import { assertHttpUrl, validateImage, validateOptions, validateRatios, ValidationError } from '../../../../nodes/KlingExpand/helpers/validation';
 

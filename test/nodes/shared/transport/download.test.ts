@@ -1,7 +1,7 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import { fetchBytes } from '../../../../nodes/KlingExpand/transport/download';
-import { DEFAULT_POLICY } from '../../../../nodes/KlingExpand/transport';
+import { fetchBytes } from '../../../../nodes/shared/transport/download';
+import { DEFAULT_POLICY } from '../../../../nodes/shared/transport/request';
 import { ValidationError } from '../../../../nodes/KlingExpand/helpers/validation';
 
 describe('fetchBytes', () => {

@@ -9,7 +9,7 @@ import {
 	type ImageFormat,
 	type ImageInfo,
 	readImageHeader,
-} from '../../../../nodes/KlingExpand/helpers/imageHeader';
+} from '../../../nodes/shared/imageHeader';
 
 interface Fixture {
 	label: string;

@@ -1,7 +1,7 @@
 import type { INode, JsonObject } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
-import { describeKlingCode, redactSecrets } from '../helpers/errors';
+import { describeKlingCode, redactSecrets } from '../errors';
 
 /**
  * - `network`: a transient transport failure (reset, timeout, broken stream): retried.

@@ -1,7 +1,7 @@
-import type { KlingTask } from '../helpers/task';
-import { isTerminal, normaliseTask } from '../helpers/task';
-import type { KlingContext, RequestPolicy } from '../transport';
-import { findTask, KlingFailure, klingRequest, settle } from '../transport';
+import type { KlingTask } from '../../shared/task';
+import { isTerminal, normaliseTask } from '../../shared/task';
+import type { KlingContext, RequestPolicy } from '../../shared/transport/request';
+import { findTask, KlingFailure, klingRequest, settle } from '../../shared/transport/request';
 
 /** Kling's largest list page: one request answers up to this many tasks. */
 const PAGE_SIZE = 500;

@@ -1,10 +1,10 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import type { RequestPolicy } from '../transport';
-import { fetchBytes } from '../transport/download';
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from './binary';
+import type { RequestPolicy } from './transport/request';
+import { fetchBytes } from './transport/download';
+import { downloadTaskImages, imagesOutputFrom, imagesToItems } from './output';
 import { readImageHeader } from './imageHeader';
-import { HEADER_BYTES } from './imageInput';
+import { HEADER_BYTES } from '../KlingExpand/actions/imageInput';
 import type { KlingTask } from './task';
 
 /** n8n runs a `usableAsTool` node for an AI Agent as the type it generates for it: `<package>.<name>Tool`. */

@@ -1,4 +1,4 @@
-import { backoffDelay, KlingFailure, unwrapEnvelope } from '../../../../nodes/KlingExpand/transport';
+import { backoffDelay, KlingFailure, unwrapEnvelope } from '../../../../nodes/shared/transport/request';
 import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import type { AuthStyle } from '../../../harness/workflows';

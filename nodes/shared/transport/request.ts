@@ -1,12 +1,12 @@
 import type { IDataObject, IExecuteFunctions, IHttpRequestMethods, IWebhookFunctions } from 'n8n-workflow';
 
-import type { EndpointCredentials } from '../helpers/endpoint';
-import { apiHost, expandEndpoint } from '../helpers/endpoint';
-import { mapSettled } from '../helpers/concurrency';
-import { parseKlingCode, redactSecrets } from '../helpers/errors';
-import type { KlingTask } from '../helpers/task';
-import { normaliseTask } from '../helpers/task';
-import { sleepUnlessCancelled } from '../helpers/polling';
+import type { EndpointCredentials } from '../endpoint';
+import { apiHost, expandEndpoint } from '../endpoint';
+import { mapSettled } from '../../KlingExpand/helpers/concurrency';
+import { parseKlingCode, redactSecrets } from '../errors';
+import type { KlingTask } from '../task';
+import { normaliseTask } from '../task';
+import { sleepUnlessCancelled } from '../../KlingExpand/helpers/polling';
 import { KlingFailure } from './failure';
 import type { StreamResponse } from './stream';
 import { deadlineSignal, readStream, untilAborted } from './stream';

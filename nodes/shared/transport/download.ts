@@ -1,10 +1,10 @@
 import type { IExecuteFunctions, IWebhookFunctions } from 'n8n-workflow';
 
-import { redactUrl } from '../helpers/errors';
-import { assertHttpUrl } from '../helpers/validation';
+import { redactUrl } from '../errors';
+import { assertHttpUrl } from '../../KlingExpand/helpers/validation';
 import { KlingFailure } from './failure';
-import type { RequestPolicy } from './index';
-import { requestFailure, settle, withRetries } from './index';
+import type { RequestPolicy } from './request';
+import { requestFailure, settle, withRetries } from './request';
 import type { StreamResponse } from './stream';
 import { deadlineSignal, readStream, untilAborted } from './stream';
 

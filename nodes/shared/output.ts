@@ -1,7 +1,7 @@
 import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
 
-import { fetchBytes, MAX_DOWNLOAD_BYTES } from '../transport/download';
-import type { RequestPolicy } from '../transport';
+import { fetchBytes, MAX_DOWNLOAD_BYTES } from './transport/download';
+import type { RequestPolicy } from './transport/request';
 import { detectImageFormat, readImageHeader } from './imageHeader';
 import type { KlingResultImage, KlingTask } from './task';
 

@@ -1,10 +1,10 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import { fetchBytes } from '../transport/download';
-import type { RequestPolicy } from '../transport';
-import type { ImageInfo } from './imageHeader';
-import { ImageHeaderError, readImageHeader } from './imageHeader';
-import { IMAGE_LIMITS, ValidationError, validateImage } from './validation';
+import { fetchBytes } from '../../shared/transport/download';
+import type { RequestPolicy } from '../../shared/transport/request';
+import type { ImageInfo } from '../../shared/imageHeader';
+import { ImageHeaderError, readImageHeader } from '../../shared/imageHeader';
+import { IMAGE_LIMITS, ValidationError, validateImage } from '../helpers/validation';
 
 /** The image to expand, checked against Kling's rules; `bodyValue` is read only when the request is sent. */
 export interface CheckedImage {

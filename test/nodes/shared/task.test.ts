@@ -1,5 +1,5 @@
-import { redactSecrets, redactUrl } from '../../../../nodes/KlingExpand/helpers/errors';
-import { normaliseTask } from '../../../../nodes/KlingExpand/helpers/task';
+import { redactSecrets, redactUrl } from '../../../nodes/shared/errors';
+import { normaliseTask } from '../../../nodes/shared/task';
 
 describe('normaliseTask', () => {
 	it('reads the legacy shape, keeping final_balance_deduction and watermark_url', () => {
