@@ -8,6 +8,7 @@ import type {
 
 import { COMETAPI_HOST, KLING_HOSTS } from '../nodes/shared/endpoint';
 import { signKlingJwt } from '../nodes/shared/jwt';
+import { MIN_SECRET_BYTES, signingSecretProblem } from '../nodes/shared/signingSecret';
 
 export class KlingApi implements ICredentialType {
 	name = 'klingApi';
@@ -147,18 +148,13 @@ function bearerToken(credentials: ICredentialDataDecryptedObject): string {
 	return signKlingJwt(String(credentials.accessKey ?? ''), String(credentials.secretKey ?? ''));
 }
 
-/**
- * Why a Callback Signing Secret is unusable, or undefined (an empty field is fine: nothing is verified
- * with it). The same rule as the trigger's signingSecretProblem, kept here so the credential imports
- * nothing from the trigger: `whsec_` + base64 of at least 24 bytes, as Standard Webhooks requires.
- */
+/** Why a Callback Signing Secret is unusable, or undefined (an empty field is fine: nothing is verified with it). */
 function webhookSecretProblem(secret: string): string | undefined {
-	if (secret === '') return undefined;
-	const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
-	if (encoded === undefined) return 'it must start with whsec_';
-	if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) return 'it must be whsec_ followed by base64';
-	const bytes = Buffer.from(encoded, 'base64').length;
-	return bytes < 24 ? `it decodes to a ${bytes}-byte key, and at least 24 bytes are needed` : undefined;
+	const problem = secret === '' ? undefined : signingSecretProblem(secret);
+	if (!problem) return undefined;
+	if (problem.kind === 'prefix') return 'it must start with whsec_';
+	if (problem.kind === 'encoding') return 'it must be whsec_ followed by base64';
+	return `it decodes to a ${problem.bytes}-byte key, and at least ${MIN_SECRET_BYTES} bytes are needed`;
 }
 
 /** Named so the node tells this refusal from a network error and does not retry it. */

@@ -1,8 +1,8 @@
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../shared/output';
+import { taskOutputItems } from '../shared/output';
 import type { KlingTask } from '../shared/task';
-import { DEFAULT_POLICY } from '../shared/transport/request';
+import { DEFAULT_POLICY } from '../shared/transport/retry';
 import { TOKEN_HEADER } from './description';
 import { DeliveryMemory } from './helpers/deliveries';
 import { originsNotAllowed, parseHostList } from './helpers/downloadHosts';
@@ -99,9 +99,9 @@ export function emitWithoutDownload(context: IWebhookFunctions, json: IDataObjec
 
 /** The task's items with its images as binary data; a failed download still yields the task, with the reason. */
 export async function downloadedItems(context: IWebhookFunctions, task: KlingTask, json: IDataObject) {
-	const output = imagesOutputFrom(context.getNodeParameter('options', {}) as IDataObject);
+	const options = context.getNodeParameter('options', {}) as IDataObject;
 	try {
-		return imagesToItems(json, await downloadTaskImages(context, task, DEFAULT_POLICY, output.maxBytes), output);
+		return await taskOutputItems(context, json, task, { download: true, options, policy: DEFAULT_POLICY });
 	} catch (error) {
 		// Kling already has its 200 and will not deliver again: the task still starts the workflow, with the reason.
 		const reason = error instanceof Error ? error.message : String(error);

@@ -1,6 +1,6 @@
 import type { INodeCredentialDescription, INodeProperties } from 'n8n-workflow';
 
-import { downloadOptions } from '../KlingExpand/actions/descriptions';
+import { downloadOptions } from '../shared/descriptions';
 import { TASK_STATUSES } from '../shared/task';
 import { PROVIDER_RESULT_HOSTS } from './helpers/downloadHosts';
 

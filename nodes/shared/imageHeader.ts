@@ -16,6 +16,9 @@
  * @see https://www.w3.org/Graphics/JPEG/itu-t81.pdf (Annex B, compressed data formats)
  */
 
+/** A JPEG's size marker is usually in the first few KB; EXIF thumbnails can push it further. */
+export const HEADER_BYTES = 64 * 1024;
+
 export type ImageFormat = 'png' | 'jpeg';
 
 export interface ImageInfo {

@@ -1,46 +1,32 @@
-import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
 
-import { fetchBytes, MAX_DOWNLOAD_BYTES } from './transport/download';
-import type { RequestPolicy } from './transport/request';
-import { detectImageFormat, readImageHeader } from './imageHeader';
-import type { KlingResultImage, KlingTask } from './task';
+import { DOWNLOAD_DEFAULTS } from './descriptions';
+import type { DownloadedImage } from './transport/download';
+import { downloadTaskImages, readTaskImageSizes } from './transport/download';
+import type { RequestPolicy } from './transport/retry';
+import type { KlingTask } from './task';
 
-export interface DownloadedImage {
-	index: number;
-	url: string;
-	width?: number;
-	height?: number;
-	binary: IBinaryData;
+/** n8n runs a `usableAsTool` node for an AI Agent as the type it generates for it: `<package>.<name>Tool`. */
+export function isToolCall(ctx: IExecuteFunctions | IWebhookFunctions): boolean {
+	return ctx.getNode().type.endsWith('Tool');
 }
 
 /**
- * Downloads every result image of a finished task as n8n binary data, named `<task_id>_<index>.<ext>`
- * with the MIME type read from the bytes (CDNs often say application/octet-stream).
+ * A task's output items, for every caller (Get Task, Submit and Wait, the resume webhook, the trigger):
+ * the task alone unless its images are wanted and it succeeded; in a workflow the images downloaded as
+ * binary data; as an agent's tool one JSON item describing them (URL, size, type), since a model gets
+ * only JSON and n8n drops or refuses a tool's binary data.
  */
-export async function downloadTaskImages(
+export async function taskOutputItems(
 	ctx: IExecuteFunctions | IWebhookFunctions,
+	json: IDataObject,
 	task: KlingTask,
-	policy: RequestPolicy,
-	maxBytes = MAX_DOWNLOAD_BYTES,
-): Promise<DownloadedImage[]> {
-	const images: KlingResultImage[] = task.task_result?.images ?? [];
-	const downloaded: DownloadedImage[] = [];
-	for (const image of images) {
-		const { bytes, contentType } = await fetchBytes(ctx, image.url, { maxBytes, atLimit: 'fail', field: 'task_result.images.url', policy });
-		const format = detectImageFormat(bytes);
-		const mimeType = format === 'png' ? 'image/png' : format === 'jpeg' ? 'image/jpeg' : (contentType?.split(';')[0].trim() || 'application/octet-stream');
-		const extension = format === 'jpeg' ? 'jpg' : (format ?? 'bin');
-		const fileName = `${task.task_id}_${image.index}.${extension}`;
-		let size: { width?: number; height?: number } = {};
-		try {
-			size = readImageHeader(bytes);
-		} catch {
-			// Not a PNG/JPEG header: still hand the bytes over, without dimensions.
-		}
-		const binary = await ctx.helpers.prepareBinaryData(bytes, fileName, mimeType);
-		downloaded.push({ index: image.index, url: image.url, width: size.width, height: size.height, binary });
-	}
-	return downloaded;
+	request: { download: boolean; options: IDataObject; policy: RequestPolicy },
+): Promise<INodeExecutionData[]> {
+	if (!request.download || task.task_status !== 'succeed') return [{ json }];
+	if (isToolCall(ctx)) return [{ json: { ...json, images: await readTaskImageSizes(ctx, task, request.policy) } }];
+	const output = imagesOutputFrom(request.options);
+	return imagesToItems(json, await downloadTaskImages(ctx, task, request.policy, output.maxBytes), output);
 }
 
 export interface ImagesOutput {
@@ -53,10 +39,11 @@ export interface ImagesOutput {
 
 /** Reads the download options the node and the trigger share; an empty field name falls back to `data`. */
 export function imagesOutputFrom(options: { binaryPropertyOutput?: string; imagesOutput?: string; maxDownloadSize?: number }): ImagesOutput {
+	const chosen = { ...DOWNLOAD_DEFAULTS, ...options };
 	return {
-		field: options.binaryPropertyOutput?.trim() || 'data',
-		mode: options.imagesOutput === 'oneItem' ? 'oneItem' : 'itemPerImage',
-		maxBytes: Math.round((options.maxDownloadSize ?? MAX_DOWNLOAD_BYTES / 1024 / 1024) * 1024 * 1024),
+		field: chosen.binaryPropertyOutput.trim() || DOWNLOAD_DEFAULTS.binaryPropertyOutput,
+		mode: chosen.imagesOutput === 'oneItem' ? 'oneItem' : 'itemPerImage',
+		maxBytes: Math.round(chosen.maxDownloadSize * 1024 * 1024),
 	};
 }
 

@@ -1,7 +1,8 @@
 import type { IHttpRequestOptions } from 'n8n-workflow';
 
 import { KlingApi } from '../../credentials/KlingApi.credentials';
-import { MIN_SECRET_BYTES, signingSecretProblem } from '../../nodes/KlingExpandTrigger/helpers/verifyCallback';
+import { signingSecretRefusal } from '../../nodes/KlingExpandTrigger/helpers/verifyCallback';
+import { MIN_SECRET_BYTES } from '../../nodes/shared/signingSecret';
 import { SIMULATOR_DEFAULT_KEYS } from '../simulator';
 
 const credential = new KlingApi();
@@ -17,13 +18,13 @@ describe('Callback Signing Secret strength', () => {
 		await expect(signing).rejects.toMatchObject({ name: 'KlingCredentialError', message: expect.stringMatching(/^Callback Signing Secret refused: it (must start with whsec_|decodes to a \d+-byte key, and at least 24 bytes are needed|must be whsec_ followed by base64)/) });
 		const message = await signing.catch((error: Error) => error.message);
 		if (webhookSecret.length > 10) expect(message).not.toContain(webhookSecret.trim());
-		expect(signingSecretProblem(webhookSecret)).toEqual(expect.any(String));
+		expect(signingSecretRefusal(webhookSecret)).toEqual(expect.any(String));
 	});
 
 	it.each(strong)('accepts %j', async (webhookSecret) => {
 		const signed = await credential.authenticate({ ...base, webhookSecret }, { url: '/x', headers: {} } as IHttpRequestOptions);
 		expect(signed.headers).toMatchObject({ Authorization: `Bearer ${SIMULATOR_DEFAULT_KEYS.apiKey}` });
-		expect(signingSecretProblem(webhookSecret)).toBeUndefined();
+		expect(signingSecretRefusal(webhookSecret)).toBeUndefined();
 	});
 
 	it('an empty field is fine for the credential (nothing is verified with it); the trigger refuses to verify without one', async () => {

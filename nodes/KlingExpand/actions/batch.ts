@@ -1,8 +1,8 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { SlotPool } from '../helpers/concurrency';
-import { ValidationError } from '../helpers/validation';
-import type { RequestPolicy } from '../../shared/transport/request';
+import { ValidationError } from '../../shared/validationError';
+import type { RequestPolicy } from '../../shared/transport/retry';
 
 /** What the items of one run share: request patience, the account's slots, one watcher for all waits. */
 export interface Batch {

@@ -2,10 +2,13 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
 import { normaliseTask } from '../../shared/task';
-import { taskResultItems } from '../../shared/toolResults';
-import { findTask, KlingFailure, klingRequest } from '../../shared/transport/request';
+import { taskOutputItems } from '../../shared/output';
+import { findTask } from '../tasks/lookup';
+import { KlingFailure } from '../../shared/transport/failure';
+import { klingRequest } from '../../shared/transport/request';
 import type { Batch } from './batch';
-import { downloadOptions, requestOptions } from './descriptions';
+import { downloadOptions } from '../../shared/descriptions';
+import { requestOptions } from './descriptions';
 
 const properties: INodeProperties[] = [
 	{
@@ -60,6 +63,6 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, _run: 
 	const task = normaliseTask(found);
 	if (!task) throw new KlingFailure('malformed', `The provider's answer for task ${id} is not a task`);
 	const json = task as unknown as IDataObject;
-	if (!this.getNodeParameter('downloadImages', itemIndex, false) || task.task_status !== 'succeed') return [{ json }];
-	return await taskResultItems(this, json, task, batch.policy, this.getNodeParameter('options', itemIndex, {}) as IDataObject);
+	const download = this.getNodeParameter('downloadImages', itemIndex, false) as boolean;
+	return await taskOutputItems(this, json, task, { download, options: this.getNodeParameter('options', itemIndex, {}) as IDataObject, policy: batch.policy });
 }

@@ -1,10 +1,11 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { fetchBytes } from '../../shared/transport/download';
-import type { RequestPolicy } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
 import type { ImageInfo } from '../../shared/imageHeader';
-import { ImageHeaderError, readImageHeader } from '../../shared/imageHeader';
-import { IMAGE_LIMITS, ValidationError, validateImage } from '../helpers/validation';
+import { HEADER_BYTES, ImageHeaderError, readImageHeader } from '../../shared/imageHeader';
+import { IMAGE_LIMITS, validateImage } from '../helpers/validation';
+import { ValidationError } from '../../shared/validationError';
 
 /** The image to expand, checked against Kling's rules; `bodyValue` is read only when the request is sent. */
 export interface CheckedImage {
@@ -12,9 +13,6 @@ export interface CheckedImage {
 	/** The value of the request's `image` field: the URL, or raw base64 (no data: prefix, which Kling rejects). */
 	bodyValue: () => Promise<string>;
 }
-
-/** A JPEG's size marker is usually in the first few KB; EXIF thumbnails can push it further. */
-export const HEADER_BYTES = 64 * 1024;
 
 /** Strips a pasted `data:image/png;base64,` prefix and whitespace, and decodes. */
 export function decodeBase64Image(text: string, field: string): Buffer {

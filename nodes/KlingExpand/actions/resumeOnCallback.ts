@@ -1,15 +1,16 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { downloadTaskImages, imagesOutputFrom, imagesToItems } from '../../shared/output';
+import { taskOutputItems } from '../../shared/output';
 import { mapSettled } from '../helpers/concurrency';
-import { sleepUnlessCancelled } from '../helpers/polling';
+import { sleepUnlessCancelled } from '../../shared/sleep';
 import { resumeKey, signBatch, verifyBatch } from '../helpers/resumeToken';
 import { SlotHolder } from '../helpers/slotHolder';
 import type { KlingTask } from '../../shared/task';
 import { isTerminal, normaliseTask } from '../../shared/task';
-import type { RequestPolicy } from '../../shared/transport/request';
-import { backoffDelay, DEFAULT_POLICY, KlingFailure, settle } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
+import { backoffDelay, DEFAULT_POLICY, settle } from '../../shared/transport/retry';
+import { KlingFailure } from '../../shared/transport/failure';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
 import { endedAmong, lastToEnd, probeBatch } from '../tasks/batchProbe';
@@ -193,9 +194,7 @@ async function taskToItems(ctx: IWebhookFunctions, itemIndex: number, externalTa
 		return paired([{ json: { ...task, wait_status: 'completed', error: `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}` } as unknown as IDataObject }]);
 	}
 	const json = { ...task, wait_status: 'completed' } as unknown as IDataObject;
-	if (!download) return paired([{ json }]);
-	const output = imagesOutputFrom(options);
-	return paired(imagesToItems(json, await downloadTaskImages(ctx, task, DEFAULT_POLICY, output.maxBytes), output));
+	return paired(await taskOutputItems(ctx, json, task, { download, options, policy: DEFAULT_POLICY }));
 }
 
 /** The item index an external_task_id names within this batch, or undefined when it is not one of the batch's. */

@@ -2,11 +2,12 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { mapSettled } from '../helpers/concurrency';
-import { WaitCancelledError, WaitTimeoutError } from '../helpers/polling';
+import { WaitCancelledError } from '../../shared/sleep';
+import { WaitTimeoutError } from '../helpers/polling';
 import { RatioError } from '../helpers/ratios';
 import { TaskFailedError } from '../../shared/task';
-import { ValidationError } from '../helpers/validation';
-import { KlingFailure, toNodeApiError } from '../../shared/transport/request';
+import { ValidationError } from '../../shared/validationError';
+import { KlingFailure, toNodeApiError } from '../../shared/transport/failure';
 import type { Batch, ItemRun } from './batch';
 import { createBatch } from './batch';
 import * as getTask from './getTask.operation';

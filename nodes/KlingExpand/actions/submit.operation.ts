@@ -7,8 +7,10 @@ import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpe
 import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import { validateOptions, validateRatios } from '../helpers/validation';
-import type { RequestPolicy } from '../../shared/transport/request';
-import { createTaskOnce, findTask, KlingFailure } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
+import { createTaskOnce } from '../tasks/createOnce';
+import { findTask } from '../tasks/lookup';
+import { KlingFailure } from '../../shared/transport/failure';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
 import { generatedExternalId, markSent, wasSent } from '../tasks/createOnce';

@@ -5,12 +5,14 @@ import type { PollSchedule } from '../helpers/polling';
 import { TaskWatcher } from '../helpers/polling';
 import type { KlingTask } from '../../shared/task';
 import { TaskFailedError } from '../../shared/task';
-import { taskResultItems } from '../../shared/toolResults';
-import { KlingFailure, queryTasks } from '../../shared/transport/request';
+import { taskOutputItems } from '../../shared/output';
+import { KlingFailure } from '../../shared/transport/failure';
+import { queryTasks } from '../tasks/lookup';
 import type { Batch, ItemRun } from './batch';
 import { claimExternalId } from './batch';
 import { retireGeneratedId } from '../tasks/createOnce';
-import { createFields, createOptions, downloadOptions } from './descriptions';
+import { downloadOptions } from '../../shared/descriptions';
+import { createFields, createOptions } from './descriptions';
 import { prepareCreate, submitPrepared } from './submit.operation';
 
 const waitOptions: INodeProperties[] = [
@@ -135,6 +137,6 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, run: I
 		throw new TaskFailedError(task);
 	}
 	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
-	if (!this.getNodeParameter('downloadImages', itemIndex, true)) return [{ json }];
-	return await taskResultItems(this, json, task, batch.policy, this.getNodeParameter('options', itemIndex, {}) as IDataObject);
+	const download = this.getNodeParameter('downloadImages', itemIndex, true) as boolean;
+	return await taskOutputItems(this, json, task, { download, options: this.getNodeParameter('options', itemIndex, {}) as IDataObject, policy: batch.policy });
 }

@@ -1,4 +1,6 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+
+import { safeEqual } from '../../shared/safeEqual';
 
 /**
  * Callback mode's batch identity in the resume URL (`kling_batch`, `kling_items`, `kling_execution`) is plain
@@ -29,12 +31,6 @@ export interface BatchIdentity {
 /** base64url HMAC-SHA256 over the batch identity, each field length-delimited by a separator the values cannot contain. */
 export function signBatch(key: Buffer, identity: BatchIdentity): string {
 	return createHmac('sha256', key).update(`${identity.executionId}\n${identity.batchId}\n${identity.itemCount}`).digest('base64url');
-}
-
-/** Constant-time equality that does not reveal the expected value's length: both sides are hashed first. */
-export function safeEqual(expected: string, actual: string): boolean {
-	const digest = (value: string) => createHash('sha256').update(value).digest();
-	return timingSafeEqual(digest(expected), digest(actual)) && Buffer.byteLength(expected) === Buffer.byteLength(actual);
 }
 
 export function verifyBatch(key: Buffer, identity: BatchIdentity, signature: string): boolean {

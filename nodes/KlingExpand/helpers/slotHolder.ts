@@ -1,5 +1,5 @@
 import type { SlotPool } from './concurrency';
-import { sleepUnlessCancelled } from './polling';
+import { sleepUnlessCancelled } from '../../shared/sleep';
 
 /** How often the held tasks are checked. All in milliseconds. */
 export interface HoldSchedule {

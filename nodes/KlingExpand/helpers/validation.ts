@@ -1,44 +1,7 @@
+import { assertHttpUrl, ValidationError } from '../../shared/validationError';
 import type { ExpansionRatios } from './ratios';
 import { MAX_AREA_MULTIPLIER, MAX_RATIO } from './ratios';
 import type { ImageInfo } from '../../shared/imageHeader';
-
-/** The labels the node's panel shows for its parameters, so an error names a field as the user sees it. */
-const FIELD_LABELS: Record<string, string> = {
-	upExpansionRatio: 'Up Expansion Ratio',
-	downExpansionRatio: 'Down Expansion Ratio',
-	leftExpansionRatio: 'Left Expansion Ratio',
-	rightExpansionRatio: 'Right Expansion Ratio',
-	prompt: 'Prompt',
-	numberOfImages: 'Number of Images',
-	callbackUrl: 'Callback URL',
-	imageBase64: 'Image (Base64)',
-	imageUrl: 'Image URL',
-	externalTaskId: 'External Task ID',
-};
-
-/**
- * A create request we refuse before sending (requests cost money). Plain data: the node adds
- * itself and the item index. `field` is the node parameter's name (or the binary field's); the
- * message names it by its panel label.
- */
-export class ValidationError extends Error {
-	constructor(
-		readonly field: string,
-		readonly value: unknown,
-		readonly rule: string,
-		/** Measurements such as "299×400 px" read better unquoted; user text is quoted. */
-		quoted = typeof value === 'string',
-		/** What the message says "is" the value; by default the field's panel label. */
-		subject = FIELD_LABELS[field] ?? field,
-	) {
-		super(`${subject} is ${formatValue(value, quoted)}; ${rule}`);
-	}
-}
-
-function formatValue(value: unknown, quoted: boolean): string {
-	if (typeof value === 'string' && quoted) return value.length > 60 ? `"${value.slice(0, 57)}…" (${value.length} characters)` : `"${value}"`;
-	return String(value);
-}
 
 export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
 export const MAX_PROMPT_LENGTH = 2500;
@@ -99,18 +62,4 @@ export function validateOptions(options: { prompt?: string; n?: number; callback
 		throw new ValidationError('numberOfImages', options.n, 'the number of images must be a whole number from 1 to 9');
 	}
 	if (options.callbackUrl !== undefined && options.callbackUrl !== '') assertHttpUrl(options.callbackUrl, 'callbackUrl');
-}
-
-/** Only http(s) URLs leave this node: no file:, data: or other schemes. */
-export function assertHttpUrl(value: unknown, field: string): URL {
-	let url: URL | undefined;
-	try {
-		url = new URL(String(value));
-	} catch {
-		url = undefined;
-	}
-	if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-		throw new ValidationError(field, value, 'it must be an http:// or https:// URL');
-	}
-	return url;
 }

@@ -1,7 +1,11 @@
 import type { KlingTask } from '../../shared/task';
 import { isTerminal, normaliseTask } from '../../shared/task';
-import type { KlingContext, RequestPolicy } from '../../shared/transport/request';
-import { findTask, KlingFailure, klingRequest, settle } from '../../shared/transport/request';
+import type { KlingContext } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
+import { findTask } from './lookup';
+import { KlingFailure } from '../../shared/transport/failure';
+import { klingRequest } from '../../shared/transport/request';
+import { settle } from '../../shared/transport/retry';
 
 /** Kling's largest list page: one request answers up to this many tasks. */
 const PAGE_SIZE = 500;

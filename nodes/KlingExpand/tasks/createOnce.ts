@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 
-import type { IExecuteFunctions } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+
+import { normaliseTask } from '../../shared/task';
+import { KlingFailure } from '../../shared/transport/failure';
+import type { KlingContext } from '../../shared/transport/request';
+import { sendOnce } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
+import { settle, withRetries } from '../../shared/transport/retry';
+import { findTask } from './lookup';
 
 /**
  * What this execution's node has sent under the external ids it generated. It lives in the node's
@@ -54,3 +62,58 @@ export function wasSent(ctx: IExecuteFunctions, externalTaskId: string): boolean
 export function markSent(ctx: IExecuteFunctions, externalTaskId: string): void {
 	ledgerOf(ctx).sent[externalTaskId] = true;
 }
+
+/**
+ * Creates a task at most once. A create whose answer was lost (network error, broken JSON, a 5xx) may
+ * still have been accepted and billed, so before sending it again we look it up by its
+ * `external_task_id`, and only re-send when the provider says it does not exist.
+ *
+ * Kling refuses a create whose external_task_id it already holds (1201). When that id can only be
+ * ours (`idIsOurs`: generated for this item and kept for every try, so n8n's Retry On Fail sends it
+ * again; or sent by an attempt of this call whose answer was lost), the task it names is the one we
+ * created, and is returned instead of an error or a second task. A failure after a lost answer that no
+ * lookup settled carries the id as `unconfirmedTask`, so the error names what may exist.
+ */
+export async function createTaskOnce(
+	ctx: KlingContext,
+	body: IDataObject & { external_task_id: string },
+	policy: RequestPolicy,
+	idIsOurs = false,
+): Promise<unknown> {
+	const startedAt = Date.now();
+	// A user's id may name an old task of theirs: only one created since this call began can be ours.
+	const ours = (task: unknown) => idIsOurs || (normaliseTask(task)?.created_at ?? 0) >= startedAt - CLOCK_SKEW_MS;
+	const lookUp = async () => {
+		const found = await findTask(ctx, body.external_task_id, policy, 'externalId');
+		return found !== undefined && ours(found) ? found : undefined;
+	};
+	let answerLost = false;
+	let unconfirmed = false;
+	const send = async () => await sendOnce(ctx, { method: 'POST', body }, policy);
+	const created = await settle(
+		async () =>
+			await withRetries(send, policy, async (failure) => {
+				if (!failure.mayHaveBeenAccepted) return undefined;
+				answerLost = true;
+				unconfirmed = true;
+				const found = await lookUp();
+				// Not found: the lost create made nothing, and the next one may be sent.
+				unconfirmed = found !== undefined;
+				return found;
+			}),
+	);
+	if (created.ok) return created.value;
+	const error = created.error;
+	const refusedAsTaken = error instanceof KlingFailure && error.code === 1201;
+	if (refusedAsTaken && (idIsOurs || answerLost)) {
+		// If this lookup fails, the refusal itself is the clearer error to show.
+		const existing = await settle(lookUp);
+		if (existing.ok && existing.value !== undefined) return existing.value;
+		unconfirmed = true;
+	}
+	if (error instanceof KlingFailure && (unconfirmed || error.mayHaveBeenAccepted)) error.unconfirmedTask = body.external_task_id;
+	throw error;
+}
+
+/** How far Kling's clock (task created_at) may be behind ours. */
+const CLOCK_SKEW_MS = 10 * 60_000;

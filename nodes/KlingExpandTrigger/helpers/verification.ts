@@ -1,5 +1,6 @@
 import type { Verdict } from './verifyCallback';
-import { safeEqual, verifyStandardWebhook } from './verifyCallback';
+import { safeEqual } from '../../shared/safeEqual';
+import { verifyStandardWebhook } from './verifyCallback';
 
 /** The checks a trigger version can be set to: Kling's signature, a token in the URL, or none at all. */
 export type VerificationChoice = 'signature' | 'token' | 'none';

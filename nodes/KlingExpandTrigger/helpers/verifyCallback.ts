@@ -1,36 +1,27 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+
+import { safeEqual } from '../../shared/safeEqual';
+import { MIN_SECRET_BYTES, signingSecretProblem } from '../../shared/signingSecret';
 
 export type Verdict = { valid: true } | { valid: false; reason: string };
 
 /** Kling's callback signatures may be at most this far from our clock, either way. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 
-/** Constant-time equality that does not reveal the expected value's length: both sides are hashed first. */
-export function safeEqual(expected: string | Buffer, actual: string | Buffer): boolean {
-	const digest = (value: string | Buffer) => createHash('sha256').update(value).digest();
-	return timingSafeEqual(digest(expected), digest(actual)) && Buffer.from(expected).length === Buffer.from(actual).length;
-}
-
-/** The Standard Webhooks minimum: a shorter HMAC key can be guessed, and an empty one lets anyone sign. */
-export const MIN_SECRET_BYTES = 24;
-
 /**
- * Why a Callback Signing Secret cannot be used, or undefined when it can: it must be `whsec_` followed
- * by standard base64 that decodes to at least 24 bytes. `whsec_` alone, or a placeholder typed as is
- * (`whsec_…`), decodes to an empty or one-byte key with which anyone can sign. The reason never quotes
- * the secret.
+ * Why the trigger cannot verify with this Callback Signing Secret (see signingSecretRefusal), or undefined.
+ * The reason never quotes the secret.
  */
-export function signingSecretProblem(secret: string): string | undefined {
-	if (!secret.startsWith('whsec_')) return 'the Callback Signing Secret must start with whsec_ (copy it whole from the Kling console)';
-	const encoded = secret.slice('whsec_'.length);
-	if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
-		return 'the Callback Signing Secret must be whsec_ followed by base64 (copy it whole from the Kling console)';
-	}
-	const bytes = Buffer.from(encoded, 'base64').length;
-	if (bytes < MIN_SECRET_BYTES) {
-		return `the Callback Signing Secret decodes to a ${bytes}-byte key; it needs at least ${MIN_SECRET_BYTES} bytes (copy it whole from the Kling console)`;
-	}
-	return undefined;
+export function signingSecretRefusal(secret: string): string | undefined {
+	const problem = signingSecretProblem(secret);
+	if (!problem) return undefined;
+	const rule =
+		problem.kind === 'prefix'
+			? 'must start with whsec_'
+			: problem.kind === 'encoding'
+				? 'must be whsec_ followed by base64'
+				: `decodes to a ${problem.bytes}-byte key; it needs at least ${MIN_SECRET_BYTES} bytes`;
+	return `the Callback Signing Secret ${rule} (copy it whole from the Kling console)`;
 }
 
 /**
@@ -40,7 +31,7 @@ export function signingSecretProblem(secret: string): string | undefined {
  * 3. `webhook-signature` holds one or more space-separated `v1,<base64 HMAC-SHA256>` (several during key rotation);
  *    any one matching is enough;
  * 4. `webhook-timestamp` (seconds) must be within 5 minutes of now, so captured deliveries cannot be replayed later.
- * With no secret configured, or a weak one (see signingSecretProblem), nothing can be verified, so the
+ * With no secret configured, or a weak one (see signingSecretRefusal), nothing can be verified, so the
  * callback is refused rather than trusted.
  * Never throws: any malformed input is a refusal with a reason.
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
@@ -54,7 +45,7 @@ export function verifyStandardWebhook(
 	try {
 		if (!secret) return { valid: false, reason: 'no callback signing secret is set in the Kling API credential' };
 		// A weak key verifies forged signatures too: refuse to verify with it at all.
-		const weakness = signingSecretProblem(secret);
+		const weakness = signingSecretRefusal(secret);
 		if (weakness) return { valid: false, reason: weakness };
 		if (!headers.id || !headers.timestamp || !headers.signature) {
 			return { valid: false, reason: 'the webhook-id, webhook-timestamp or webhook-signature header is missing' };
@@ -75,12 +66,4 @@ export function verifyStandardWebhook(
 	} catch {
 		return { valid: false, reason: 'the signature headers could not be read' };
 	}
-}
-
-/** Keys already seen, oldest first, bounded so a busy workflow's static data stays small. */
-export function rememberDelivery(seen: string[], keys: string[], limit = 1000): { duplicate: boolean; seen: string[] } {
-	const duplicate = keys.some((key) => seen.includes(key));
-	if (duplicate) return { duplicate, seen };
-	const next = [...seen, ...keys];
-	return { duplicate, seen: next.slice(Math.max(0, next.length - limit)) };
 }

@@ -1,10 +1,13 @@
-import type { IExecuteFunctions, IWebhookFunctions } from 'n8n-workflow';
+import type { IBinaryData, IDataObject, IExecuteFunctions, IWebhookFunctions } from 'n8n-workflow';
 
 import { redactUrl } from '../errors';
-import { assertHttpUrl } from '../../KlingExpand/helpers/validation';
+import { detectImageFormat, HEADER_BYTES, readImageHeader } from '../imageHeader';
+import type { KlingResultImage, KlingTask } from '../task';
+import { assertHttpUrl } from '../validationError';
 import { KlingFailure } from './failure';
-import type { RequestPolicy } from './request';
-import { requestFailure, settle, withRetries } from './request';
+import type { RequestPolicy } from './retry';
+import { requestFailure } from './request';
+import { settle, withRetries } from './retry';
 import type { StreamResponse } from './stream';
 import { deadlineSignal, readStream, untilAborted } from './stream';
 
@@ -51,4 +54,59 @@ export async function fetchBytes(
 		const contentType = typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined;
 		return { bytes: read.bytes, contentType };
 	}, policy);
+}
+
+export interface DownloadedImage {
+	index: number;
+	url: string;
+	width?: number;
+	height?: number;
+	binary: IBinaryData;
+}
+
+/**
+ * Downloads every result image of a finished task as n8n binary data, named `<task_id>_<index>.<ext>`
+ * with the MIME type read from the bytes (CDNs often say application/octet-stream).
+ */
+export async function downloadTaskImages(
+	ctx: IExecuteFunctions | IWebhookFunctions,
+	task: KlingTask,
+	policy: RequestPolicy,
+	maxBytes = MAX_DOWNLOAD_BYTES,
+): Promise<DownloadedImage[]> {
+	const images: KlingResultImage[] = task.task_result?.images ?? [];
+	const downloaded: DownloadedImage[] = [];
+	for (const image of images) {
+		const { bytes, contentType } = await fetchBytes(ctx, image.url, { maxBytes, atLimit: 'fail', field: 'task_result.images.url', policy });
+		const format = detectImageFormat(bytes);
+		const mimeType = format === 'png' ? 'image/png' : format === 'jpeg' ? 'image/jpeg' : (contentType?.split(';')[0].trim() || 'application/octet-stream');
+		const extension = format === 'jpeg' ? 'jpg' : (format ?? 'bin');
+		const fileName = `${task.task_id}_${image.index}.${extension}`;
+		let size: { width?: number; height?: number } = {};
+		try {
+			size = readImageHeader(bytes);
+		} catch {
+			// Not a PNG/JPEG header: still hand the bytes over, without dimensions.
+		}
+		const binary = await ctx.helpers.prepareBinaryData(bytes, fileName, mimeType);
+		downloaded.push({ index: image.index, url: image.url, width: size.width, height: size.height, binary });
+	}
+	return downloaded;
+}
+
+/** Each result image's URL and size, read from its first bytes: what an agent's tool answers instead of binary. */
+export async function readTaskImageSizes(ctx: IExecuteFunctions | IWebhookFunctions, task: KlingTask, policy: RequestPolicy): Promise<IDataObject[]> {
+	const described: IDataObject[] = [];
+	for (const image of task.task_result?.images ?? []) {
+		const head = await fetchBytes(ctx, image.url, { maxBytes: HEADER_BYTES, atLimit: 'truncate', field: 'task_result.images.url', policy });
+		let size: IDataObject = {};
+		try {
+			const info = readImageHeader(head.bytes);
+			size = { width: info.width, height: info.height, mime_type: info.mimeType };
+		} catch {
+			// A header past the first bytes or not PNG/JPEG: the URL is still the result.
+		}
+		described.push({ index: image.index, url: image.url, ...size });
+	}
+	return described;
 }

@@ -1,4 +1,5 @@
-import { resumeKey, safeEqual, signBatch, verifyBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
+import { resumeKey, signBatch, verifyBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
+import { safeEqual } from '../../../../nodes/shared/safeEqual';
 
 const identity = { executionId: '42', batchId: '0a1b2c3d0', itemCount: 3 };
 

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 
 import { decodeBase64Image } from '../../../../nodes/KlingExpand/actions/imageInput';
 import { parseAspectRatio, RatioError, ratiosFromAspect } from '../../../../nodes/KlingExpand/helpers/ratios';
-import { assertHttpUrl, validateImage, validateOptions, validateRatios, ValidationError } from '../../../../nodes/KlingExpand/helpers/validation';
+import { assertHttpUrl, ValidationError } from '../../../../nodes/shared/validationError';
+import { validateImage, validateOptions, validateRatios } from '../../../../nodes/KlingExpand/helpers/validation';
 
 const FIELDS = /^(upExpansionRatio|downExpansionRatio|leftExpansionRatio|rightExpansionRatio|expansion ratios|prompt|numberOfImages|callbackUrl|imageBase64|image|targetAspectRatio|areaMultiplier)\b/;
 

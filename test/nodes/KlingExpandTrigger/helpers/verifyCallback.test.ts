@@ -2,12 +2,7 @@ import { createHmac } from 'node:crypto';
 
 import fc from 'fast-check';
 
-import {
-	rememberDelivery,
-	safeEqual,
-	TIMESTAMP_TOLERANCE_SECONDS,
-	verifyStandardWebhook,
-} from '../../../../nodes/KlingExpandTrigger/helpers/verifyCallback';
+import { TIMESTAMP_TOLERANCE_SECONDS, verifyStandardWebhook } from '../../../../nodes/KlingExpandTrigger/helpers/verifyCallback';
 import { signStandardWebhook } from '../../../simulator';
 
 // The vector published in the API reference (Callbacks section).
@@ -137,43 +132,5 @@ describe('verifyStandardWebhook', () => {
 		expect(verifyStandardWebhook(SECRET, null as never, BODY, TIMESTAMP).valid).toBe(false);
 		expect(verifyStandardWebhook(SECRET, headersFor(), undefined as never, TIMESTAMP).valid).toBe(false);
 		expect(verifyStandardWebhook(42 as never, headersFor(), BODY, TIMESTAMP).valid).toBe(false);
-	});
-});
-
-describe('safeEqual', () => {
-	it('is true only for identical values, whatever their lengths', () => {
-		expect(safeEqual('abc', 'abc')).toBe(true);
-		expect(safeEqual(Buffer.from('abc'), 'abc')).toBe(true);
-		expect(safeEqual('abc', 'abd')).toBe(false);
-		expect(safeEqual('abc', 'abcd')).toBe(false);
-		expect(safeEqual('', 'a')).toBe(false);
-		expect(safeEqual('', '')).toBe(true);
-	});
-});
-
-describe('rememberDelivery', () => {
-	it('reports a delivery as new the first time and a duplicate when any of its keys was seen', () => {
-		const first = rememberDelivery([], ['task-1:succeed', 'id:msg_1']);
-		expect(first).toEqual({ duplicate: false, seen: ['task-1:succeed', 'id:msg_1'] });
-		expect(rememberDelivery(first.seen, ['task-1:succeed', 'id:msg_2']).duplicate).toBe(true);
-		expect(rememberDelivery(first.seen, ['task-1:failed', 'id:msg_1']).duplicate).toBe(true);
-		expect(rememberDelivery(first.seen, ['task-2:succeed', 'id:msg_3']).duplicate).toBe(false);
-	});
-
-	it('does not change the list it was given', () => {
-		const seen = ['a'];
-		rememberDelivery(seen, ['b']);
-		expect(seen).toEqual(['a']);
-	});
-
-	it('keeps memory bounded, forgetting the oldest keys first', () => {
-		let seen: string[] = [];
-		for (let delivery = 0; delivery < 1500; delivery++) seen = rememberDelivery(seen, [`task-${delivery}:succeed`, `id:${delivery}`]).seen;
-		expect(seen).toHaveLength(1000);
-		expect(seen[0]).toBe('task-1000:succeed');
-		expect(seen.at(-1)).toBe('id:1499');
-		expect(rememberDelivery(seen, ['task-1499:succeed']).duplicate).toBe(true);
-		expect(rememberDelivery(seen, ['task-999:succeed']).duplicate).toBe(false);
-		expect(rememberDelivery(['a', 'b', 'c'], ['d', 'e'], 3).seen).toEqual(['c', 'd', 'e']);
 	});
 });

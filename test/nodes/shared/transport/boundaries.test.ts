@@ -1,7 +1,8 @@
 import dns from 'node:dns';
 import { createServer } from 'node:net';
 
-import { KlingFailure, requestFailure, toNodeApiError } from '../../../../nodes/shared/transport/request';
+import { KlingFailure, toNodeApiError } from '../../../../nodes/shared/transport/failure';
+import { requestFailure } from '../../../../nodes/shared/transport/request';
 import { capturedLogs, runWorkflow } from '../../../harness/engine';
 import { requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';

@@ -1,8 +1,8 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { fetchBytes } from '../../../../nodes/shared/transport/download';
-import { DEFAULT_POLICY } from '../../../../nodes/shared/transport/request';
-import { ValidationError } from '../../../../nodes/KlingExpand/helpers/validation';
+import { DEFAULT_POLICY } from '../../../../nodes/shared/transport/retry';
+import { ValidationError } from '../../../../nodes/shared/validationError';
 
 describe('fetchBytes', () => {
 	it.each(['file:///etc/passwd', 'ftp://example.com/a.png', 'data:image/png;base64,AAAA', 'javascript:alert(1)', '/relative.png'])(

@@ -1,4 +1,6 @@
-import { backoffDelay, KlingFailure, unwrapEnvelope } from '../../../../nodes/shared/transport/request';
+import { backoffDelay } from '../../../../nodes/shared/transport/retry';
+import { KlingFailure } from '../../../../nodes/shared/transport/failure';
+import { unwrapEnvelope } from '../../../../nodes/shared/transport/request';
 import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import type { AuthStyle } from '../../../harness/workflows';
