@@ -191,7 +191,7 @@ describe('signed callbacks', () => {
 		['no webhook-timestamp header', () => ({ timestamp: null }), /header is missing/],
 		['no webhook-signature header', () => ({ signature: null }), /header is missing/],
 		['a timestamp 301 s in the past', () => ({ timestamp: nowSeconds() - 301 }), /more than 5 minutes away/],
-		['a timestamp 301 s in the future', () => ({ timestamp: nowSeconds() + 301 }), /more than 5 minutes away/],
+		['a timestamp 310 s in the future', () => ({ timestamp: nowSeconds() + 310 }), /more than 5 minutes away/],
 		['a signature under another version', () => ({ signature: 'v2,' + signStandardWebhook(SECRET, 'x', 1, '{}').slice(3) }), /no signature in webhook-signature matches/],
 	])('refuses %s with 401, starts no run, and logs why', async (_case, change, reason) => {
 		const server = await serve();
@@ -205,7 +205,7 @@ describe('signed callbacks', () => {
 		expect(logs()).toEqual([expect.stringMatching(new RegExp(`^warn Kling Expand Trigger refused a callback \\(HTTP 401\\): signature check failed: .*${reason.source}`))]);
 	});
 
-	it.each([299, -299])('accepts a timestamp %i s away', async (offset) => {
+	it.each([290, -290])('accepts a timestamp %i s away', async (offset) => {
 		const server = await serve();
 		const task = klingTask();
 		expect((await deliver(server, { body: task, timestamp: nowSeconds() + offset })).status).toBe(200);
