@@ -3,7 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import * as getTask from './actions/getTask.operation';
 import * as listTasks from './actions/listTasks.operation';
-import { resumeOnCallback } from './actions/resumeOnCallback';
+import { resumeOnCallback } from './webhooks/resumeOnCallback';
 import { router } from './actions/router';
 import { nothingToRegister } from '../shared/webhookLifecycle';
 import * as submit from './actions/submit.operation';

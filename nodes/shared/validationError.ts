@@ -29,6 +29,13 @@ export class ValidationError extends Error {
 	) {
 		super(`${subject} is ${formatValue(value, quoted)}; ${rule}`);
 	}
+
+	/** A refusal whose sentence does not read "<field> is <value>; <rule>" (the rule is the whole message). */
+	static worded(field: string, value: unknown, message: string): ValidationError {
+		const error = new ValidationError(field, value, message);
+		error.message = message;
+		return error;
+	}
 }
 
 function formatValue(value: unknown, quoted: boolean): string {

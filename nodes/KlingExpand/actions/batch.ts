@@ -1,8 +1,8 @@
-import type { IExecuteFunctions } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { SlotPool } from '../helpers/concurrency';
-import { ValidationError } from '../../shared/validationError';
 import type { RequestPolicy } from '../../shared/transport/retry';
+import { CREATE_DEFAULTS, REQUEST_DEFAULTS } from './descriptions';
 
 /** What the items of one run share: request patience, the account's slots, one watcher for all waits. */
 export interface Batch {
@@ -21,13 +21,13 @@ export interface ItemRun {
 
 /** Run-wide settings are read from the first item: one run has one concurrency and one patience. */
 export function createBatch(ctx: IExecuteFunctions): Batch {
-	const options = ctx.getNodeParameter('options', 0, {}) as { concurrency?: number; requestTimeout?: number; retryDelay?: number };
-	const concurrency = Math.max(1, Math.floor(options.concurrency ?? 5));
+	const options = { ...CREATE_DEFAULTS, ...REQUEST_DEFAULTS, ...(ctx.getNodeParameter('options', 0, {}) as IDataObject) };
+	const concurrency = Math.max(1, Math.floor(Number(options.concurrency)));
 	return {
 		policy: {
 			attempts: 10,
-			retryDelayMs: (options.retryDelay ?? 1) * 1000,
-			timeoutMs: (options.requestTimeout ?? 30) * 1000,
+			retryDelayMs: Number(options.retryDelay) * 1000,
+			timeoutMs: Number(options.requestTimeout) * 1000,
 			signal: ctx.getExecutionCancelSignal(),
 		},
 		concurrency,
@@ -36,14 +36,8 @@ export function createBatch(ctx: IExecuteFunctions): Batch {
 	};
 }
 
-/**
- * Refuses, before it is sent, an item whose external_task_id another item of the run already uses:
- * Kling would refuse its create, or, after a lost answer, hand back the other item's task.
- */
-export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex: number): void {
-	const holder = batch.externalIds.get(externalTaskId);
-	if (holder !== undefined && holder !== itemIndex) {
-		throw new ValidationError('externalTaskId', externalTaskId, `item ${holder} of this run already uses it, and each task needs its own`);
-	}
-	batch.externalIds.set(externalTaskId, itemIndex);
+/** Each item's outcome from the router: its task's item, or (Continue On Fail) its error item. */
+export interface ItemOutcome {
+	items: INodeExecutionData[];
+	failed: boolean;
 }

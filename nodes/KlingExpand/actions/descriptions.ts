@@ -102,6 +102,9 @@ export const createFields: INodeProperties[] = [
 	},
 ];
 
+/** The request options' defaults: the fields below show them, and code reading the options falls back to them. */
+export const REQUEST_DEFAULTS = { requestTimeout: 30, retryDelay: 1 };
+
 /** How patient each request is: every operation that calls Kling has them. */
 export const requestOptions: INodeProperties[] = [
 	{
@@ -109,7 +112,7 @@ export const requestOptions: INodeProperties[] = [
 		name: 'requestTimeout',
 		type: 'number',
 		typeOptions: { minValue: 1 },
-		default: 30,
+		default: REQUEST_DEFAULTS.requestTimeout,
 		description: 'How long one request or download may take in all, however slowly the server answers, before it is cut off and retried',
 	},
 	{
@@ -117,10 +120,13 @@ export const requestOptions: INodeProperties[] = [
 		name: 'retryDelay',
 		type: 'number',
 		typeOptions: { minValue: 0.01, numberPrecision: 2 },
-		default: 1,
+		default: REQUEST_DEFAULTS.retryDelay,
 		description: 'The first wait before retrying a rate-limited or failed request; it doubles on each retry',
 	},
 ];
+
+/** The create options' defaults: the fields below show them, and code reading the options falls back to them. */
+export const CREATE_DEFAULTS = { callbackUrl: '', concurrency: 5, externalTaskId: '', watermark: false };
 
 /** Options shared by Submit and Submit and Wait. */
 export const createOptions: INodeProperties[] = [
@@ -128,7 +134,7 @@ export const createOptions: INodeProperties[] = [
 		displayName: 'Callback URL',
 		name: 'callbackUrl',
 		type: 'string',
-		default: '',
+		default: CREATE_DEFAULTS.callbackUrl,
 		placeholder: 'https://your-n8n.example.com/webhook/…/kling-expand',
 		description: 'Kling POSTs the task here on every status change: paste the production URL of a Kling Expand Trigger',
 	},
@@ -137,14 +143,14 @@ export const createOptions: INodeProperties[] = [
 		name: 'concurrency',
 		type: 'number',
 		typeOptions: { minValue: 1, maxValue: 100 },
-		default: 5,
+		default: CREATE_DEFAULTS.concurrency,
 		description: "How many images may be in progress at once: keep it at or below the account's concurrency slots (one per image)",
 	},
 	{
 		displayName: 'External Task ID',
 		name: 'externalTaskId',
 		type: 'string',
-		default: '',
+		default: CREATE_DEFAULTS.externalTaskId,
 		description:
 			'Your own ID for the task, unique in the account; Get Task can find the task by it. When empty, one is made for each item and kept for every try of the execution, so Retry On Fail never creates a task twice.',
 	},
@@ -153,7 +159,45 @@ export const createOptions: INodeProperties[] = [
 		displayName: 'Watermark',
 		name: 'watermark',
 		type: 'boolean',
-		default: false,
+		default: CREATE_DEFAULTS.watermark,
 		description: 'Whether Kling should also produce a watermarked copy of each image',
+	},
+];
+
+/** The wait options' defaults: the fields below show them, and code reading the options falls back to them. */
+export const WAIT_DEFAULTS = { pollInterval: 1, maxPollInterval: 15, timeout: 600 };
+
+/** The wait options of Submit and Wait, in milliseconds, as poll and callback mode both read them. */
+export function waitSettingsFrom(options: Partial<typeof WAIT_DEFAULTS>): { timeoutMs: number; minIntervalMs: number; maxIntervalMs: number } {
+	const chosen = { ...WAIT_DEFAULTS, ...options };
+	const minIntervalMs = chosen.pollInterval * 1000;
+	return { timeoutMs: chosen.timeout * 1000, minIntervalMs, maxIntervalMs: Math.max(minIntervalMs, chosen.maxPollInterval * 1000) };
+}
+
+/** How Submit and Wait waits: checks between the poll intervals, up to the timeout. */
+export const waitOptions: INodeProperties[] = [
+	{
+		displayName: 'Poll Interval (Seconds)',
+		name: 'pollInterval',
+		type: 'number',
+		typeOptions: { minValue: 0.05, numberPrecision: 2 },
+		default: WAIT_DEFAULTS.pollInterval,
+		description: 'The shortest wait between two checks. Checks then space out as the task runs longer, up to the maximum.',
+	},
+	{
+		displayName: 'Max Poll Interval (Seconds)',
+		name: 'maxPollInterval',
+		type: 'number',
+		typeOptions: { minValue: 0.05, numberPrecision: 2 },
+		default: WAIT_DEFAULTS.maxPollInterval,
+		description: 'The longest wait between two checks',
+	},
+	{
+		displayName: 'Timeout (Seconds)',
+		name: 'timeout',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: WAIT_DEFAULTS.timeout,
+		description: 'How long to wait for a task before giving up; the error names every unfinished task so Get Task can pick it up later',
 	},
 ];

@@ -9,6 +9,9 @@ import type { Batch } from './batch';
 const MAX_PAGE_SIZE = 500;
 const MAX_PAGE_NUM = 1000;
 
+/** The list options' defaults: the fields below show them, and code reading the options falls back to them. */
+const LIST_DEFAULTS = { pageNum: 1, pageSize: 30 };
+
 const properties: INodeProperties[] = [
 	{
 		displayName: 'Return All',
@@ -38,7 +41,7 @@ const properties: INodeProperties[] = [
 				name: 'pageNum',
 				type: 'number',
 				typeOptions: { minValue: 1, maxValue: MAX_PAGE_NUM },
-				default: 1,
+				default: LIST_DEFAULTS.pageNum,
 				description: 'The page to start from (1–1000), newest tasks first',
 			},
 			{
@@ -46,7 +49,7 @@ const properties: INodeProperties[] = [
 				name: 'pageSize',
 				type: 'number',
 				typeOptions: { minValue: 1, maxValue: MAX_PAGE_SIZE },
-				default: 30,
+				default: LIST_DEFAULTS.pageSize,
 				description: 'Tasks asked for per request (1–500)',
 			},
 		],
@@ -58,10 +61,10 @@ export const description = updateDisplayOptions({ show: { operation: ['listTasks
 export async function execute(this: IExecuteFunctions, itemIndex: number, _run: unknown, batch: Batch): Promise<INodeExecutionData[]> {
 	const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
 	const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
-	const options = this.getNodeParameter('options', itemIndex, {}) as { pageNum?: number; pageSize?: number };
-	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize ?? 30)));
+	const options = { ...LIST_DEFAULTS, ...(this.getNodeParameter('options', itemIndex, {}) as Partial<typeof LIST_DEFAULTS>) };
+	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize)));
 	const items: INodeExecutionData[] = [];
-	for (let pageNum = Math.max(1, Math.floor(options.pageNum ?? 1)); pageNum <= MAX_PAGE_NUM && items.length < limit; pageNum++) {
+	for (let pageNum = Math.max(1, Math.floor(options.pageNum)); pageNum <= MAX_PAGE_NUM && items.length < limit; pageNum++) {
 		const page = await klingRequest(this, { method: 'GET', qs: { pageNum, pageSize } }, batch.policy);
 		const entries = Array.isArray(page) ? page : [];
 		for (const entry of entries) {

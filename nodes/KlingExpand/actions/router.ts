@@ -4,16 +4,13 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import { mapSettled } from '../helpers/concurrency';
 import { WaitCancelledError } from '../../shared/sleep';
 import { WaitTimeoutError } from '../helpers/polling';
-import { RatioError } from '../helpers/ratios';
 import { TaskFailedError } from '../../shared/task';
 import { ValidationError } from '../../shared/validationError';
 import { KlingFailure, toNodeApiError } from '../../shared/transport/failure';
-import type { Batch, ItemRun } from './batch';
+import type { Batch, ItemOutcome, ItemRun } from './batch';
 import { createBatch } from './batch';
 import * as getTask from './getTask.operation';
 import * as listTasks from './listTasks.operation';
-import * as callback from './resumeOnCallback';
-import type { ItemOutcome } from './resumeOnCallback';
 import * as submit from './submit.operation';
 import * as submitAndWait from './submitAndWait.operation';
 
@@ -25,9 +22,6 @@ interface Operation {
 	/** Turns the items' outcomes into the node's output (callback mode: marks them and puts the execution to wait). */
 	finish?: (this: IExecuteFunctions, batch: Batch, outcomes: ItemOutcome[]) => Promise<INodeExecutionData[][]>;
 }
-
-/** Submit and Wait in Callback (Resume) wait mode. */
-const submitAndWaitCallback: Operation = { execute: callback.execute, parallel: true, finish: callback.finish };
 
 /** An AI agent's tool call cannot sleep until a callback: it polls instead, and says so. */
 const TOOL_FALLBACK_NOTE = 'Callback (Resume) wait mode needs the execution to sleep, which an AI agent tool call cannot do: this run waited by polling Kling instead';
@@ -52,7 +46,7 @@ function toNodeError(ctx: IExecuteFunctions, error: unknown, run: ItemRun): Node
 	const { itemIndex } = run;
 	const submitted = accepted(run.tasks).length ? `Tasks submitted for this item: ${describeTasks(accepted(run.tasks))}.` : 'Nothing was submitted to Kling.';
 	if (error instanceof KlingFailure) return toNodeApiError(node, error, { itemIndex, taskIds: accepted(run.tasks).map((task) => task.task_id!) });
-	if (error instanceof ValidationError || error instanceof RatioError) {
+	if (error instanceof ValidationError) {
 		return new NodeOperationError(node, error.message, { itemIndex, description: 'Nothing was sent to Kling: fix the field named above.' });
 	}
 	if (error instanceof TaskFailedError) {
@@ -86,7 +80,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const operationName = this.getNodeParameter('operation', 0) as string;
 	const callbackMode = operationName === 'submitAndWait' && this.getNodeParameter('waitMode', 0, 'poll') === 'callback';
 	const asTool = callbackMode && this.isToolExecution?.() === true;
-	const operation = callbackMode && !asTool ? submitAndWaitCallback : operations[operationName];
+	const operation: Operation | undefined = callbackMode && !asTool ? { ...submitAndWait.callbackMode, parallel: true } : operations[operationName];
 	if (!operation) throw new NodeOperationError(this.getNode(), `The operation "${operationName}" is not supported`);
 	const count = this.getInputData().length;
 	const batch = createBatch(this);

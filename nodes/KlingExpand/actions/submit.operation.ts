@@ -1,20 +1,15 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { readImageInput } from './imageInput';
+import type { RequestPolicy } from '../../shared/transport/retry';
 import type { ExpansionRatios } from '../helpers/ratios';
 import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpers/ratios';
-import type { KlingTask } from '../../shared/task';
-import { normaliseTask } from '../../shared/task';
 import { validateOptions, validateRatios } from '../helpers/validation';
-import type { RequestPolicy } from '../../shared/transport/retry';
-import { createTaskOnce } from '../tasks/createOnce';
-import { findTask } from '../tasks/lookup';
-import { KlingFailure } from '../../shared/transport/failure';
+import type { CreateRequest } from '../tasks/createOnce';
+import { claimExternalId, generatedExternalId, submitOnce } from '../tasks/createOnce';
 import type { Batch, ItemRun } from './batch';
-import { claimExternalId } from './batch';
-import { generatedExternalId, markSent, wasSent } from '../tasks/createOnce';
 import { createFields, createOptions } from './descriptions';
+import { readImageInput } from './imageInput';
 
 const properties: INodeProperties[] = [
 	...createFields,
@@ -31,14 +26,10 @@ export interface ExpansionSummary extends ExpansionRatios {
 	expected_height: number;
 }
 
-export interface PreparedCreate {
+export interface PreparedCreate extends CreateRequest {
 	expansion: ExpansionSummary;
 	/** Image slots the task will hold at Kling. */
 	images: number;
-	externalTaskId: string;
-	/** Generated here rather than given by the user: a task Kling holds under it can only be this item's. */
-	externalIdIsOurs: boolean;
-	body: () => Promise<IDataObject & { external_task_id: string }>;
 }
 
 interface CreateOptions {
@@ -104,29 +95,12 @@ export async function prepareCreate(
 	};
 }
 
-/**
- * Sends the create once (see createTaskOnce) and records the task on the item's run. When an earlier try
- * of this execution (n8n's Retry On Fail) already sent a create under this generated id, the task is
- * looked up first and taken if it exists, so no try bills the same item twice.
- */
-export async function submitPrepared(ctx: IExecuteFunctions, prepared: PreparedCreate, run: ItemRun, policy: RequestPolicy): Promise<KlingTask> {
-	const record: ItemRun['tasks'][number] = { external_task_id: prepared.externalTaskId };
-	run.tasks.push(record);
-	const sentBefore = prepared.externalIdIsOurs && wasSent(ctx, prepared.externalTaskId);
-	const earlier = sentBefore ? await findTask(ctx, prepared.externalTaskId, policy) : undefined;
-	if (prepared.externalIdIsOurs) markSent(ctx, prepared.externalTaskId);
-	const task = normaliseTask(earlier ?? (await createTaskOnce(ctx, await prepared.body(), policy, prepared.externalIdIsOurs)));
-	if (!task) throw new KlingFailure('malformed', 'The provider accepted the task but its answer has no task_id');
-	record.task_id = task.task_id;
-	return { ...task, external_task_id: task.external_task_id ?? prepared.externalTaskId };
-}
-
 export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
 	const prepared = await prepareCreate(this, itemIndex, batch.policy);
 	claimExternalId(batch, prepared.externalTaskId, itemIndex);
 	const slots = await batch.slots.acquire(prepared.images);
 	try {
-		const task = await submitPrepared(this, prepared, run, batch.policy);
+		const task = await submitOnce(this, prepared, run, batch.policy);
 		return [{ json: { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject }];
 	} finally {
 		batch.slots.release(slots);

@@ -9,38 +9,13 @@ import { taskOutputItems } from '../../shared/output';
 import { KlingFailure } from '../../shared/transport/failure';
 import { queryTasks } from '../tasks/lookup';
 import type { Batch, ItemRun } from './batch';
-import { claimExternalId } from './batch';
+import { claimExternalId } from '../tasks/createOnce';
 import { retireGeneratedId } from '../tasks/createOnce';
 import { downloadOptions } from '../../shared/descriptions';
-import { createFields, createOptions } from './descriptions';
-import { prepareCreate, submitPrepared } from './submit.operation';
-
-const waitOptions: INodeProperties[] = [
-	{
-		displayName: 'Poll Interval (Seconds)',
-		name: 'pollInterval',
-		type: 'number',
-		typeOptions: { minValue: 0.05, numberPrecision: 2 },
-		default: 1,
-		description: 'The shortest wait between two checks. Checks then space out as the task runs longer, up to the maximum.',
-	},
-	{
-		displayName: 'Max Poll Interval (Seconds)',
-		name: 'maxPollInterval',
-		type: 'number',
-		typeOptions: { minValue: 0.05, numberPrecision: 2 },
-		default: 15,
-		description: 'The longest wait between two checks',
-	},
-	{
-		displayName: 'Timeout (Seconds)',
-		name: 'timeout',
-		type: 'number',
-		typeOptions: { minValue: 1 },
-		default: 600,
-		description: 'How long to wait for a task before giving up; the error names every unfinished task so Get Task can pick it up later',
-	},
-];
+import { createFields, createOptions, waitOptions, waitSettingsFrom } from './descriptions';
+import { prepareCreate } from './submit.operation';
+import * as callbackWait from './submitAndWait.callback';
+import { submitOnce } from '../tasks/createOnce';
 
 const properties: INodeProperties[] = [
 	...createFields,
@@ -86,6 +61,12 @@ const properties: INodeProperties[] = [
 
 export const description = updateDisplayOptions({ show: { operation: ['submitAndWait'] } }, properties);
 
+/**
+ * Wait Mode Callback (Resume): the router's item loop submits each item with this `execute`, then hands the
+ * whole batch to `finish`, which puts the execution to sleep until Kling's callbacks (submitAndWait.callback.ts).
+ */
+export const callbackMode = { execute: callbackWait.execute, finish: callbackWait.finish };
+
 /** Share of the elapsed wait used as the next interval: keeps detection lag near 10 % of a task's duration. */
 const POLL_GROWTH = 0.1;
 
@@ -98,9 +79,8 @@ const isFinal = (error: unknown) => error instanceof KlingFailure && error.retry
 function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask> {
 	let watcher = watchers.get(batch);
 	if (!watcher) {
-		const options = ctx.getNodeParameter('options', 0, {}) as { pollInterval?: number; maxPollInterval?: number };
-		const minIntervalMs = (options.pollInterval ?? 1) * 1000;
-		const schedule: PollSchedule = { minIntervalMs, maxIntervalMs: Math.max(minIntervalMs, (options.maxPollInterval ?? 15) * 1000), growth: POLL_GROWTH };
+		const { minIntervalMs, maxIntervalMs } = waitSettingsFrom(ctx.getNodeParameter('options', 0, {}) as IDataObject);
+		const schedule: PollSchedule = { minIntervalMs, maxIntervalMs, growth: POLL_GROWTH };
 		// Polling retries on its own next tick, so one request attempt per tick is enough.
 		const policy = { ...batch.policy, attempts: 1 };
 		watcher = new TaskWatcher<KlingTask>(
@@ -123,11 +103,11 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
 	const prepared = await prepareCreate(this, itemIndex, batch.policy);
 	claimExternalId(batch, prepared.externalTaskId, itemIndex);
-	const timeoutMs = ((this.getNodeParameter('options', itemIndex, {}) as { timeout?: number }).timeout ?? 600) * 1000;
+	const { timeoutMs } = waitSettingsFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
 	const slots = await batch.slots.acquire(prepared.images);
 	let task: KlingTask;
 	try {
-		const submitted = await submitPrepared(this, prepared, run, batch.policy);
+		const submitted = await submitOnce(this, prepared, run, batch.policy);
 		task = await watcherFor(this, batch).waitFor(submitted.task_id, timeoutMs);
 	} finally {
 		batch.slots.release(slots);

@@ -1,3 +1,5 @@
+import { ValidationError } from '../../shared/validationError';
+
 /** The four expansion ratios Kling takes: up/down in units of the original height, left/right of its width. */
 export interface ExpansionRatios {
 	up: number;
@@ -9,26 +11,13 @@ export interface ExpansionRatios {
 export const MAX_RATIO = 2;
 export const MAX_AREA_MULTIPLIER = 3;
 
-/** A ratio helper failure: plain data, so the node can name the field and item. */
-export class RatioError extends Error {
-	constructor(
-		readonly field: string,
-		message: string,
-	) {
-		super(message);
-	}
-}
-
 /** Parses `16:9`, `16/9`, `1.7778` into width / height. */
 export function parseAspectRatio(text: string): number {
 	const trimmed = String(text).trim();
 	const pair = /^(\d+(?:\.\d+)?)\s*[:/x]\s*(\d+(?:\.\d+)?)$/i.exec(trimmed);
 	const value = pair ? Number(pair[1]) / Number(pair[2]) : /^\d+(?:\.\d+)?$/.test(trimmed) ? Number(trimmed) : NaN;
 	if (!Number.isFinite(value) || value <= 0) {
-		throw new RatioError(
-			'targetAspectRatio',
-			`Target aspect ratio is "${text}"; it must be width:height such as 16:9, or a positive decimal such as 1.7778`,
-		);
+		throw new ValidationError('targetAspectRatio', String(text), 'it must be width:height such as 16:9, or a positive decimal such as 1.7778', true, 'Target aspect ratio');
 	}
 	return value;
 }
@@ -53,10 +42,7 @@ const round4 = (value: number) => Math.round(value * 10000) / 10000;
  */
 export function ratiosFromAspect(width: number, height: number, areaMultiplier: number, aspect: number): ExpansionRatios {
 	if (!(areaMultiplier >= 1 && areaMultiplier <= MAX_AREA_MULTIPLIER)) {
-		throw new RatioError(
-			'areaMultiplier',
-			`Area multiplier is ${areaMultiplier}; it must be between 1 and ${MAX_AREA_MULTIPLIER}`,
-		);
+		throw new ValidationError('areaMultiplier', areaMultiplier, `it must be between 1 and ${MAX_AREA_MULTIPLIER}`, false, 'Area multiplier');
 	}
 	const targetHeight = Math.sqrt((areaMultiplier * width * height) / aspect);
 	const targetWidth = targetHeight * aspect;
@@ -71,8 +57,9 @@ export function ratiosFromAspect(width: number, height: number, areaMultiplier: 
 	};
 	if (ratios.up < 0 || ratios.left < 0) {
 		const needed = minimumAreaMultiplier(width, height, aspect);
-		throw new RatioError(
+		throw ValidationError.worded(
 			'areaMultiplier',
+			areaMultiplier,
 			`A ${width}×${height} image does not fit inside a canvas of aspect ${round4(aspect)} at ${areaMultiplier}× its area; ` +
 				(needed <= MAX_AREA_MULTIPLIER
 					? `use an area multiplier of at least ${Math.ceil(needed * 100) / 100}`
@@ -81,8 +68,9 @@ export function ratiosFromAspect(width: number, height: number, areaMultiplier: 
 	}
 	for (const [side, value] of Object.entries(ratios)) {
 		if (value > MAX_RATIO) {
-			throw new RatioError(
+			throw ValidationError.worded(
 				'targetAspectRatio',
+				value,
 				`The ${side} expansion ratio would be ${value}; each ratio must be at most ${MAX_RATIO}. Choose an aspect ratio closer to the image's own or a smaller area multiplier`,
 			);
 		}

@@ -36,3 +36,30 @@ export function signBatch(key: Buffer, identity: BatchIdentity): string {
 export function verifyBatch(key: Buffer, identity: BatchIdentity, signature: string): boolean {
 	return safeEqual(signBatch(key, identity), signature);
 }
+
+/** The resume URL's query parameters that carry the batch identity and its signature. */
+const RESUME_QUERY = { execution: 'kling_execution', batch: 'kling_batch', items: 'kling_items', signature: 'kling_signature' } as const;
+
+/** More items than this in one callback batch is not a resume URL this node made. */
+const MAX_ITEMS = 100_000;
+
+/** n8n's resume URL with the batch identity and its signature added. */
+export function signedResumeUrl(resumeUrl: string, key: Buffer, identity: BatchIdentity): string {
+	const url = new URL(resumeUrl);
+	url.searchParams.set(RESUME_QUERY.execution, identity.executionId);
+	url.searchParams.set(RESUME_QUERY.batch, identity.batchId);
+	url.searchParams.set(RESUME_QUERY.items, String(identity.itemCount));
+	url.searchParams.set(RESUME_QUERY.signature, signBatch(key, identity));
+	return url.toString();
+}
+
+/** What a resume callback's query claims (nothing trusted yet), or undefined when it is not a resume URL this node made. */
+export function claimedBatch(query: Record<string, unknown>): { claimedExecutionId: unknown; batchId: string; itemCount: number; signature: string } | undefined {
+	const batchId = query[RESUME_QUERY.batch];
+	const signature = query[RESUME_QUERY.signature];
+	const itemCount = Number(query[RESUME_QUERY.items]);
+	if (typeof batchId !== 'string' || !batchId || typeof signature !== 'string' || !Number.isInteger(itemCount) || itemCount < 1 || itemCount > MAX_ITEMS) {
+		return undefined;
+	}
+	return { claimedExecutionId: query[RESUME_QUERY.execution], batchId, itemCount, signature };
+}

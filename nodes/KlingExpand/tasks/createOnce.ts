@@ -8,7 +8,16 @@ import type { KlingContext } from '../../shared/transport/request';
 import { sendOnce } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { settle, withRetries } from '../../shared/transport/retry';
+import type { KlingTask } from '../../shared/task';
+import { ValidationError } from '../../shared/validationError';
+import type { Batch, ItemRun } from '../actions/batch';
 import { findTask } from './lookup';
+
+/*
+ * Creating a task at most once, whatever fails: every create carries an external_task_id (generated here
+ * when the user gives none), a ledger in the node's execution context remembers what each try sent, a
+ * later try looks its ids up before sending, and a create whose answer was lost is looked up, not re-sent.
+ */
 
 /**
  * What this execution's node has sent under the external ids it generated. It lives in the node's
@@ -34,17 +43,27 @@ const runIndexOf = (ctx: IExecuteFunctions, itemIndex = 0) => Number(ctx.getWork
 
 const runItemKey = (ctx: IExecuteFunctions, itemIndex: number) => `${runIndexOf(ctx, itemIndex)}-${itemIndex}`;
 
+/** The one external id format: `n8n-<execution>-<batch>-<item>`, and `-<attempt>` once a task under the earlier id failed. */
+const formatExternalId = (executionId: string, batchId: string, itemIndex: number, attempt = 1) =>
+	`n8n-${executionId}-${batchId}-${itemIndex}${attempt > 1 ? `-${attempt}` : ''}`;
+
+/** `<salt>-<run>`: the same on every try of this run, never shared by two executions. */
+const batchIdOf = (ctx: IExecuteFunctions, itemIndex = 0) => `${ledgerOf(ctx).salt}-${runIndexOf(ctx, itemIndex)}`;
+
 /** `n8n-<execution>-<salt>-<run>-<item>`, and `-<attempt>` once a task under the earlier id failed. */
 export function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
-	const { salt, attempts } = ledgerOf(ctx);
-	const key = runItemKey(ctx, itemIndex);
-	const attempt = attempts[key] ?? 1;
-	return `n8n-${ctx.getExecutionId() || 'run'}-${salt}-${key}${attempt > 1 ? `-${attempt}` : ''}`;
+	const attempt = ledgerOf(ctx).attempts[runItemKey(ctx, itemIndex)] ?? 1;
+	return formatExternalId(String(ctx.getExecutionId() || 'run'), batchIdOf(ctx, itemIndex), itemIndex, attempt);
 }
 
-/** Callback mode's batch id, `<salt><run>`: the same on every try, so a later try finds what an earlier one sent. */
+/** Callback mode's batch id: the batch part of its items' generated ids, so the resume webhook can name them all. */
 export function callbackBatchId(ctx: IExecuteFunctions): string {
-	return `${ledgerOf(ctx).salt}${runIndexOf(ctx)}`;
+	return batchIdOf(ctx);
+}
+
+/** The external ids of a callback batch's items, in item order (callback mode never retires an id). */
+export function batchExternalIds(executionId: string, batchId: string, count: number): string[] {
+	return Array.from({ length: count }, (_, itemIndex) => formatExternalId(executionId, batchId, itemIndex));
 }
 
 /** The item's task failed: a later try of this execution creates a new task instead of taking the failed one. */
@@ -55,11 +74,11 @@ export function retireGeneratedId(ctx: IExecuteFunctions, itemIndex: number): vo
 }
 
 /** Whether an earlier try of this execution sent a create under this id (then it is looked up before sending again). */
-export function wasSent(ctx: IExecuteFunctions, externalTaskId: string): boolean {
+function wasSent(ctx: IExecuteFunctions, externalTaskId: string): boolean {
 	return ledgerOf(ctx).sent[externalTaskId] === true;
 }
 
-export function markSent(ctx: IExecuteFunctions, externalTaskId: string): void {
+function markSent(ctx: IExecuteFunctions, externalTaskId: string): void {
 	ledgerOf(ctx).sent[externalTaskId] = true;
 }
 
@@ -117,3 +136,40 @@ export async function createTaskOnce(
 
 /** How far Kling's clock (task created_at) may be behind ours. */
 const CLOCK_SKEW_MS = 10 * 60_000;
+
+/**
+ * Refuses, before it is sent, an item whose external_task_id another item of the run already uses:
+ * Kling would refuse its create, or, after a lost answer, hand back the other item's task.
+ */
+export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex: number): void {
+	const holder = batch.externalIds.get(externalTaskId);
+	if (holder !== undefined && holder !== itemIndex) {
+		throw new ValidationError('externalTaskId', externalTaskId, `item ${holder} of this run already uses it, and each task needs its own`);
+	}
+	batch.externalIds.set(externalTaskId, itemIndex);
+}
+
+/** What a create needs to be sent at most once. */
+export interface CreateRequest {
+	externalTaskId: string;
+	/** Generated here rather than given by the user: a task Kling holds under it can only be this item's. */
+	externalIdIsOurs: boolean;
+	body: () => Promise<IDataObject & { external_task_id: string }>;
+}
+
+/**
+ * Sends the create once (see createTaskOnce) and records the task on the item's run. When an earlier try
+ * of this execution (n8n's Retry On Fail) already sent a create under this generated id, the task is
+ * looked up first and taken if it exists, so no try bills the same item twice.
+ */
+export async function submitOnce(ctx: IExecuteFunctions, request: CreateRequest, run: ItemRun, policy: RequestPolicy): Promise<KlingTask> {
+	const record: ItemRun['tasks'][number] = { external_task_id: request.externalTaskId };
+	run.tasks.push(record);
+	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
+	const earlier = sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined;
+	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
+	const task = normaliseTask(earlier ?? (await createTaskOnce(ctx, await request.body(), policy, request.externalIdIsOurs)));
+	if (!task) throw new KlingFailure('malformed', 'The provider accepted the task but its answer has no task_id');
+	record.task_id = task.task_id;
+	return { ...task, external_task_id: task.external_task_id ?? request.externalTaskId };
+}

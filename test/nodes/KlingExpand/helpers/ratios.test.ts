@@ -5,9 +5,9 @@ import {
 	MAX_AREA_MULTIPLIER,
 	minimumAreaMultiplier,
 	parseAspectRatio,
-	RatioError,
 	ratiosFromAspect,
 } from '../../../../nodes/KlingExpand/helpers/ratios';
+import { ValidationError } from '../../../../nodes/shared/validationError';
 
 describe('ratiosFromAspect', () => {
 	it("reproduces the provider's documented example exactly", () => {
@@ -28,7 +28,7 @@ describe('ratiosFromAspect', () => {
 
 	it('refuses a shape that cannot contain the original at that area, and names the smallest multiplier that works', () => {
 		const attempt = () => ratiosFromAspect(1000, 1000, 1.5, 16 / 9);
-		expect(attempt).toThrow(RatioError);
+		expect(attempt).toThrow(ValidationError);
 		expect(attempt).toThrow(/at least 1\.78/);
 	});
 
@@ -38,7 +38,7 @@ describe('ratiosFromAspect', () => {
 
 	it('refuses an area multiplier outside 1–3', () => {
 		expect(() => ratiosFromAspect(500, 500, 3.5, 1)).toThrow(/Area multiplier is 3.5; it must be between 1 and 3/);
-		expect(() => ratiosFromAspect(500, 500, 0.5, 1)).toThrow(RatioError);
+		expect(() => ratiosFromAspect(500, 500, 0.5, 1)).toThrow(ValidationError);
 	});
 
 	it('holds for any valid size, aspect and multiplier: target aspect (±1 px), area (±1 %), ratios in [0, 2], or a clear error', () => {
@@ -53,11 +53,11 @@ describe('ratiosFromAspect', () => {
 					try {
 						ratios = ratiosFromAspect(width, height, multiplier, aspect);
 					} catch (error) {
-						expect(error).toBeInstanceOf(RatioError);
-						expect((error as RatioError).message).toMatch(/multiplier|ratio/);
+						expect(error).toBeInstanceOf(ValidationError);
+						expect((error as ValidationError).message).toMatch(/multiplier|ratio/);
 						// Refused only when the shape truly cannot hold the original, or a side would pass 2.
 						const fits = minimumAreaMultiplier(width, height, aspect) <= multiplier + 1e-9;
-						if (fits) expect((error as RatioError).field).toBe('targetAspectRatio');
+						if (fits) expect((error as ValidationError).field).toBe('targetAspectRatio');
 						return;
 					}
 					for (const value of Object.values(ratios)) {
