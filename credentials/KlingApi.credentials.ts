@@ -17,7 +17,10 @@ export class KlingApi implements ICredentialType {
 
 	icon = { light: 'file:../icons/kling.svg', dark: 'file:../icons/kling.dark.svg' } as const;
 
-	/** The README's Credentials section as npm shows it: that page exists wherever the package can be installed from. */
+	/**
+	 * The README's Credentials section as npm shows it: that page exists wherever the package can be
+	 * installed from.
+	 */
 	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-kling-expand#credentials';
 
 	properties: INodeProperties[] = [
@@ -26,8 +29,16 @@ export class KlingApi implements ICredentialType {
 			name: 'provider',
 			type: 'options',
 			options: [
-				{ name: 'Kling (Direct)', value: 'kling', description: "Kling's own API, with keys from the Kling developer console" },
-				{ name: 'CometAPI', value: 'cometapi', description: 'The CometAPI gateway, with a CometAPI key' },
+				{
+					name: 'Kling (Direct)',
+					value: 'kling',
+					description: "Kling's own API, with keys from the Kling developer console",
+				},
+				{
+					name: 'CometAPI',
+					value: 'cometapi',
+					description: 'The CometAPI gateway, with a CometAPI key',
+				},
 			],
 			default: 'kling',
 		},
@@ -37,17 +48,24 @@ export class KlingApi implements ICredentialType {
 			type: 'options',
 			displayOptions: { show: { provider: ['kling'] } },
 			options: [
-				{ name: 'Access Key + Secret Key', value: 'accessKey', description: 'A token is signed from the pair for every request' },
+				{
+					name: 'Access Key + Secret Key',
+					value: 'accessKey',
+					description: 'A token is signed from the pair for every request',
+				},
 				{ name: 'API Key', value: 'apiKey', description: 'A single key, sent as a Bearer token' },
 			],
 			default: 'accessKey',
 		},
 		{
-			// Not masked: the access key only names the key pair (it is the token's readable `iss` claim); the secret key signs.
+			// Not masked: the access key only names the key pair (it is the token's readable `iss`
+			// claim); the secret key signs.
 			displayName: 'Access Key',
 			name: 'accessKey',
 			type: 'string',
-			description: 'Names the key pair and is readable in every signed token; the Secret Key below is the secret',
+			description:
+				'Names the key pair and is readable in every signed token; the Secret Key below is the ' +
+				'secret',
 			displayOptions: { show: { provider: ['kling'], authMode: ['accessKey'] } },
 			default: '',
 			required: true,
@@ -85,8 +103,16 @@ export class KlingApi implements ICredentialType {
 			type: 'options',
 			displayOptions: { show: { provider: ['kling'] } },
 			options: [
-				{ name: 'Singapore (Global)', value: 'singapore', description: 'api-singapore.klingai.com' },
-				{ name: 'Beijing (Mainland China)', value: 'beijing', description: 'api-beijing.klingai.com' },
+				{
+					name: 'Singapore (Global)',
+					value: 'singapore',
+					description: 'api-singapore.klingai.com',
+				},
+				{
+					name: 'Beijing (Mainland China)',
+					value: 'beijing',
+					description: 'api-beijing.klingai.com',
+				},
 				{ name: 'Legacy Global Host', value: 'legacy', description: 'api.klingai.com' },
 			],
 			default: 'singapore',
@@ -98,7 +124,8 @@ export class KlingApi implements ICredentialType {
 			default: '',
 			placeholder: 'http://127.0.0.1:8787',
 			description:
-				'Send requests to this host instead of the provider\'s: a proxy, a gateway or the local Kling simulator. Leave empty for the provider\'s own host.',
+				"Send requests to this host instead of the provider's: a proxy, a gateway or the local " +
+				"Kling simulator. Leave empty for the provider's own host.",
 		},
 		{
 			displayName: 'Callback Signing Secret',
@@ -108,35 +135,57 @@ export class KlingApi implements ICredentialType {
 			default: '',
 			placeholder: 'whsec_…',
 			description:
-				'The whsec_… secret from the Kling console (whsec_ followed by base64 of at least 24 bytes). The Kling Expand Trigger uses it to verify that callbacks really come from Kling.',
+				'The whsec_… secret from the Kling console (whsec_ followed by base64 of at least 24 ' +
+				'bytes). The Kling Expand Trigger uses it to verify that callbacks really come from Kling.',
 		},
 	];
 
 	/**
-	 * A function, not a fixed header, because access-key auth signs a fresh short-lived token per request.
-	 * It also refuses a weak Callback Signing Secret: n8n has no validation rule for a credential field, and
-	 * this runs on the credential test and on every request, so the user learns at once, before a trigger
+	 * A function, not a fixed header, because access-key auth signs a fresh short-lived token per
+	 * request.
+	 * It also refuses a weak Callback Signing Secret: n8n has no validation rule for a credential
+	 * field, and
+	 * this runs on the credential test and on every request, so the user learns at once, before a
+	 * trigger
 	 * relies on a key anyone could sign with.
 	 */
-	async authenticate(credentials: ICredentialDataDecryptedObject, requestOptions: IHttpRequestOptions): Promise<IHttpRequestOptions> {
+	async authenticate(
+		credentials: ICredentialDataDecryptedObject,
+		requestOptions: IHttpRequestOptions,
+	): Promise<IHttpRequestOptions> {
 		const weakness = webhookSecretProblem(String(credentials.webhookSecret ?? ''));
-		if (weakness) throw credentialError(`Callback Signing Secret refused: ${weakness}. Copy the whole whsec_… secret from the Kling console, or leave the field empty.`);
-		return { ...requestOptions, headers: { ...requestOptions.headers, Authorization: `Bearer ${bearerToken(credentials)}` } };
+		if (weakness)
+			throw credentialError(
+				`Callback Signing Secret refused: ${weakness}. Copy the whole whsec_… secret from the ` +
+					`Kling console, or leave the field empty.`,
+			);
+		return {
+			...requestOptions,
+			headers: { ...requestOptions.headers, Authorization: `Bearer ${bearerToken(credentials)}` },
+		};
 	}
 
 	/** Free, authenticated requests: one list entry from Kling, the model list from CometAPI. */
 	test: ICredentialTestRequest = {
 		request: {
 			baseURL:
-				`={{ ($credentials.baseUrl || "").trim().replace(/\\/+$/, "") || ($credentials.provider === "cometapi" ? "${COMETAPI_HOST}" : (${JSON.stringify(KLING_HOSTS)})[$credentials.region || "singapore"]) }}`,
-			url: '={{ $credentials.provider === "cometapi" ? "/v1/models" : "/v1/images/editing/expand" }}',
+				`={{ ($credentials.baseUrl || "").trim().replace(/\\/+$/, "") || ` +
+				`($credentials.provider === "cometapi" ? "${COMETAPI_HOST}" : ` +
+				`(${JSON.stringify(KLING_HOSTS)})[$credentials.region || "singapore"]) }}`,
+			url:
+				'={{ $credentials.provider === "cometapi" ? "/v1/models" : ' +
+				'"/v1/images/editing/expand" }}',
 			qs: { pageNum: 1, pageSize: 1 },
 			method: 'GET',
 		},
 		rules: [
 			{
 				type: 'responseSuccessBody',
-				properties: { key: 'code', value: 1002, message: 'Kling refused the key: check the API key, or the access key and secret key' },
+				properties: {
+					key: 'code',
+					value: 1002,
+					message: 'Kling refused the key: check the API key, or the access key and secret key',
+				},
 			},
 		],
 	};
@@ -148,13 +197,19 @@ function bearerToken(credentials: ICredentialDataDecryptedObject): string {
 	return signKlingJwt(String(credentials.accessKey ?? ''), String(credentials.secretKey ?? ''));
 }
 
-/** Why a Callback Signing Secret is unusable, or undefined (an empty field is fine: nothing is verified with it). */
+/**
+ * Why a Callback Signing Secret is unusable, or undefined (an empty field is fine: nothing is
+ * verified with it).
+ */
 function webhookSecretProblem(secret: string): string | undefined {
 	const problem = secret === '' ? undefined : signingSecretProblem(secret);
 	if (!problem) return undefined;
 	if (problem.kind === 'prefix') return 'it must start with whsec_';
 	if (problem.kind === 'encoding') return 'it must be whsec_ followed by base64';
-	return `it decodes to a ${problem.bytes}-byte key, and at least ${MIN_SECRET_BYTES} bytes are needed`;
+	return (
+		`it decodes to a ${problem.bytes}-byte key, and at least ${MIN_SECRET_BYTES} bytes are ` +
+		`needed`
+	);
 }
 
 /** Named so the node tells this refusal from a network error and does not retry it. */

@@ -19,20 +19,33 @@ const example = path.join(root, 'examples', 'local-image-to-disk.json');
 
 /** The Kling Expand node's parameters from the example workflow users import, so the demo runs what they run. */
 function exampleParameters(): INodeParameters {
-	const fallback: INodeParameters = { operation: 'submitAndWait', imageSource: 'binary', expansionMode: 'aspectRatio', targetAspectRatio: '16:9', areaMultiplier: 2 };
+	const fallback: INodeParameters = {
+		operation: 'submitAndWait',
+		imageSource: 'binary',
+		expansionMode: 'aspectRatio',
+		targetAspectRatio: '16:9',
+		areaMultiplier: 2,
+	};
 	if (!existsSync(example)) return fallback;
-	const workflow = JSON.parse(readFileSync(example, 'utf8')) as { nodes: Array<{ type: string; parameters: INodeParameters }> };
+	const workflow = JSON.parse(readFileSync(example, 'utf8')) as {
+		nodes: Array<{ type: string; parameters: INodeParameters }>;
+	};
 	return workflow.nodes.find((node) => node.type.endsWith('.klingExpand'))?.parameters ?? fallback;
 }
 
 async function main() {
 	mkdirSync(outputDir, { recursive: true });
 	const inputPath = path.join(outputDir, 'input.png');
-	writeFileSync(inputPath, await makeTestImage({ width: 640, height: 480, format: 'png', seed: 7 }));
+	writeFileSync(
+		inputPath,
+		await makeTestImage({ width: 640, height: 480, format: 'png', seed: 7 }),
+	);
 	const sim = await startSimulator({ taskDurationMs: 1500 });
 	try {
 		const parameters = { ...exampleParameters(), options: { pollInterval: 0.2 } };
-		console.log(`Kling simulator on ${sim.url}; expanding ${path.relative(root, inputPath)} (640×480) with ${JSON.stringify({ ...parameters, options: undefined })}`);
+		console.log(
+			`Kling simulator on ${sim.url}; expanding ${path.relative(root, inputPath)} (640×480) with ${JSON.stringify({ ...parameters, options: undefined })}`,
+		);
 		const started = Date.now();
 		const result = await runWorkflow(expandWorkflow(parameters), {
 			startNode: EXPAND_NODE,
@@ -45,9 +58,13 @@ async function main() {
 			const file = path.join(outputDir, binary.fileName!);
 			writeFileSync(file, Buffer.from(binary.data, 'base64'));
 			const image = item.json.image as { width: number; height: number };
-			console.log(`task ${item.json.task_id} ${item.json.task_status}: wrote ${path.relative(root, file)} (${image.width}×${image.height})`);
+			console.log(
+				`task ${item.json.task_id} ${item.json.task_status}: wrote ${path.relative(root, file)} (${image.width}×${image.height})`,
+			);
 		}
-		console.log(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${sim.stats().accepted} task, ${sim.requests.length} requests to the simulator. Images are in ${outputDir}`);
+		console.log(
+			`Done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${sim.stats().accepted} task, ${sim.requests.length} requests to the simulator. Images are in ${outputDir}`,
+		);
 	} finally {
 		await sim.close();
 	}

@@ -19,14 +19,27 @@ const SECRETS = {
 };
 
 const AUTH = {
-	accessKey: { provider: 'kling', authMode: 'accessKey', accessKey: SECRETS.accessKey, secretKey: SECRETS.secretKey },
+	accessKey: {
+		provider: 'kling',
+		authMode: 'accessKey',
+		accessKey: SECRETS.accessKey,
+		secretKey: SECRETS.secretKey,
+	},
 	apiKey: { provider: 'kling', authMode: 'apiKey', apiKey: SECRETS.apiKey },
 	cometapi: { provider: 'cometapi', cometApiKey: SECRETS.cometKey },
 };
 
-const credentialsFor = (baseUrl: string, style: keyof typeof AUTH) => ({ klingApi: { ...AUTH[style], baseUrl, webhookSecret: SECRETS.webhookSecret } });
+const credentialsFor = (baseUrl: string, style: keyof typeof AUTH) => ({
+	klingApi: { ...AUTH[style], baseUrl, webhookSecret: SECRETS.webhookSecret },
+});
 
-const ratios = { expansionMode: 'ratios', upExpansionRatio: 0.25, downExpansionRatio: 0.25, leftExpansionRatio: 0, rightExpansionRatio: 0 };
+const ratios = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.25,
+	downExpansionRatio: 0.25,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+};
 
 let sim: Simulator;
 const seen: string[] = [];
@@ -34,19 +47,43 @@ const seen: string[] = [];
 const bearerTokens = new Set<string>();
 
 function resetSimulator() {
-	for (const request of sim.requests) bearerTokens.add(String(request.headers.authorization ?? '').replace(/^Bearer /, ''));
+	for (const request of sim.requests)
+		bearerTokens.add(String(request.headers.authorization ?? '').replace(/^Bearer /, ''));
 	sim.reset();
 }
 
 function record(result: RunResult) {
 	seen.push(JSON.stringify(result.run.data.resultData));
-	if (result.error) seen.push(String(result.error.message), String(result.error.description), JSON.stringify(result.error));
+	if (result.error)
+		seen.push(
+			String(result.error.message),
+			String(result.error.description),
+			JSON.stringify(result.error),
+		);
 }
 
-async function expand(style: 'accessKey' | 'apiKey' | 'cometapi', parameters: object = {}, baseUrl = sim.url, onError?: 'continueRegularOutput') {
+async function expand(
+	style: 'accessKey' | 'apiKey' | 'cometapi',
+	parameters: object = {},
+	baseUrl = sim.url,
+	onError?: 'continueRegularOutput',
+) {
 	const result = await runWorkflow(
-		expandWorkflow({ operation: 'submitAndWait', imageSource: 'binary', ...ratios, ...parameters, options: { ...FAST_WAIT, ...(parameters as { options?: object }).options } } as never, onError ? { onError } : {}),
-		{ startNode: EXPAND_NODE, input: [binaryItem(await testImage())], credentials: credentialsFor(baseUrl, style) },
+		expandWorkflow(
+			{
+				operation: 'submitAndWait',
+				imageSource: 'binary',
+				...ratios,
+				...parameters,
+				options: { ...FAST_WAIT, ...(parameters as { options?: object }).options },
+			} as never,
+			onError ? { onError } : {},
+		),
+		{
+			startNode: EXPAND_NODE,
+			input: [binaryItem(await testImage())],
+			credentials: credentialsFor(baseUrl, style),
+		},
 	);
 	record(result);
 	return result;
@@ -75,7 +112,11 @@ describe('secrets stay out of outputs, errors and logs', () => {
 			sim.injectFault({ on: 'create', kind: 'code', code: 1004, times: 2 });
 			expect((await expand(style)).error).toMatchObject({ name: 'NodeApiError' });
 			sim.injectFault({ on: 'create', kind: 'malformed', times: 10 });
-			expect((await expand(style, { options: { retryDelay: 0.005 } }, sim.url, 'continueRegularOutput')).output(EXPAND_NODE)[0].json.error).toBeDefined();
+			expect(
+				(
+					await expand(style, { options: { retryDelay: 0.005 } }, sim.url, 'continueRegularOutput')
+				).output(EXPAND_NODE)[0].json.error,
+			).toBeDefined();
 			resetSimulator();
 			sim.injectFault({ on: 'any', kind: 'cometNull404' });
 			expect((await expand(style)).error).toBeDefined();
@@ -90,19 +131,43 @@ describe('secrets stay out of outputs, errors and logs', () => {
 				server.close(() => resolve(port));
 			});
 		});
-		const refused = await expand('accessKey', { options: { retryDelay: 0.005 } }, `http://127.0.0.1:${closed}`);
-		expect(refused.error).toMatchObject({ name: 'NodeApiError', message: expect.stringMatching(/could not reach 127\.0\.0\.1:\d+: the connection was refused/) });
+		const refused = await expand(
+			'accessKey',
+			{ options: { retryDelay: 0.005 } },
+			`http://127.0.0.1:${closed}`,
+		);
+		expect(refused.error).toMatchObject({
+			name: 'NodeApiError',
+			message: expect.stringMatching(
+				/could not reach 127\.0\.0\.1:\d+: the connection was refused/,
+			),
+		});
 
 		// Trigger deliveries, accepted and refused (the refusals are logged).
 		const trigger = await serveTrigger(
 			{
-				nodes: [{ id: 't', name: 'Trigger', type: NODE_TYPES.trigger, typeVersion: 1, position: [0, 0], parameters: { sharedToken: SECRETS.sharedToken }, credentials: { klingApi: { id: '1', name: 'Kling' } }, webhookId: 'leak' }],
+				nodes: [
+					{
+						id: 't',
+						name: 'Trigger',
+						type: NODE_TYPES.trigger,
+						typeVersion: 1,
+						position: [0, 0],
+						parameters: { sharedToken: SECRETS.sharedToken },
+						credentials: { klingApi: { id: '1', name: 'Kling' } },
+						webhookId: 'leak',
+					},
+				],
 				connections: {},
 			},
 			'Trigger',
 			credentialsFor(sim.url, 'accessKey'),
 		);
-		const body = JSON.stringify({ task_id: 't1', task_status: 'succeed', task_info: { external_task_id: 'e1' } });
+		const body = JSON.stringify({
+			task_id: 't1',
+			task_status: 'succeed',
+			task_info: { external_task_id: 'e1' },
+		});
 		const timestamp = String(Math.floor(Date.now() / 1000));
 		const good = signStandardWebhook(SECRETS.webhookSecret, 'msg1', timestamp, body);
 		for (const [signature, token] of [
@@ -110,7 +175,16 @@ describe('secrets stay out of outputs, errors and logs', () => {
 			['v1,AAAA', SECRETS.sharedToken],
 			[good, 'wrong-token'],
 		]) {
-			await fetch(`${trigger.url}?token=${token}`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'webhook-id': 'msg1', 'webhook-timestamp': timestamp, 'webhook-signature': signature } });
+			await fetch(`${trigger.url}?token=${token}`, {
+				method: 'POST',
+				body,
+				headers: {
+					'content-type': 'application/json',
+					'webhook-id': 'msg1',
+					'webhook-timestamp': timestamp,
+					'webhook-signature': signature,
+				},
+			});
 		}
 		for (const run of await trigger.waitForRuns(1)) record(run);
 		await trigger.close();
@@ -130,6 +204,7 @@ describe('secrets stay out of outputs, errors and logs', () => {
 		];
 		const haystack = [...seen, ...capturedLogs].join('\n');
 		expect(seen.length).toBeGreaterThan(30);
-		for (const secret of forbidden) expect(haystack.includes(secret) ? secret : undefined).toBeUndefined();
+		for (const secret of forbidden)
+			expect(haystack.includes(secret) ? secret : undefined).toBeUndefined();
 	});
 });

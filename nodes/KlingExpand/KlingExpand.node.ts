@@ -1,13 +1,20 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
+import { nothingToRegister } from '../shared/webhookLifecycle';
 import * as getTask from './actions/getTask.operation';
 import * as listTasks from './actions/listTasks.operation';
-import { resumeOnCallback } from './webhooks/resumeOnCallback';
 import { router } from './actions/router';
-import { nothingToRegister } from '../shared/webhookLifecycle';
 import * as submit from './actions/submit.operation';
 import * as submitAndWait from './actions/submitAndWait.operation';
+import { resumeOnCallback } from './webhooks/resumeOnCallback';
 
 export class KlingExpand implements INodeType {
 	description: INodeTypeDescription = {
@@ -16,7 +23,10 @@ export class KlingExpand implements INodeType {
 		icon: { light: 'file:../../icons/kling.svg', dark: 'file:../../icons/kling.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{ { submit: "Submit", submitAndWait: "Submit and Wait", getTask: "Get Task", listTasks: "List Tasks" }[$parameter["operation"]] }}',
+		// One string literal, as n8n's lint rules read it; the backslash only continues it on the next line.
+		subtitle:
+			'={{ { submit: "Submit", submitAndWait: "Submit and Wait", getTask: "Get Task", \
+listTasks: "List Tasks" }[$parameter["operation"]] }}',
 		description: 'Expand (outpaint) images with Kling AI, directly or through CometAPI',
 		defaults: { name: 'Kling Expand' },
 		usableAsTool: true,
@@ -24,7 +34,15 @@ export class KlingExpand implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'klingApi', required: true }],
 		// The resume webhook of Submit and Wait's callback mode, shaped like n8n's Wait node's.
-		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: '', restartWebhook: true }],
+		webhooks: [
+			{
+				name: 'default',
+				httpMethod: 'POST',
+				responseMode: 'onReceived',
+				path: '',
+				restartWebhook: true,
+			},
+		],
 		properties: [
 			{
 				displayName: 'Operation',
@@ -32,9 +50,24 @@ export class KlingExpand implements INodeType {
 				type: 'options',
 				noDataExpression: true,
 				options: [
-					{ name: 'Get Task', value: 'getTask', action: 'Get an expansion task', description: 'Fetch one task and its result images' },
-					{ name: 'List Tasks', value: 'listTasks', action: 'List expansion tasks', description: 'Fetch tasks page by page, newest first' },
-					{ name: 'Submit', value: 'submit', action: 'Submit an expansion task', description: 'Start expanding an image and return the task ID at once' },
+					{
+						name: 'Get Task',
+						value: 'getTask',
+						action: 'Get an expansion task',
+						description: 'Fetch one task and its result images',
+					},
+					{
+						name: 'List Tasks',
+						value: 'listTasks',
+						action: 'List expansion tasks',
+						description: 'Fetch tasks page by page, newest first',
+					},
+					{
+						name: 'Submit',
+						value: 'submit',
+						action: 'Submit an expansion task',
+						description: 'Start expanding an image and return the task ID at once',
+					},
 					{
 						name: 'Submit and Wait',
 						value: 'submitAndWait',
@@ -51,7 +84,10 @@ export class KlingExpand implements INodeType {
 		],
 	};
 
-	/** Never run for a resume webhook; declared because n8n's scanner asks it of every node with webhooks. */
+	/**
+	 * Never run for a resume webhook; declared because n8n's scanner asks it of every node with
+	 * webhooks.
+	 */
 	webhookMethods = { default: nothingToRegister };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

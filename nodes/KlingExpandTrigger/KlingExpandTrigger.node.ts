@@ -1,8 +1,23 @@
-import type { IDataObject, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+import type {
+	IDataObject,
+	INodeType,
+	INodeTypeDescription,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { nothingToRegister } from '../shared/webhookLifecycle';
-import { acknowledge, downloadedItems, emitWithoutDownload, presentedCallback, refuse, rememberedDeliveries, unlistedHostsRefusal, verify } from './callbackSteps';
+import {
+	acknowledge,
+	downloadedItems,
+	emitWithoutDownload,
+	presentedCallback,
+	refuse,
+	rememberedDeliveries,
+	unlistedHostsRefusal,
+	verify,
+} from './callbackSteps';
 import { triggerCredentials, triggerProperties } from './description';
 import { deliveryKey } from './helpers/deliveries';
 import { parseCallbackTask } from './helpers/parseCallback';
@@ -21,7 +36,9 @@ export class KlingExpandTrigger implements INodeType {
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: triggerCredentials,
-		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'kling-expand' }],
+		webhooks: [
+			{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'kling-expand' },
+		],
 		properties: triggerProperties,
 	};
 
@@ -44,7 +61,8 @@ export class KlingExpandTrigger implements INodeType {
 		if (remembered.claim(task) !== 'new') return acknowledge('duplicate');
 
 		const json = { ...task, delivery_key: deliveryKey(task) } as unknown as IDataObject;
-		if (!this.getNodeParameter('downloadImages', false) || task.task_status !== 'succeed') return { workflowData: [[{ json }]] };
+		if (!this.getNodeParameter('downloadImages', false) || task.task_status !== 'succeed')
+			return { workflowData: [[{ json }]] };
 		const refusal = verified.unverified ? unlistedHostsRefusal(this, task) : undefined;
 		if (refusal) return emitWithoutDownload(this, json, refusal);
 

@@ -4,18 +4,27 @@ import { downloadOptions } from '../shared/descriptions';
 import { TASK_STATUSES } from '../shared/task';
 import { PROVIDER_RESULT_HOSTS } from './helpers/downloadHosts';
 
-/** Header or query parameter that carries the shared token (for CometAPI deliveries, which we cannot sign-check). */
+/**
+ * Header or query parameter that carries the shared token (for CometAPI deliveries, which we cannot
+ * sign-check).
+ */
 export const TOKEN_HEADER = 'x-kling-token';
 
 const version1 = { '@version': [1] };
 const version2 = { '@version': [{ _cnd: { gte: 2 } }] };
 
 /**
- * The credential holds the Callback Signing Secret: required whenever the signature is checked (version 1 with
- * Verify Kling Signature on, version 2 with Verification: Standard Webhooks Signature), hidden otherwise.
+ * The credential holds the Callback Signing Secret: required whenever the signature is checked
+ * (version 1 with
+ * Verify Kling Signature on, version 2 with Verification: Standard Webhooks Signature), hidden
+ * otherwise.
  */
 export const triggerCredentials: INodeCredentialDescription[] = [
-	{ name: 'klingApi', required: true, displayOptions: { hide: { verifySignature: [false], verification: ['token', 'none'] } } },
+	{
+		name: 'klingApi',
+		required: true,
+		displayOptions: { hide: { verifySignature: [false], verification: ['token', 'none'] } },
+	},
 ];
 
 const verificationProperties: INodeProperties[] = [
@@ -30,12 +39,16 @@ const verificationProperties: INodeProperties[] = [
 			{
 				name: 'Standard Webhooks Signature',
 				value: 'signature',
-				description: 'Accept only callbacks signed with the Callback Signing Secret of the credential (Kling direct)',
+				description:
+					'Accept only callbacks signed with the Callback Signing Secret of the credential ' +
+					'(Kling direct)',
 			},
 			{
 				name: 'Shared Token',
 				value: 'token',
-				description: `Accept only callbacks that carry a token you choose, in the URL (?token=…) or the ${TOKEN_HEADER} header (CometAPI)`,
+				description:
+					`Accept only callbacks that carry a token you choose, in the URL (?token=…) ` +
+					`or the ${TOKEN_HEADER} header (CometAPI)`,
 			},
 			{
 				name: 'None (Anyone Who Knows the URL Can Start This Workflow)',
@@ -48,7 +61,8 @@ const verificationProperties: INodeProperties[] = [
 	},
 	{
 		displayName:
-			'Only callbacks signed with the Callback Signing Secret of the chosen credential start the workflow. A credential without a secret makes every callback fail with 401 (see n8n\'s log).',
+			'Only callbacks signed with the Callback Signing Secret of the chosen credential start the ' +
+			"workflow. A credential without a secret makes every callback fail with 401 (see n8n's log).",
 		name: 'signatureNotice',
 		type: 'notice',
 		default: '',
@@ -62,11 +76,15 @@ const verificationProperties: INodeProperties[] = [
 		required: true,
 		default: '',
 		displayOptions: { show: { ...version2, verification: ['token'] } },
-		description: `The token a callback must carry in the URL (?token=…) or the ${TOKEN_HEADER} header. Without one every callback is refused.`,
+		description:
+			`The token a callback must carry in the URL (?token=…) or the ${TOKEN_HEADER} ` +
+			`header. Without one every callback is refused.`,
 	},
 	{
 		displayName:
-			'Anyone who knows this URL can start this workflow with data of their choosing: nothing checks that a callback comes from Kling. Downloads are limited to the hosts in Download Only From Hosts.',
+			'Anyone who knows this URL can start this workflow with data of their choosing: nothing ' +
+			'checks that a callback comes from Kling. Downloads are limited to the hosts in Download ' +
+			'Only From Hosts.',
 		name: 'unverifiedNotice',
 		type: 'notice',
 		default: '',
@@ -79,7 +97,8 @@ const verificationProperties: INodeProperties[] = [
 		default: true,
 		displayOptions: { show: version1 },
 		description:
-			'Whether to accept only callbacks signed with the Callback Signing Secret of the credential (Kling direct). Turned off, a Shared Token is required.',
+			'Whether to accept only callbacks signed with the Callback Signing Secret of the ' +
+			'credential (Kling direct). Turned off, a Shared Token is required.',
 	},
 	{
 		displayName: 'Shared Token',
@@ -88,11 +107,15 @@ const verificationProperties: INodeProperties[] = [
 		typeOptions: { password: true },
 		default: '',
 		displayOptions: { show: version1 },
-		description: `When set, a callback must carry this token in the URL (?token=…) or the ${TOKEN_HEADER} header`,
+		description:
+			`When set, a callback must carry this token in the URL (?token=…) or the ` +
+			`${TOKEN_HEADER} header`,
 	},
 	{
 		displayName:
-			'No check is set: every callback is refused (401) until you set a Shared Token or turn Verify Kling Signature on. To accept unverified callbacks, add a new Kling Expand Trigger and choose Verification: None.',
+			'No check is set: every callback is refused (401) until you set a Shared Token or turn ' +
+			'Verify Kling Signature on. To accept unverified callbacks, add a new Kling Expand Trigger ' +
+			'and choose Verification: None.',
 		name: 'noCheckNotice',
 		type: 'notice',
 		default: '',
@@ -116,7 +139,9 @@ const downloadProperties: INodeProperties[] = [
 		displayOptions: { show: { ...version2, verification: ['none'], downloadImages: [true] } },
 		placeholder: '*.klingai.com, images.example.com',
 		description:
-			'Unverified callbacks may name any URL, so images are downloaded only from these hosts (comma-separated; *.example.com for subdomains, host:port for one port). A task with images elsewhere starts the workflow without them, the reason in download_error.',
+			'Unverified callbacks may name any URL, so images are downloaded only from these hosts ' +
+			'(comma-separated; *.example.com for subdomains, host:port for one port). A task with ' +
+			'images elsewhere starts the workflow without them, the reason in download_error.',
 	},
 	{
 		displayName: 'Options',
@@ -132,7 +157,9 @@ const downloadProperties: INodeProperties[] = [
 export const triggerProperties: INodeProperties[] = [
 	{
 		displayName:
-			'Paste this node\'s Production URL (above) into the Callback URL option of a Kling Expand node. Kling then reports every status change of those tasks here. With a Shared Token, add ?token=… to the URL.',
+			"Paste this node's Production URL (above) into the Callback URL option of a Kling Expand " +
+			'node. Kling then reports every status change of those tasks here. With a Shared Token, ' +
+			'add ?token=… to the URL.',
 		name: 'notice',
 		type: 'notice',
 		default: '',
@@ -141,9 +168,13 @@ export const triggerProperties: INodeProperties[] = [
 		displayName: 'Statuses',
 		name: 'statuses',
 		type: 'multiOptions',
-		options: TASK_STATUSES.map((status) => ({ name: status[0].toUpperCase() + status.slice(1), value: status })),
+		options: TASK_STATUSES.map((status) => ({
+			name: status[0].toUpperCase() + status.slice(1),
+			value: status,
+		})),
 		default: ['succeed', 'failed'],
-		description: 'Which task statuses start the workflow; other deliveries are acknowledged and ignored',
+		description:
+			'Which task statuses start the workflow; other deliveries are acknowledged and ignored',
 	},
 	...verificationProperties,
 	...downloadProperties,

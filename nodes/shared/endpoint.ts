@@ -12,7 +12,9 @@ export const KLING_HOSTS: Record<string, string> = {
 };
 export const COMETAPI_HOST = 'https://api.cometapi.com';
 
-/** The host: the override when set (proxies, gateways, the local simulator), else the provider's. */
+/**
+ * The host: the override when set (proxies, gateways, the local simulator), else the provider's.
+ */
 export function apiHost(credentials: EndpointCredentials): string {
 	const override = (credentials.baseUrl ?? '').trim().replace(/\/+$/, '');
 	if (override) return override;
@@ -22,5 +24,6 @@ export function apiHost(credentials: EndpointCredentials): string {
 
 /** CometAPI serves Kling's routes under `/kling`. */
 export function expandEndpoint(credentials: EndpointCredentials): string {
-	return `${apiHost(credentials)}${credentials.provider === 'cometapi' ? '/kling' : ''}/v1/images/editing/expand`;
+	const prefix = credentials.provider === 'cometapi' ? '/kling' : '';
+	return `${apiHost(credentials)}${prefix}/v1/images/editing/expand`;
 }

@@ -100,7 +100,8 @@ export function readImageHeader(bytes: Uint8Array): ImageInfo {
 	if (isProperPrefix(bytes, PNG_SIGNATURE) || isProperPrefix(bytes, JPEG_SOI_BYTES)) {
 		throw new ImageHeaderError(
 			'truncated',
-			`The image is truncated: only ${bytes.length === 1 ? '1 byte was' : `${bytes.length} bytes were`} ` +
+			`The image is truncated: only ` +
+				`${bytes.length === 1 ? '1 byte was' : `${bytes.length} bytes were`} ` +
 				'given, too few to read its header',
 		);
 	}
@@ -129,7 +130,8 @@ function readPngHeader(bytes: Uint8Array): ImageInfo {
 	if (bytes.length < PNG_HEADER_LENGTH) {
 		throw new ImageHeaderError(
 			'truncated',
-			`The PNG header is truncated: it needs ${PNG_HEADER_LENGTH} bytes and only ${bytes.length} were given`,
+			`The PNG header is truncated: it needs ${PNG_HEADER_LENGTH} bytes and only ${bytes.length} ` +
+				`were given`,
 		);
 	}
 	if (readUint32(bytes, 8) !== 13 || !startsWith(bytes, IHDR_TYPE, 12)) {

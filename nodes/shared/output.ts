@@ -1,20 +1,31 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	IWebhookFunctions,
+} from 'n8n-workflow';
 
 import { DOWNLOAD_DEFAULTS } from './descriptions';
+import type { KlingTask } from './task';
 import type { DownloadedImage } from './transport/download';
 import { downloadTaskImages, readTaskImageSizes } from './transport/download';
 import type { RequestPolicy } from './transport/retry';
-import type { KlingTask } from './task';
 
-/** n8n runs a `usableAsTool` node for an AI Agent as the type it generates for it: `<package>.<name>Tool`. */
+/**
+ * n8n runs a `usableAsTool` node for an AI Agent as the type it generates for it:
+ * `<package>.<name>Tool`.
+ */
 export function isToolCall(ctx: IExecuteFunctions | IWebhookFunctions): boolean {
 	return ctx.getNode().type.endsWith('Tool');
 }
 
 /**
- * A task's output items, for every caller (Get Task, Submit and Wait, the resume webhook, the trigger):
- * the task alone unless its images are wanted and it succeeded; in a workflow the images downloaded as
- * binary data; as an agent's tool one JSON item describing them (URL, size, type), since a model gets
+ * A task's output items, for every caller (Get Task, Submit and Wait, the resume webhook, the
+ * trigger):
+ * the task alone unless its images are wanted and it succeeded; in a workflow the images
+ * downloaded as
+ * binary data; as an agent's tool one JSON item describing them (URL, size, type), since a model
+ * gets
  * only JSON and n8n drops or refuses a tool's binary data.
  */
 export async function taskOutputItems(
@@ -24,21 +35,35 @@ export async function taskOutputItems(
 	request: { download: boolean; options: IDataObject; policy: RequestPolicy },
 ): Promise<INodeExecutionData[]> {
 	if (!request.download || task.task_status !== 'succeed') return [{ json }];
-	if (isToolCall(ctx)) return [{ json: { ...json, images: await readTaskImageSizes(ctx, task, request.policy) } }];
+	if (isToolCall(ctx))
+		return [{ json: { ...json, images: await readTaskImageSizes(ctx, task, request.policy) } }];
 	const output = imagesOutputFrom(request.options);
-	return imagesToItems(json, await downloadTaskImages(ctx, task, request.policy, output.maxBytes), output);
+	return imagesToItems(
+		json,
+		await downloadTaskImages(ctx, task, request.policy, output.maxBytes),
+		output,
+	);
 }
 
 export interface ImagesOutput {
 	/** Binary field name; `oneItem` puts the images in `<field>_<index>`. */
 	field: string;
 	mode: 'itemPerImage' | 'oneItem';
-	/** Larger downloads are refused: a result URL serving something huge is not an image we asked for. */
+	/**
+	 * Larger downloads are refused: a result URL serving something huge is not an image we asked for.
+	 */
 	maxBytes: number;
 }
 
-/** Reads the download options the node and the trigger share; an empty field name falls back to `data`. */
-export function imagesOutputFrom(options: { binaryPropertyOutput?: string; imagesOutput?: string; maxDownloadSize?: number }): ImagesOutput {
+/**
+ * Reads the download options the node and the trigger share; an empty field name falls back to
+ * `data`.
+ */
+export function imagesOutputFrom(options: {
+	binaryPropertyOutput?: string;
+	imagesOutput?: string;
+	maxDownloadSize?: number;
+}): ImagesOutput {
 	const chosen = { ...DOWNLOAD_DEFAULTS, ...options };
 	return {
 		field: chosen.binaryPropertyOutput.trim() || DOWNLOAD_DEFAULTS.binaryPropertyOutput,
@@ -48,7 +73,11 @@ export function imagesOutputFrom(options: { binaryPropertyOutput?: string; image
 }
 
 /** Downloaded images as output items: one item per image, or all on the task's item. */
-export function imagesToItems(json: IDataObject, images: DownloadedImage[], output: ImagesOutput): INodeExecutionData[] {
+export function imagesToItems(
+	json: IDataObject,
+	images: DownloadedImage[],
+	output: ImagesOutput,
+): INodeExecutionData[] {
 	// A finished task with no image still gets its item: its task_id must not vanish.
 	if (images.length === 0) return [{ json }];
 	const describe = (image: DownloadedImage) => ({
@@ -60,7 +89,17 @@ export function imagesToItems(json: IDataObject, images: DownloadedImage[], outp
 		mime_type: image.binary.mimeType,
 	});
 	if (output.mode === 'oneItem') {
-		return [{ json: { ...json, images: images.map(describe) }, binary: Object.fromEntries(images.map((image) => [`${output.field}_${image.index}`, image.binary])) }];
+		return [
+			{
+				json: { ...json, images: images.map(describe) },
+				binary: Object.fromEntries(
+					images.map((image) => [`${output.field}_${image.index}`, image.binary]),
+				),
+			},
+		];
 	}
-	return images.map((image) => ({ json: { ...json, image: describe(image) }, binary: { [output.field]: image.binary } }));
+	return images.map((image) => ({
+		json: { ...json, image: describe(image) },
+		binary: { [output.field]: image.binary },
+	}));
 }

@@ -6,7 +6,10 @@ export class WaitCancelledError extends Error {
 	}
 }
 
-/** Sleeps, but wakes at once when the execution is cancelled (n8n's `sleep` alone cannot be interrupted). */
+/**
+ * Sleeps, but wakes at once when the execution is cancelled (n8n's `sleep` alone cannot be
+ * interrupted).
+ */
 export async function sleepUnlessCancelled(ms: number, signal?: AbortSignal): Promise<void> {
 	if (signal?.aborted) throw new WaitCancelledError();
 	if (!signal) return await sleep(ms);

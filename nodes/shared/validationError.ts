@@ -1,4 +1,7 @@
-/** The labels the node's panel shows for its parameters, so an error names a field as the user sees it. */
+/**
+ * The labels the node's panel shows for its parameters, so an error names a field as the user sees
+ * it.
+ */
 const FIELD_LABELS: Record<string, string> = {
 	upExpansionRatio: 'Up Expansion Ratio',
 	downExpansionRatio: 'Down Expansion Ratio',
@@ -30,7 +33,10 @@ export class ValidationError extends Error {
 		super(`${subject} is ${formatValue(value, quoted)}; ${rule}`);
 	}
 
-	/** A refusal whose sentence does not read "<field> is <value>; <rule>" (the rule is the whole message). */
+	/**
+	 * A refusal whose sentence does not read "<field> is <value>; <rule>" (the rule is the whole
+	 * message).
+	 */
 	static worded(field: string, value: unknown, message: string): ValidationError {
 		const error = new ValidationError(field, value, message);
 		error.message = message;
@@ -39,7 +45,10 @@ export class ValidationError extends Error {
 }
 
 function formatValue(value: unknown, quoted: boolean): string {
-	if (typeof value === 'string' && quoted) return value.length > 60 ? `"${value.slice(0, 57)}…" (${value.length} characters)` : `"${value}"`;
+	if (typeof value === 'string' && quoted)
+		return value.length > 60
+			? `"${value.slice(0, 57)}…" (${value.length} characters)`
+			: `"${value}"`;
 	return String(value);
 }
 

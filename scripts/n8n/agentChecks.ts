@@ -25,26 +25,53 @@ export const agentChecks: Check[] = [
 				await n8n.importWorkflows([agentWorkflow(imageUrl)]);
 				const tasksBefore = new Set(simulator.tasks.keys());
 				const outcome = await n8n.execute(AGENT_WORKFLOW_ID);
-				if (!outcome.ok) throw new Error(`the agent's run failed${outcome.error?.node ? ` in "${outcome.error.node}"` : ''}: ${outcome.error?.message ?? `exit ${outcome.exit.code}`}${stubErrors(stub)}`);
+				if (!outcome.ok)
+					throw new Error(
+						`the agent's run failed${outcome.error?.node ? ` in "${outcome.error.node}"` : ''}: ${outcome.error?.message ?? `exit ${outcome.exit.code}`}${stubErrors(stub)}`,
+					);
 
-				const created = [...simulator.tasks.values()].filter((task) => !tasksBefore.has(task.task_id));
-				if (created.length !== 1) throw new Error(`the tool call created ${created.length} Kling tasks; expected 1`);
+				const created = [...simulator.tasks.values()].filter(
+					(task) => !tasksBefore.has(task.task_id),
+				);
+				if (created.length !== 1)
+					throw new Error(`the tool call created ${created.length} Kling tasks; expected 1`);
 				const [task] = created;
-				if (task.createBody.image !== imageUrl) throw new Error(`Kling was sent the image ${String(task.createBody.image)}; the model passed ${imageUrl}`);
+				if (task.createBody.image !== imageUrl)
+					throw new Error(
+						`Kling was sent the image ${String(task.createBody.image)}; the model passed ${imageUrl}`,
+					);
 				const resultUrl = task.task_result?.images[0]?.url;
-				if (task.task_status !== 'succeed' || !resultUrl) throw new Error(`task ${task.task_id} is ${task.task_status} with no result image`);
+				if (task.task_status !== 'succeed' || !resultUrl)
+					throw new Error(`task ${task.task_id} is ${task.task_status} with no result image`);
 				const { width, height } = task.resultImageSize;
-				if (Math.abs(width / height - 16 / 9) > 0.01) throw new Error(`the result is ${width}×${height}, not ${ASPECT_RATIO}: the aspect ratio from $fromAI() did not arrive`);
+				if (Math.abs(width / height - 16 / 9) > 0.01)
+					throw new Error(
+						`the result is ${width}×${height}, not ${ASPECT_RATIO}: the aspect ratio from $fromAI() did not arrive`,
+					);
 
 				const toolJson = expectJsonToolOutput(outcome);
-				const image = (toolJson.images as { url?: string; width?: number; height?: number }[] | undefined)?.[0];
-				if (toolJson.task_id !== task.task_id || image?.url !== resultUrl || image.width !== width || image.height !== height) {
-					throw new Error(`the tool returned ${JSON.stringify({ task_id: toolJson.task_id, images: toolJson.images })}; expected task ${task.task_id}, ${resultUrl}, ${width}×${height}`);
+				const image = (
+					toolJson.images as { url?: string; width?: number; height?: number }[] | undefined
+				)?.[0];
+				if (
+					toolJson.task_id !== task.task_id ||
+					image?.url !== resultUrl ||
+					image.width !== width ||
+					image.height !== height
+				) {
+					throw new Error(
+						`the tool returned ${JSON.stringify({ task_id: toolJson.task_id, images: toolJson.images })}; expected task ${task.task_id}, ${resultUrl}, ${width}×${height}`,
+					);
 				}
 
 				const answer = finalAnswer(outcome);
-				for (const [what, expected] of [['task id', task.task_id], ['result URL', resultUrl], ['size', `${width}×${height}`]]) {
-					if (!answer.includes(expected)) throw new Error(`the agent's answer lacks the ${what} (${expected}): "${answer}"`);
+				for (const [what, expected] of [
+					['task id', task.task_id],
+					['result URL', resultUrl],
+					['size', `${width}×${height}`],
+				]) {
+					if (!answer.includes(expected))
+						throw new Error(`the agent's answer lacks the ${what} (${expected}): "${answer}"`);
 				}
 				expectTurns(stub);
 				return `"${answer}" (${stub.requests.length} model calls; tool output JSON with no binary; n8n execute ${seconds(outcome.ms)})`;
@@ -57,7 +84,11 @@ export const agentChecks: Check[] = [
 
 function openAiCredential(stubUrl: string): CredentialFile {
 	// Not a key: the stub accepts any. The base URL is what sends the model's calls to 127.0.0.1.
-	return { ...OPENAI_CREDENTIAL, type: 'openAiApi', data: { apiKey: 'sk-local-stub', url: `${stubUrl}/v1`, header: false } };
+	return {
+		...OPENAI_CREDENTIAL,
+		type: 'openAiApi',
+		data: { apiKey: 'sk-local-stub', url: `${stubUrl}/v1`, header: false },
+	};
 }
 
 /** Manual Trigger → AI Agent, with the OpenAI Chat Model (Chat Completions API) and Kling Expand as its tool. */
@@ -69,14 +100,25 @@ function agentWorkflow(imageUrl: string): WorkflowFile {
 		active: false,
 		settings: { executionOrder: 'v1' },
 		nodes: [
-			{ id: `${id}-0`, name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+			{
+				id: `${id}-0`,
+				name: 'Start',
+				type: 'n8n-nodes-base.manualTrigger',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: {},
+			},
 			{
 				id: `${id}-1`,
 				name: AGENT_NODE,
 				type: '@n8n/n8n-nodes-langchain.agent',
 				typeVersion: 3.1,
 				position: [220, 0],
-				parameters: { promptType: 'define', text: `Please expand the photo at ${imageUrl} to ${ASPECT_RATIO} and tell me where the result is.`, options: {} },
+				parameters: {
+					promptType: 'define',
+					text: `Please expand the photo at ${imageUrl} to ${ASPECT_RATIO} and tell me where the result is.`,
+					options: {},
+				},
 			},
 			{
 				id: `${id}-2`,
@@ -84,7 +126,11 @@ function agentWorkflow(imageUrl: string): WorkflowFile {
 				type: '@n8n/n8n-nodes-langchain.lmChatOpenAi',
 				typeVersion: 1.3,
 				position: [120, 220],
-				parameters: { model: { __rl: true, mode: 'id', value: 'stub-model' }, responsesApiEnabled: false, options: {} },
+				parameters: {
+					model: { __rl: true, mode: 'id', value: 'stub-model' },
+					responsesApiEnabled: false,
+					options: {},
+				},
 				credentials: { openAiApi: { ...OPENAI_CREDENTIAL } },
 			},
 			{
@@ -108,7 +154,9 @@ function agentWorkflow(imageUrl: string): WorkflowFile {
 		],
 		connections: {
 			Start: { main: [[{ node: AGENT_NODE, type: 'main', index: 0 }]] },
-			'OpenAI Chat Model': { ai_languageModel: [[{ node: AGENT_NODE, type: 'ai_languageModel', index: 0 }]] },
+			'OpenAI Chat Model': {
+				ai_languageModel: [[{ node: AGENT_NODE, type: 'ai_languageModel', index: 0 }]],
+			},
 			[TOOL_NODE]: { ai_tool: [[{ node: AGENT_NODE, type: 'ai_tool', index: 0 }]] },
 		},
 	};
@@ -116,11 +164,22 @@ function agentWorkflow(imageUrl: string): WorkflowFile {
 
 /** The tool node ran once and put out one JSON item: no binary (a model gets only JSON). */
 function expectJsonToolOutput(outcome: ExecuteOutcome): Record<string, unknown> {
-	const runs = outcome.runData[TOOL_NODE] as { data?: Record<string, ({ json: Record<string, unknown>; binary?: unknown }[] | null)[]> }[] | undefined;
-	if (runs?.length !== 1) throw new Error(`the tool node ran ${runs?.length ?? 0} times; expected once`);
-	const items = Object.values(runs[0].data ?? {}).flatMap((outputs) => outputs.flatMap((items) => items ?? []));
-	if (items.length !== 1) throw new Error(`the tool node put out ${items.length} items; expected 1: ${JSON.stringify(runs[0].data).slice(0, 500)}`);
-	if (items[0].binary && Object.keys(items[0].binary).length) throw new Error(`the tool returned binary data (${Object.keys(items[0].binary).join(', ')}); an agent gets only JSON`);
+	const runs = outcome.runData[TOOL_NODE] as
+		| { data?: Record<string, ({ json: Record<string, unknown>; binary?: unknown }[] | null)[]> }[]
+		| undefined;
+	if (runs?.length !== 1)
+		throw new Error(`the tool node ran ${runs?.length ?? 0} times; expected once`);
+	const items = Object.values(runs[0].data ?? {}).flatMap((outputs) =>
+		outputs.flatMap((items) => items ?? []),
+	);
+	if (items.length !== 1)
+		throw new Error(
+			`the tool node put out ${items.length} items; expected 1: ${JSON.stringify(runs[0].data).slice(0, 500)}`,
+		);
+	if (items[0].binary && Object.keys(items[0].binary).length)
+		throw new Error(
+			`the tool returned binary data (${Object.keys(items[0].binary).join(', ')}); an agent gets only JSON`,
+		);
 	return items[0].json;
 }
 
@@ -128,15 +187,24 @@ function expectJsonToolOutput(outcome: ExecuteOutcome): Record<string, unknown> 
 function finalAnswer(outcome: ExecuteOutcome): string {
 	const runs = outcome.runData[AGENT_NODE];
 	const output = runs?.[runs.length - 1]?.data?.main?.[0]?.[0]?.json.output;
-	if (typeof output !== 'string') throw new Error(`the agent put out no answer: ${JSON.stringify(runs?.[runs.length - 1]?.data).slice(0, 500)}`);
+	if (typeof output !== 'string')
+		throw new Error(
+			`the agent put out no answer: ${JSON.stringify(runs?.[runs.length - 1]?.data).slice(0, 500)}`,
+		);
 	return output;
 }
 
 /** Two model calls: the first offered the tool, the second carried the tool's result. */
 function expectTurns(stub: ChatModelStub): void {
 	const [first, second] = stub.requests;
-	if (stub.requests.length !== 2 || !first.tools?.length || !second.messages.some((message) => message.role === 'tool')) {
-		throw new Error(`the model was called ${stub.requests.length} times; expected a call offering the tool, then one with its result`);
+	if (
+		stub.requests.length !== 2 ||
+		!first.tools?.length ||
+		!second.messages.some((message) => message.role === 'tool')
+	) {
+		throw new Error(
+			`the model was called ${stub.requests.length} times; expected a call offering the tool, then one with its result`,
+		);
 	}
 }
 

@@ -7,7 +7,13 @@ import { signStandardWebhook, type SimTask } from '../../test/simulator';
 import { INPUT_IMAGE, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
 import { seconds, tail, waitFor } from './processes';
-import { FAILING_PROMPT, QUEUE_ITEMS, QUEUE_PROMPT, QUEUE_SLOT_LIMIT, QUEUE_WEBHOOK_PATH } from './workflows';
+import {
+	FAILING_PROMPT,
+	QUEUE_ITEMS,
+	QUEUE_PROMPT,
+	QUEUE_SLOT_LIMIT,
+	QUEUE_WEBHOOK_PATH,
+} from './workflows';
 
 /** One check against real n8n: returns a one-line result to print, or throws saying what was wrong. */
 export interface Check {
@@ -23,20 +29,34 @@ export const cliChecks: Check[] = [
 		name: 'examples/local-image-to-disk.json: binary in, Submit and Wait, expanded image written to disk',
 		async run({ n8n, simulator, workflows, filesDir }) {
 			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.localImageToDisk.id);
-			const [item] = expectCount(nodeItems(outcome, 'Expand to 16:9'), 1, 'Expand to 16:9 output items');
+			const [item] = expectCount(
+				nodeItems(outcome, 'Expand to 16:9'),
+				1,
+				'Expand to 16:9 output items',
+			);
 			const task = expectSucceeded(item, simulator.tasks);
 			const { width, height } = expectImageSize(item, task);
 			expectClose(width / height, 16 / 9, 0.005, 'output aspect ratio (16:9)');
-			expectClose((width * height) / (INPUT_IMAGE.width * INPUT_IMAGE.height), 2, 0.01, 'output area ÷ input area');
+			expectClose(
+				(width * height) / (INPUT_IMAGE.width * INPUT_IMAGE.height),
+				2,
+				0.01,
+				'output area ÷ input area',
+			);
 			const written = join(filesDir, 'kling', `expanded_${item.binary?.data?.fileName}`);
 			if (!existsSync(written)) throw new Error(`the Write node did not create ${written}`);
 			const onDisk = await sharp(written).metadata();
 			if (onDisk.width !== width || onDisk.height !== height || onDisk.format !== 'png') {
-				throw new Error(`${written} is a ${onDisk.width}×${onDisk.height} ${onDisk.format}; expected a ${width}×${height} png`);
+				throw new Error(
+					`${written} is a ${onDisk.width}×${onDisk.height} ${onDisk.format}; expected a ${width}×${height} png`,
+				);
 			}
 			const externalId = String(item.json.external_task_id);
 			// Kept for every try of the execution (so Retry On Fail cannot bill twice): n8n-<execution>-<random>-<run>-<item>.
-			if (!/^n8n-\d+-[0-9a-f]{8}-0-0$/.test(externalId)) throw new Error(`external_task_id is "${externalId}", not n8n-<execution>-<random>-<run>-<item>`);
+			if (!/^n8n-\d+-[0-9a-f]{8}-0-0$/.test(externalId))
+				throw new Error(
+					`external_task_id is "${externalId}", not n8n-<execution>-<random>-<run>-<item>`,
+				);
 			return `task ${task.task_id} (external_task_id ${externalId}) succeeded; ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} → ${width}×${height} PNG written to ${written} (${executeSeconds(outcome)})`;
 		},
 	},
@@ -53,10 +73,13 @@ export const cliChecks: Check[] = [
 			expectClose(width, expectedWidth, 1, 'output width');
 			expectClose(height, expectedHeight, 1, 'output height');
 			const ratios = item.json.expansion as Record<string, number>;
-			if (ratios.up !== ratios.down || ratios.left !== ratios.right) throw new Error(`ratios are not centred: ${JSON.stringify(ratios)}`);
+			if (ratios.up !== ratios.down || ratios.left !== ratios.right)
+				throw new Error(`ratios are not centred: ${JSON.stringify(ratios)}`);
 			const sent = task.createBody;
 			if (sent.up_expansion_ratio !== ratios.up || sent.left_expansion_ratio !== ratios.left) {
-				throw new Error(`Kling was sent ${JSON.stringify(sent)}; the node reported ${JSON.stringify(ratios)}`);
+				throw new Error(
+					`Kling was sent ${JSON.stringify(sent)}; the node reported ${JSON.stringify(ratios)}`,
+				);
 			}
 			return `ratios up/down ${ratios.up}, left/right ${ratios.left} → ${width}×${height} (9:16, 3.00× area) (${executeSeconds(outcome)})`;
 		},
@@ -65,12 +88,19 @@ export const cliChecks: Check[] = [
 		name: 'Get Task by external_task_id, with download',
 		async run({ n8n, simulator, workflows }) {
 			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.getTask.id);
-			const [submitted] = expectCount(nodeItems(outcome, 'Submit and Wait'), 1, 'Submit and Wait output items');
+			const [submitted] = expectCount(
+				nodeItems(outcome, 'Submit and Wait'),
+				1,
+				'Submit and Wait output items',
+			);
 			const [fetched] = expectCount(nodeItems(outcome, 'Get Task'), 1, 'Get Task output items');
 			const externalId = String(submitted.json.external_task_id ?? '');
-			if (!externalId.startsWith('e2e-get-task-')) throw new Error(`external_task_id is "${externalId}"`);
+			if (!externalId.startsWith('e2e-get-task-'))
+				throw new Error(`external_task_id is "${externalId}"`);
 			if (fetched.json.task_id !== submitted.json.task_id) {
-				throw new Error(`Get Task found ${String(fetched.json.task_id)}; Submit and Wait made ${String(submitted.json.task_id)}`);
+				throw new Error(
+					`Get Task found ${String(fetched.json.task_id)}; Submit and Wait made ${String(submitted.json.task_id)}`,
+				);
 			}
 			const task = expectSucceeded(fetched, simulator.tasks);
 			const { width, height } = expectImageSize(fetched, task);
@@ -85,22 +115,28 @@ export const cliChecks: Check[] = [
 			const error = expectFailure(outcome, 'Expand by Ratios');
 			if (!/up expansion ratio/i.test(error.message) || !error.message.includes('2.4')) {
 				// The user sees the label "Up Expansion Ratio", not the parameter name upExpansionRatio.
-				throw new Error(`the error does not name the field as the panel labels it ("Up Expansion Ratio") and the value 2.4: "${error.message}"`);
+				throw new Error(
+					`the error does not name the field as the panel labels it ("Up Expansion Ratio") and the value 2.4: "${error.message}"`,
+				);
 			}
-			if (simulator.stats().creates !== createsBefore) throw new Error('a create request reached Kling anyway');
+			if (simulator.stats().creates !== createsBefore)
+				throw new Error('a create request reached Kling anyway');
 			return `"${error.message}"${error.description ? ` / "${error.description}"` : ''} (${executeSeconds(outcome)})`;
 		},
 	},
 	{
-		name: 'failed task: the error carries Kling\'s reason and the task_id',
+		name: "failed task: the error carries Kling's reason and the task_id",
 		async run({ n8n, simulator, workflows }) {
 			const reason = 'Image review failed: the input violates the content policy (simulated)';
 			simulator.failTasksWith(reason, (body) => body.prompt === FAILING_PROMPT);
 			try {
 				const outcome = await n8n.execute(workflows.failedTask.id);
 				const error = expectFailure(outcome, 'Expand');
-				const failed = [...simulator.tasks.values()].find((task) => task.createBody.prompt === FAILING_PROMPT);
-				if (!failed || failed.task_status !== 'failed') throw new Error('the simulator holds no failed task');
+				const failed = [...simulator.tasks.values()].find(
+					(task) => task.createBody.prompt === FAILING_PROMPT,
+				);
+				if (!failed || failed.task_status !== 'failed')
+					throw new Error('the simulator holds no failed task');
 				const text = `${error.message} ${error.description ?? ''}`;
 				if (!text.includes(reason) || !text.includes(failed.task_id)) {
 					throw new Error(`the error lacks the reason or task ${failed.task_id}: "${text}"`);
@@ -122,23 +158,41 @@ export const serverChecks: Check[] = [
 			const { rest } = requireServer(server);
 			const url = triggerUrl(server, workflows);
 			const before = (await rest.executions(workflows.triggerToSlack.id)).length;
-			const body = JSON.stringify({ task_id: '1', task_status: 'succeed', task_status_msg: '', task_result: { images: [] } });
+			const body = JSON.stringify({
+				task_id: '1',
+				task_status: 'succeed',
+				task_status_msg: '',
+				task_result: { images: [] },
+			});
 			const timestamp = String(Math.floor(Date.now() / 1000));
 			const wrongSecret = `whsec_${Buffer.from('not the simulator secret!').toString('base64')}`;
 			const attempts: [string, Record<string, string>][] = [
 				['unsigned', {}],
-				['signed with another secret', { 'webhook-id': 'msg_forged', 'webhook-timestamp': timestamp, 'webhook-signature': signStandardWebhook(wrongSecret, 'msg_forged', timestamp, body) }],
+				[
+					'signed with another secret',
+					{
+						'webhook-id': 'msg_forged',
+						'webhook-timestamp': timestamp,
+						'webhook-signature': signStandardWebhook(wrongSecret, 'msg_forged', timestamp, body),
+					},
+				],
 			];
 			const answers: string[] = [];
 			for (const [what, headers] of attempts) {
-				const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+				const response = await fetch(url, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json', ...headers },
+					body,
+				});
 				const text = await response.text();
-				if (response.status !== 401) throw new Error(`${what}: answered ${response.status} ${text}; expected 401`);
+				if (response.status !== 401)
+					throw new Error(`${what}: answered ${response.status} ${text}; expected 401`);
 				answers.push(`${what} → 401 ${text}`);
 			}
 			await settle();
 			const after = (await rest.executions(workflows.triggerToSlack.id)).length;
-			if (after !== before) throw new Error(`${after - before} execution(s) started by forged callbacks`);
+			if (after !== before)
+				throw new Error(`${after - before} execution(s) started by forged callbacks`);
 			return `${answers.join('; ')}; executions of the trigger workflow: ${after}`;
 		},
 	},
@@ -151,44 +205,72 @@ export const serverChecks: Check[] = [
 			const before = (await rest.executions(workflows.triggerToSlack.id)).length;
 			// `n8n execute` beside the running server, on the same database, as a user clicking "Execute workflow".
 			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.submitWithCallback.id);
-			const [submitted] = expectCount(nodeItems(outcome, 'Submit Expansion'), 1, 'Submit Expansion output items');
+			const [submitted] = expectCount(
+				nodeItems(outcome, 'Submit Expansion'),
+				1,
+				'Submit Expansion output items',
+			);
 			const taskId = String(submitted.json.task_id);
 
 			const deliveries = await waitFor(
 				`the simulator's succeed callback for task ${taskId}`,
 				async () => {
-					const forTask = simulator.callbackDeliveries.filter((delivery) => delivery.body.task_id === taskId);
-					return forTask.some((delivery) => delivery.body.task_status === 'succeed') ? forTask : undefined;
+					const forTask = simulator.callbackDeliveries.filter(
+						(delivery) => delivery.body.task_id === taskId,
+					);
+					return forTask.some((delivery) => delivery.body.task_status === 'succeed')
+						? forTask
+						: undefined;
 				},
 				30_000,
 			);
-			const wrongTarget = deliveries.find((delivery) => delivery.url !== url || delivery.status !== 200);
-			if (wrongTarget) throw new Error(`a callback went to ${wrongTarget.url} and got ${wrongTarget.status} ${wrongTarget.error ?? ''}`);
+			const wrongTarget = deliveries.find(
+				(delivery) => delivery.url !== url || delivery.status !== 200,
+			);
+			if (wrongTarget)
+				throw new Error(
+					`a callback went to ${wrongTarget.url} and got ${wrongTarget.status} ${wrongTarget.error ?? ''}`,
+				);
 			const execution = await waitFor(
 				'the trigger workflow execution to finish',
 				async () => {
-					const finished = (await rest.executions(workflows.triggerToSlack.id)).filter((run) => run.status !== 'running' && run.status !== 'new');
+					const finished = (await rest.executions(workflows.triggerToSlack.id)).filter(
+						(run) => run.status !== 'running' && run.status !== 'new',
+					);
 					return finished.length > before ? finished[0] : undefined;
 				},
 				30_000,
 			);
-			if (execution.status !== 'success') throw new Error(`the trigger workflow execution ${execution.id} ended "${execution.status}"`);
+			if (execution.status !== 'success')
+				throw new Error(
+					`the trigger workflow execution ${execution.id} ended "${execution.status}"`,
+				);
 			const detail = await rest.execution(execution.id);
-			const triggerItem = detail.data.resultData.runData['Kling Expand Trigger']?.[0]?.data?.main?.[0]?.[0];
+			const triggerItem =
+				detail.data.resultData.runData['Kling Expand Trigger']?.[0]?.data?.main?.[0]?.[0];
 			if (triggerItem?.json.task_id !== taskId || triggerItem.json.task_status !== 'succeed') {
-				throw new Error(`the trigger emitted ${JSON.stringify(triggerItem?.json)}; expected task ${taskId}, succeed`);
+				throw new Error(
+					`the trigger emitted ${JSON.stringify(triggerItem?.json)}; expected task ${taskId}, succeed`,
+				);
 			}
 
 			// Kling may deliver the same callback twice: the replay is acknowledged and starts nothing.
 			const succeed = deliveries.find((delivery) => delivery.body.task_status === 'succeed');
 			if (!succeed) throw new Error('no succeed delivery recorded');
-			const replay = await fetch(url, { method: 'POST', headers: succeed.headers, body: succeed.rawBody });
+			const replay = await fetch(url, {
+				method: 'POST',
+				headers: succeed.headers,
+				body: succeed.rawBody,
+			});
 			if (replay.status !== 200) throw new Error(`the replayed callback answered ${replay.status}`);
 			await settle();
 			const after = await rest.executions(workflows.triggerToSlack.id);
-			if (after.length !== before + 1) throw new Error(`${after.length - before} executions for one task; expected 1`);
+			if (after.length !== before + 1)
+				throw new Error(`${after.length - before} executions for one task; expected 1`);
 
-			const statuses = deliveries.map((delivery) => `${delivery.body.task_status} ${delivery.status}`).join(', ');
+			const statuses = deliveries
+				.map((delivery) => `${delivery.body.task_status} ${delivery.status}`)
+				.join(', ');
 			return `task ${taskId}: callbacks ${statuses}; execution ${execution.id} (mode ${execution.mode}) ${execution.status} with task_status succeed; a replay started nothing`;
 		},
 	},
@@ -205,54 +287,120 @@ export const queueChecks: Check[] = [
 			const workflowId = workflows.callbackInQueueMode.id;
 			const before = simulator.stats();
 			const started = Date.now();
-			const images = Array.from({ length: QUEUE_ITEMS }, (_, index) => ({ url: imageUrl, prompt: `${QUEUE_PROMPT}${index}` }));
+			const images = Array.from({ length: QUEUE_ITEMS }, (_, index) => ({
+				url: imageUrl,
+				prompt: `${QUEUE_PROMPT}${index}`,
+			}));
 			const call = await fetch(`${requireServer(server).url}/webhook/${QUEUE_WEBHOOK_PATH}`, {
 				method: 'POST',
 				headers: { 'content-type': 'application/json' },
 				body: JSON.stringify({ images }),
 			});
-			if (call.status !== 200) throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+			if (call.status !== 200)
+				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
 
-			const waiting = await waitFor('the execution to be waiting', async () => (await rest.executions(workflowId)).find((run) => run.status === 'waiting'), 90_000);
+			const waiting = await waitFor(
+				'the execution to be waiting',
+				async () => (await rest.executions(workflowId)).find((run) => run.status === 'waiting'),
+				90_000,
+			);
 			const heldFor = seconds(Date.now() - started);
 			const executionId = waiting.id;
-			const startedBy = (worker: (typeof workers)[number]) => readFileSync(worker.logFile, 'utf8').split(`Worker started execution ${executionId} `).length - 1;
-			const first = await waitFor(`the worker log that ran execution ${executionId}`, async () => {
-				const ran = workers.filter((worker) => startedBy(worker) === 1 && readFileSync(worker.logFile, 'utf8').includes(`Worker finished execution ${executionId} `));
-				return ran.length === 1 ? ran[0] : undefined;
-			}, 15_000);
-			const tasks = () => [...simulator.tasks.values()].filter((task) => String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}?`));
+			const startedBy = (worker: (typeof workers)[number]) =>
+				readFileSync(worker.logFile, 'utf8').split(`Worker started execution ${executionId} `)
+					.length - 1;
+			const first = await waitFor(
+				`the worker log that ran execution ${executionId}`,
+				async () => {
+					const ran = workers.filter(
+						(worker) =>
+							startedBy(worker) === 1 &&
+							readFileSync(worker.logFile, 'utf8').includes(
+								`Worker finished execution ${executionId} `,
+							),
+					);
+					return ran.length === 1 ? ran[0] : undefined;
+				},
+				15_000,
+			);
+			const tasks = () =>
+				[...simulator.tasks.values()].filter((task) =>
+					String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}?`),
+				);
 			const created = tasks();
 			// Every item submitted exactly once before the sleep, within the account's slots, none refused.
 			const prompts = created.map((task) => String(task.createBody.prompt)).sort();
 			const expectedPrompts = images.map((image) => image.prompt).sort();
-			if (JSON.stringify(prompts) !== JSON.stringify(expectedPrompts)) throw new Error(`the tasks with this execution's resume URL are prompted ${prompts.join(', ')}; expected each of ${expectedPrompts.join(', ')} once`);
+			if (JSON.stringify(prompts) !== JSON.stringify(expectedPrompts))
+				throw new Error(
+					`the tasks with this execution's resume URL are prompted ${prompts.join(', ')}; expected each of ${expectedPrompts.join(', ')} once`,
+				);
 			const submitted = simulator.stats();
-			if (submitted.peakSlots > QUEUE_SLOT_LIMIT) throw new Error(`${submitted.peakSlots} slots were held at once; the account has ${QUEUE_SLOT_LIMIT}`);
-			if (submitted.rejected1303 !== before.rejected1303) throw new Error(`${submitted.rejected1303 - before.rejected1303} creates were refused with 1303`);
-			const unfinished = created.filter((task) => task.task_status !== 'succeed' && task.task_status !== 'failed');
-			if (unfinished.length === 0) throw new Error('every task had ended before the execution slept: nothing was left for the callbacks');
+			if (submitted.peakSlots > QUEUE_SLOT_LIMIT)
+				throw new Error(
+					`${submitted.peakSlots} slots were held at once; the account has ${QUEUE_SLOT_LIMIT}`,
+				);
+			if (submitted.rejected1303 !== before.rejected1303)
+				throw new Error(
+					`${submitted.rejected1303 - before.rejected1303} creates were refused with 1303`,
+				);
+			const unfinished = created.filter(
+				(task) => task.task_status !== 'succeed' && task.task_status !== 'failed',
+			);
+			if (unfinished.length === 0)
+				throw new Error(
+					'every task had ended before the execution slept: nothing was left for the callbacks',
+				);
 
 			// n8n itself guards the resume URL: a callback with a wrong signature is refused and resumes nothing.
 			const resumeUrl = String(unfinished[0].createBody.callback_url);
-			const body = JSON.stringify({ ...unfinished[0], task_status: 'succeed', task_status_msg: '', task_result: { images: [] } });
+			const body = JSON.stringify({
+				...unfinished[0],
+				task_status: 'succeed',
+				task_status_msg: '',
+				task_result: { images: [] },
+			});
 			const forged = new URL(resumeUrl);
 			forged.searchParams.set('signature', 'forged');
-			const forgedAnswer = await fetch(forged, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-			if (forgedAnswer.status !== 401) throw new Error(`a resume callback with a wrong signature answered ${forgedAnswer.status}; expected 401`);
+			const forgedAnswer = await fetch(forged, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body,
+			});
+			if (forgedAnswer.status !== 401)
+				throw new Error(
+					`a resume callback with a wrong signature answered ${forgedAnswer.status}; expected 401`,
+				);
 			// n8n does not sign the node's batch identity: the node does, and refuses an altered one before asking Kling anything.
 			const requestsBefore = simulator.stats();
 			const altered: string[] = [];
-			for (const [parameter, value] of [['kling_items', '1'], ['kling_items', '10000'], ['kling_batch', 'deadbeef0'], ['kling_execution', String(Number(executionId) + 1)]]) {
+			for (const [parameter, value] of [
+				['kling_items', '1'],
+				['kling_items', '10000'],
+				['kling_batch', 'deadbeef0'],
+				['kling_execution', String(Number(executionId) + 1)],
+			]) {
 				const url = new URL(resumeUrl);
 				url.searchParams.set(parameter, value);
-				const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-				if (answer.status !== 401) throw new Error(`a resume URL with ${parameter}=${value} answered ${answer.status} ${await answer.text()}; expected 401`);
+				const answer = await fetch(url, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body,
+				});
+				if (answer.status !== 401)
+					throw new Error(
+						`a resume URL with ${parameter}=${value} answered ${answer.status} ${await answer.text()}; expected 401`,
+					);
 				altered.push(`${parameter}=${value}`);
 			}
 			const requestsAfter = simulator.stats();
-			const asked = requestsAfter.queries + requestsAfter.lists + requestsAfter.creates - (requestsBefore.queries + requestsBefore.lists + requestsBefore.creates);
-			if (asked !== 0) throw new Error(`the altered resume URLs made ${asked} provider requests; expected none`);
+			const asked =
+				requestsAfter.queries +
+				requestsAfter.lists +
+				requestsAfter.creates -
+				(requestsBefore.queries + requestsBefore.lists + requestsBefore.creates);
+			if (asked !== 0)
+				throw new Error(`the altered resume URLs made ${asked} provider requests; expected none`);
 
 			// The worker finished its job when the execution went to sleep: stopping it loses nothing.
 			await first.stop();
@@ -260,42 +408,93 @@ export const queueChecks: Check[] = [
 			if (!second) throw new Error('no other worker is running');
 			const afterStop = `${first.name} (which ran execute()) stopped at ${seconds(Date.now() - started)}`;
 
-			const ended = () => tasks().filter((task) => task.task_status === 'succeed' || task.task_status === 'failed');
+			const ended = () =>
+				tasks().filter((task) => task.task_status === 'succeed' || task.task_status === 'failed');
 			const expectWaiting = async (moment: string) => {
 				const now = await rest.execution(executionId);
-				if (now.status !== 'waiting') throw new Error(`execution ${executionId} is "${now.status}" ${moment}; expected "waiting"`);
+				if (now.status !== 'waiting')
+					throw new Error(
+						`execution ${executionId} is "${now.status}" ${moment}; expected "waiting"`,
+					);
 			};
-			await waitFor(`${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks to end and their succeed callbacks to be answered`, async () => {
-				const ids = new Set(ended().map((task) => task.task_id));
-				const answered = simulator.callbackDeliveries.filter((delivery) => ids.has(delivery.body.task_id) && delivery.body.task_status === 'succeed' && delivery.status !== 'error');
-				return ids.size === QUEUE_ITEMS - 1 && new Set(answered.map((delivery) => delivery.body.task_id)).size === QUEUE_ITEMS - 1 ? true : undefined;
-			}, 90_000);
+			await waitFor(
+				`${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks to end and their succeed callbacks to be answered`,
+				async () => {
+					const ids = new Set(ended().map((task) => task.task_id));
+					const answered = simulator.callbackDeliveries.filter(
+						(delivery) =>
+							ids.has(delivery.body.task_id) &&
+							delivery.body.task_status === 'succeed' &&
+							delivery.status !== 'error',
+					);
+					return ids.size === QUEUE_ITEMS - 1 &&
+						new Set(answered.map((delivery) => delivery.body.task_id)).size === QUEUE_ITEMS - 1
+						? true
+						: undefined;
+				},
+				90_000,
+			);
 			await expectWaiting(`after ${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks ended`);
 
-			const finished = await waitFor('the execution to finish', async () => {
-				const now = await rest.execution(executionId);
-				return now.status === 'waiting' || now.status === 'running' || now.status === 'new' ? undefined : now;
-			}, 60_000);
-			if (finished.status !== 'success') throw new Error(`execution ${executionId} ended "${finished.status}": ${JSON.stringify(finished.data.resultData.error ?? {})}`);
-			if (startedBy(second) !== 1) throw new Error(`${second.name}'s log does not show it continuing execution ${executionId}`);
-			if (startedBy(first) !== 1) throw new Error(`${first.name} ran execution ${executionId} again after being stopped`);
+			const finished = await waitFor(
+				'the execution to finish',
+				async () => {
+					const now = await rest.execution(executionId);
+					return now.status === 'waiting' || now.status === 'running' || now.status === 'new'
+						? undefined
+						: now;
+				},
+				60_000,
+			);
+			if (finished.status !== 'success')
+				throw new Error(
+					`execution ${executionId} ended "${finished.status}": ${JSON.stringify(finished.data.resultData.error ?? {})}`,
+				);
+			if (startedBy(second) !== 1)
+				throw new Error(
+					`${second.name}'s log does not show it continuing execution ${executionId}`,
+				);
+			if (startedBy(first) !== 1)
+				throw new Error(`${first.name} ran execution ${executionId} again after being stopped`);
 
 			const output = finished.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
 			const after = finished.data.resultData.runData['After Expand']?.[0]?.data?.main?.[0] ?? [];
-			if (output.length !== QUEUE_ITEMS || after.length !== QUEUE_ITEMS) throw new Error(`Kling Expand output ${output.length} items and After Expand ${after.length}; expected ${QUEUE_ITEMS} each`);
+			if (output.length !== QUEUE_ITEMS || after.length !== QUEUE_ITEMS)
+				throw new Error(
+					`Kling Expand output ${output.length} items and After Expand ${after.length}; expected ${QUEUE_ITEMS} each`,
+				);
 			output.forEach((item, index) => {
 				const task = simulator.tasks.get(String(item.json.task_id));
-				if (task?.createBody.prompt !== `${QUEUE_PROMPT}${index}`) throw new Error(`output item ${index} is task ${String(item.json.task_id)}, prompted "${String(task?.createBody.prompt)}"`);
+				if (task?.createBody.prompt !== `${QUEUE_PROMPT}${index}`)
+					throw new Error(
+						`output item ${index} is task ${String(item.json.task_id)}, prompted "${String(task?.createBody.prompt)}"`,
+					);
 				const image = item.json.image as { width?: number; height?: number } | undefined;
-				if (item.json.task_status !== 'succeed' || item.json.wait_status !== 'completed' || image?.width !== task.resultImageSize.width || image?.height !== task.resultImageSize.height) {
-					throw new Error(`output item ${index}: ${JSON.stringify({ task_status: item.json.task_status, wait_status: item.json.wait_status, image })}; expected succeed, completed, ${task.resultImageSize.width}×${task.resultImageSize.height}`);
+				if (
+					item.json.task_status !== 'succeed' ||
+					item.json.wait_status !== 'completed' ||
+					image?.width !== task.resultImageSize.width ||
+					image?.height !== task.resultImageSize.height
+				) {
+					throw new Error(
+						`output item ${index}: ${JSON.stringify({ task_status: item.json.task_status, wait_status: item.json.wait_status, image })}; expected succeed, completed, ${task.resultImageSize.width}×${task.resultImageSize.height}`,
+					);
 				}
 			});
 			const ids = new Set(created.map((task) => task.task_id));
-			const downloads = simulator.requests.filter((request) => [...ids].some((id) => request.path.startsWith(`/results/${id}/`))).length;
-			if (downloads !== QUEUE_ITEMS) throw new Error(`${downloads} result downloads for ${QUEUE_ITEMS} images; expected one each`);
+			const downloads = simulator.requests.filter((request) =>
+				[...ids].some((id) => request.path.startsWith(`/results/${id}/`)),
+			).length;
+			if (downloads !== QUEUE_ITEMS)
+				throw new Error(
+					`${downloads} result downloads for ${QUEUE_ITEMS} images; expected one each`,
+				);
 			const total = simulator.stats();
-			const cost = { creates: total.creates - before.creates, queries: total.queries - before.queries, lists: total.lists - before.lists };
+			const cost = {
+				creates: total.creates - before.creates,
+				queries: total.queries - before.queries,
+				lists: total.lists - before.lists,
+			};
 			return (
 				`execution ${executionId}: ${QUEUE_ITEMS} tasks on ${QUEUE_SLOT_LIMIT} slots (peak ${submitted.peakSlots}, no 1303), ${first.name} held ${heldFor} until the last submit, then the execution slept with ${unfinished.length} unfinished; ` +
 				`a forged n8n signature and altered ${altered.join(', ')} got 401 with no provider request; ${afterStop}; waiting after ${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks ended; ` +
@@ -317,22 +516,36 @@ function requireServer(server: Environment['server']) {
 	return server;
 }
 
-async function executeOk(execute: (id: string) => Promise<ExecuteOutcome>, workflowId: string): Promise<ExecuteOutcome> {
+async function executeOk(
+	execute: (id: string) => Promise<ExecuteOutcome>,
+	workflowId: string,
+): Promise<ExecuteOutcome> {
 	const outcome = await execute(workflowId);
 	const error = outcome.error;
 	if (error) {
-		throw new Error(`execution failed${error.node ? ` in "${error.node}"` : ''}: ${error.message}${error.description ? ` (${error.description})` : ''}`);
+		throw new Error(
+			`execution failed${error.node ? ` in "${error.node}"` : ''}: ${error.message}${error.description ? ` (${error.description})` : ''}`,
+		);
 	}
 	if (!outcome.ok) {
 		const { code, signal } = outcome.exit;
-		throw new Error(`the run succeeded, but n8n execute exited with code ${code}${signal ? ` (${signal})` : ''}:\n${tail(outcome.output, 15)}`);
+		throw new Error(
+			`the run succeeded, but n8n execute exited with code ${code}${signal ? ` (${signal})` : ''}:\n${tail(outcome.output, 15)}`,
+		);
 	}
 	return outcome;
 }
 
-function expectFailure(outcome: ExecuteOutcome, nodeName: string): NonNullable<ExecuteOutcome['error']> {
-	if (outcome.ok || !outcome.error) throw new Error('the execution succeeded; it should have failed');
-	if (outcome.error.node !== nodeName) throw new Error(`the error came from "${outcome.error.node}", not "${nodeName}": ${outcome.error.message}`);
+function expectFailure(
+	outcome: ExecuteOutcome,
+	nodeName: string,
+): NonNullable<ExecuteOutcome['error']> {
+	if (outcome.ok || !outcome.error)
+		throw new Error('the execution succeeded; it should have failed');
+	if (outcome.error.node !== nodeName)
+		throw new Error(
+			`the error came from "${outcome.error.node}", not "${nodeName}": ${outcome.error.message}`,
+		);
 	return outcome.error;
 }
 
@@ -344,35 +557,53 @@ function expectCount(items: NodeItem[], count: number, what: string): NodeItem[]
 function expectSucceeded(item: NodeItem, tasks: Map<string, SimTask>): SimTask {
 	const task = tasks.get(String(item.json.task_id));
 	if (!task) throw new Error(`task ${String(item.json.task_id)} is unknown to the simulator`);
-	if (item.json.task_status !== 'succeed') throw new Error(`task ${task.task_id} is "${String(item.json.task_status)}"`);
-	if (task.sourceSize.width !== INPUT_IMAGE.width || task.sourceSize.height !== INPUT_IMAGE.height) {
-		throw new Error(`Kling received a ${task.sourceSize.width}×${task.sourceSize.height} image, not the ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} input`);
+	if (item.json.task_status !== 'succeed')
+		throw new Error(`task ${task.task_id} is "${String(item.json.task_status)}"`);
+	if (
+		task.sourceSize.width !== INPUT_IMAGE.width ||
+		task.sourceSize.height !== INPUT_IMAGE.height
+	) {
+		throw new Error(
+			`Kling received a ${task.sourceSize.width}×${task.sourceSize.height} image, not the ${INPUT_IMAGE.width}×${INPUT_IMAGE.height} input`,
+		);
 	}
 	return task;
 }
 
 /** The downloaded image's size, agreeing across the node's json, its binary and the simulator's render. */
 function expectImageSize(item: NodeItem, task: SimTask): { width: number; height: number } {
-	const image = item.json.image as { width?: number; height?: number; file_name?: string } | undefined;
+	const image = item.json.image as
+		| { width?: number; height?: number; file_name?: string }
+		| undefined;
 	const binary = item.binary?.data;
-	if (!image || !binary) throw new Error(`no downloaded image on the item (json.image ${JSON.stringify(image)}, binary ${JSON.stringify(binary)})`);
+	if (!image || !binary)
+		throw new Error(
+			`no downloaded image on the item (json.image ${JSON.stringify(image)}, binary ${JSON.stringify(binary)})`,
+		);
 	if (binary.mimeType !== 'image/png' || !binary.bytes || binary.fileName !== image.file_name) {
 		throw new Error(`binary data looks wrong: ${JSON.stringify(binary)}`);
 	}
 	const { width = 0, height = 0 } = image;
 	const expected = task.resultImageSize;
 	if (width !== expected.width || height !== expected.height) {
-		throw new Error(`downloaded image is ${width}×${height}; the simulator rendered ${expected.width}×${expected.height}`);
+		throw new Error(
+			`downloaded image is ${width}×${height}; the simulator rendered ${expected.width}×${expected.height}`,
+		);
 	}
-	const expansion = item.json.expansion as { expected_width?: number; expected_height?: number } | undefined;
+	const expansion = item.json.expansion as
+		| { expected_width?: number; expected_height?: number }
+		| undefined;
 	if (expansion && (expansion.expected_width !== width || expansion.expected_height !== height)) {
-		throw new Error(`the node expected ${expansion.expected_width}×${expansion.expected_height} but got ${width}×${height}`);
+		throw new Error(
+			`the node expected ${expansion.expected_width}×${expansion.expected_height} but got ${width}×${height}`,
+		);
 	}
 	return { width, height };
 }
 
 function expectClose(actual: number, expected: number, tolerance: number, what: string): void {
-	if (Math.abs(actual - expected) > tolerance) throw new Error(`${what} is ${actual}; expected ${expected} ± ${tolerance}`);
+	if (Math.abs(actual - expected) > tolerance)
+		throw new Error(`${what} is ${actual}; expected ${expected} ± ${tolerance}`);
 }
 
 function executeSeconds(outcome: ExecuteOutcome): string {

@@ -22,5 +22,7 @@ export const CACHE_DIR = resolve(process.env.KLING_N8N_CACHE || join(REPO_ROOT, 
 export function npmCliPath(): string {
 	const fromNpm = process.env.npm_execpath;
 	if (fromNpm && /npm-cli\.js$/.test(fromNpm)) return fromNpm;
-	return require.resolve('npm/bin/npm-cli.js', { paths: ['/usr/lib/node_modules', '/usr/local/lib/node_modules'] });
+	return require.resolve('npm/bin/npm-cli.js', {
+		paths: ['/usr/lib/node_modules', '/usr/local/lib/node_modules'],
+	});
 }

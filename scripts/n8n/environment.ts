@@ -3,12 +3,23 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { makeTestImage, SIMULATOR_DEFAULT_KEYS, startSimulator, type Simulator } from '../../test/simulator';
+import {
+	makeTestImage,
+	SIMULATOR_DEFAULT_KEYS,
+	startSimulator,
+	type Simulator,
+} from '../../test/simulator';
 import { ensureRuntime, type Runtime } from './install';
 import { N8n, type N8nServer } from './n8n';
 import { buildAndPack, installCommunityPackage } from './package';
 import { Background, freePort, seconds, waitFor } from './processes';
-import { QUEUE_SLOT_LIMIT, simulatedDurationMs, simulatorCredential, testWorkflows, type TestWorkflows } from './workflows';
+import {
+	QUEUE_SLOT_LIMIT,
+	simulatedDurationMs,
+	simulatorCredential,
+	testWorkflows,
+	type TestWorkflows,
+} from './workflows';
 
 export const INPUT_IMAGE = { width: 800, height: 600 };
 
@@ -39,7 +50,10 @@ export interface Environment {
  * From nothing to an n8n that knows our package: Node 24 and n8n (cached), a build and `npm pack` of this
  * repository installed as a community package, the simulator, a credential and every workflow imported.
  */
-export async function prepare(log: (line: string) => void, options: { forScreenshots?: boolean } = {}): Promise<Environment> {
+export async function prepare(
+	log: (line: string) => void,
+	options: { forScreenshots?: boolean } = {},
+): Promise<Environment> {
 	const timings: Record<string, number> = {};
 	const time = async <T>(name: string, step: () => Promise<T>): Promise<T> => {
 		const started = Date.now();
@@ -56,7 +70,9 @@ export async function prepare(log: (line: string) => void, options: { forScreens
 	};
 
 	try {
-		const runtime = await time('n8n + Node 24 install (cached after the first run)', () => ensureRuntime(log));
+		const runtime = await time('n8n + Node 24 install (cached after the first run)', () =>
+			ensureRuntime(log),
+		);
 		const workDir = mkdtempSync(join(tmpdir(), 'kling-n8n-e2e-'));
 		const userFolder = join(workDir, 'user');
 		const filesDir = join(workDir, 'files');
@@ -80,21 +96,43 @@ export async function prepare(log: (line: string) => void, options: { forScreens
 		const imageServer = await serveFile(inputImagePath);
 		cleanups.push(() => new Promise<void>((done) => imageServer.server.close(() => done())));
 
-		const n8n = new N8n(runtime, userFolder, join(workDir, 'logs'), { N8N_RESTRICT_FILE_ACCESS_TO: filesDir });
+		const n8n = new N8n(runtime, userFolder, join(workDir, 'logs'), {
+			N8N_RESTRICT_FILE_ACCESS_TO: filesDir,
+		});
 		const n8nPort = await freePort();
 		// Screenshots show the examples as users import them: Slack on, nothing published.
 		const forTest = !options.forScreenshots;
-		const workflows = testWorkflows({ filesDir, imageUrl: imageServer.url, n8nUrl: `http://127.0.0.1:${n8nPort}`, disableSlack: forTest });
-		await time(`import credential + workflows${forTest ? ', publish the trigger workflow' : ''}`, async () => {
-			await n8n.importCredentials([simulatorCredential(simulator.url)]);
-			await n8n.importWorkflows(Object.values(workflows));
-			if (forTest) {
-				await n8n.publish(workflows.triggerToSlack.id);
-				await n8n.publish(workflows.callbackInQueueMode.id);
-			}
+		const workflows = testWorkflows({
+			filesDir,
+			imageUrl: imageServer.url,
+			n8nUrl: `http://127.0.0.1:${n8nPort}`,
+			disableSlack: forTest,
 		});
+		await time(
+			`import credential + workflows${forTest ? ', publish the trigger workflow' : ''}`,
+			async () => {
+				await n8n.importCredentials([simulatorCredential(simulator.url)]);
+				await n8n.importWorkflows(Object.values(workflows));
+				if (forTest) {
+					await n8n.publish(workflows.triggerToSlack.id);
+					await n8n.publish(workflows.callbackInQueueMode.id);
+				}
+			},
+		);
 
-		const environment: Environment = { runtime, n8n, simulator, workDir, filesDir, inputImagePath, imageUrl: imageServer.url, workflows, n8nPort, timings, close };
+		const environment: Environment = {
+			runtime,
+			n8n,
+			simulator,
+			workDir,
+			filesDir,
+			inputImagePath,
+			imageUrl: imageServer.url,
+			workflows,
+			n8nPort,
+			timings,
+			close,
+		};
 		return environment;
 	} catch (error) {
 		await close();
@@ -103,7 +141,10 @@ export async function prepare(log: (line: string) => void, options: { forScreens
 }
 
 /** Starts `n8n start` for the environment (on its chosen port), sets up the owner and logs in. */
-export async function startServer(environment: Environment, env: Record<string, string> = {}): Promise<N8nServer> {
+export async function startServer(
+	environment: Environment,
+	env: Record<string, string> = {},
+): Promise<N8nServer> {
 	const started = Date.now();
 	const server = await environment.n8n.start({ port: environment.n8nPort, env });
 	environment.server = server;
@@ -128,14 +169,29 @@ function stopOnClose(environment: Environment, stop: () => Promise<void>): void 
  * (n8n warns that this is not supported for production; it works for one test). The main's URL is every
  * process's N8N_WEBHOOK_URL, so the resume URL a worker hands to Kling points at the main.
  */
-export async function startQueueMode(environment: Environment, workerCount: number): Promise<{ server: N8nServer; workers: Background[] }> {
+export async function startQueueMode(
+	environment: Environment,
+	workerCount: number,
+): Promise<{ server: N8nServer; workers: Background[] }> {
 	const redisServer = findRedisServer();
 	const redisPort = await freePort();
-	const redis = Background.start('redis-server', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-		logFile: join(environment.workDir, 'logs', 'redis.log'),
-	});
+	const redis = Background.start(
+		'redis-server',
+		redisServer,
+		['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+		{
+			logFile: join(environment.workDir, 'logs', 'redis.log'),
+		},
+	);
 	stopOnClose(environment, async () => await redis.stop());
-	await waitFor('redis-server to log "Ready to accept connections"', async () => (readFileSync(redis.logFile, 'utf8').includes('Ready to accept connections') ? true : undefined), 15_000);
+	await waitFor(
+		'redis-server to log "Ready to accept connections"',
+		async () =>
+			readFileSync(redis.logFile, 'utf8').includes('Ready to accept connections')
+				? true
+				: undefined,
+		15_000,
+	);
 
 	const queueEnv = {
 		EXECUTIONS_MODE: 'queue',
@@ -154,10 +210,17 @@ export async function startQueueMode(environment: Environment, workerCount: numb
 	}
 	await Promise.all(
 		workers.map(async (worker) => {
-			await waitFor(`${worker.name} to be ready (log: ${worker.logFile})`, async () => {
-				if (!worker.running) throw new Error(`${worker.name} exited; see ${worker.logFile}`);
-				return /n8n worker is now ready/i.test(readFileSync(worker.logFile, 'utf8')) ? true : undefined;
-			}, 120_000, 500);
+			await waitFor(
+				`${worker.name} to be ready (log: ${worker.logFile})`,
+				async () => {
+					if (!worker.running) throw new Error(`${worker.name} exited; see ${worker.logFile}`);
+					return /n8n worker is now ready/i.test(readFileSync(worker.logFile, 'utf8'))
+						? true
+						: undefined;
+				},
+				120_000,
+				500,
+			);
 		}),
 	);
 	environment.workers = workers;
@@ -166,9 +229,16 @@ export async function startQueueMode(environment: Environment, workerCount: numb
 
 /** Debian's redis-server (apt-get install redis-server), or REDIS_SERVER. */
 function findRedisServer(): string {
-	const candidates = [process.env.REDIS_SERVER, '/usr/bin/redis-server', '/usr/local/bin/redis-server'].filter((path): path is string => Boolean(path));
+	const candidates = [
+		process.env.REDIS_SERVER,
+		'/usr/bin/redis-server',
+		'/usr/local/bin/redis-server',
+	].filter((path): path is string => Boolean(path));
 	const found = candidates.find((path) => existsSync(path));
-	if (!found) throw new Error('queue mode needs redis-server: apt-get install redis-server (or set REDIS_SERVER)');
+	if (!found)
+		throw new Error(
+			'queue mode needs redis-server: apt-get install redis-server (or set REDIS_SERVER)',
+		);
 	return found;
 }
 

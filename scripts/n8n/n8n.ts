@@ -96,14 +96,24 @@ export class N8n {
 	}
 
 	env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-		return { ...this.runtime.env, ...QUIET_ENV, N8N_USER_FOLDER: this.userFolder, ...this.extraEnv, ...extra };
+		return {
+			...this.runtime.env,
+			...QUIET_ENV,
+			N8N_USER_FOLDER: this.userFolder,
+			...this.extraEnv,
+			...extra,
+		};
 	}
 
 	/** Runs one CLI command; each gets its own task-runner broker port, so commands may overlap a running server. */
 	async cli(args: string[], timeoutMs = 5 * 60_000): Promise<RunResult> {
 		const label = `${String(++this.commandCount).padStart(2, '0')}-${args[0].replace(/[^a-z0-9]+/gi, '-')}`;
 		const env = this.env({ N8N_RUNNERS_BROKER_PORT: String(await freePort()) });
-		return await run(this.runtime.node, [this.runtime.n8n, ...args], { env, timeoutMs, logFile: join(this.logDir, `${label}.log`) });
+		return await run(this.runtime.node, [this.runtime.n8n, ...args], {
+			env,
+			timeoutMs,
+			logFile: join(this.logDir, `${label}.log`),
+		});
 	}
 
 	async importCredentials(credentials: CredentialFile[]): Promise<void> {
@@ -127,11 +137,20 @@ export class N8n {
 	async execute(workflowId: string): Promise<ExecuteOutcome> {
 		const result = await this.cli(['execute', `--id=${workflowId}`, '--rawOutput']);
 		const runJson = extractRunJson(result.output) as
-			| { data?: { resultData?: { runData?: ExecuteOutcome['runData']; error?: { message?: string; description?: string; node?: { name?: string } } } } }
+			| {
+					data?: {
+						resultData?: {
+							runData?: ExecuteOutcome['runData'];
+							error?: { message?: string; description?: string; node?: { name?: string } };
+						};
+					};
+			  }
 			| undefined;
 		const resultData = runJson?.data?.resultData;
 		if (!resultData) {
-			throw new Error(`n8n execute --id=${workflowId} printed no run data (exit ${result.code}):\n${tail(result.output, 30)}`);
+			throw new Error(
+				`n8n execute --id=${workflowId} printed no run data (exit ${result.code}):\n${tail(result.output, 30)}`,
+			);
 		}
 		const error = resultData.error;
 		return {
@@ -140,7 +159,13 @@ export class N8n {
 			ms: result.ms,
 			output: result.output,
 			runData: resultData.runData ?? {},
-			error: error ? { message: String(error.message ?? ''), description: error.description ?? undefined, node: error.node?.name } : undefined,
+			error: error
+				? {
+						message: String(error.message ?? ''),
+						description: error.description ?? undefined,
+						node: error.node?.name,
+					}
+				: undefined,
 		};
 	}
 
@@ -158,7 +183,10 @@ export class N8n {
 			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
 			...options.env,
 		});
-		const child = Background.start('n8n start', this.runtime.node, [this.runtime.n8n, 'start'], { env, logFile: join(this.logDir, 'n8n-start.log') });
+		const child = Background.start('n8n start', this.runtime.node, [this.runtime.n8n, 'start'], {
+			env,
+			logFile: join(this.logDir, 'n8n-start.log'),
+		});
 		const server = new N8nServer(url, child);
 		await server.waitUntilReady();
 		return server;
@@ -171,12 +199,18 @@ export class N8n {
 			QUEUE_HEALTH_CHECK_PORT: String(await freePort()),
 			...extraEnv,
 		});
-		return Background.start(name, this.runtime.node, [this.runtime.n8n, 'worker'], { env, logFile: join(this.logDir, `${name}.log`) });
+		return Background.start(name, this.runtime.node, [this.runtime.n8n, 'worker'], {
+			env,
+			logFile: join(this.logDir, `${name}.log`),
+		});
 	}
 
 	private async cliOrThrow(args: string[]): Promise<RunResult> {
 		const result = await this.cli(args);
-		if (result.code !== 0) throw new Error(`n8n ${args.join(' ')} exited with ${result.code}:\n${tail(result.output, 30)}`);
+		if (result.code !== 0)
+			throw new Error(
+				`n8n ${args.join(' ')} exited with ${result.code}:\n${tail(result.output, 30)}`,
+			);
 		return result;
 	}
 }
@@ -232,7 +266,11 @@ export function extractRunJson(output: string): unknown {
 }
 
 /** The items a node put on one of its outputs in its first run. */
-export function nodeItems(outcome: Pick<ExecuteOutcome, 'runData'>, nodeName: string, output = 0): NodeItem[] {
+export function nodeItems(
+	outcome: Pick<ExecuteOutcome, 'runData'>,
+	nodeName: string,
+	output = 0,
+): NodeItem[] {
 	const runs = outcome.runData[nodeName];
 	if (!runs?.length) throw new Error(`node "${nodeName}" did not run`);
 	return runs[0].data?.main?.[output] ?? [];

@@ -24,7 +24,11 @@ export interface RunOptions {
 export function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
 	const started = Date.now();
 	return new Promise((resolvePromise, reject) => {
-		const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn(command, args, {
+			cwd: options.cwd,
+			env: options.env ?? process.env,
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
 		const log = options.logFile ? openLog(options.logFile) : undefined;
 		const chunks: Buffer[] = [];
 		const collect = (chunk: Buffer) => {
@@ -33,21 +37,34 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
 		};
 		child.stdout.on('data', collect);
 		child.stderr.on('data', collect);
-		const timer = options.timeoutMs ? setTimeout(() => child.pid && killTree(child.pid, 'SIGKILL'), options.timeoutMs) : undefined;
+		const timer = options.timeoutMs
+			? setTimeout(() => child.pid && killTree(child.pid, 'SIGKILL'), options.timeoutMs)
+			: undefined;
 		child.on('error', reject);
 		child.on('close', (code, signal) => {
 			if (timer) clearTimeout(timer);
 			log?.end();
-			resolvePromise({ code: code ?? (signal ? 128 : 1), signal, output: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - started });
+			resolvePromise({
+				code: code ?? (signal ? 128 : 1),
+				signal,
+				output: Buffer.concat(chunks).toString('utf8'),
+				ms: Date.now() - started,
+			});
 		});
 	});
 }
 
 /** Like run, but a non-zero exit is an error that quotes the end of the output. */
-export async function runOrThrow(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runOrThrow(
+	command: string,
+	args: string[],
+	options: RunOptions = {},
+): Promise<RunResult> {
 	const result = await run(command, args, options);
 	if (result.code !== 0) {
-		throw new Error(`${command} ${args.join(' ')} exited with ${result.code}:\n${tail(result.output, 40)}`);
+		throw new Error(
+			`${command} ${args.join(' ')} exited with ${result.code}:\n${tail(result.output, 40)}`,
+		);
 	}
 	return result;
 }
@@ -70,10 +87,20 @@ export class Background {
 		);
 	}
 
-	static start(name: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string }): Background {
+	static start(
+		name: string,
+		command: string,
+		args: string[],
+		options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string },
+	): Background {
 		const log = openLog(options.logFile);
 		// detached: a process group of its own, so stop() reaches its children (n8n's task runner) by the group id.
-		const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+		const child = spawn(command, args, {
+			cwd: options.cwd,
+			env: options.env ?? process.env,
+			stdio: ['ignore', 'pipe', 'pipe'],
+			detached: true,
+		});
 		child.stdout?.pipe(log, { end: false });
 		child.stderr?.pipe(log, { end: false });
 		child.on('exit', () => setTimeout(() => log.end(), 100));
@@ -130,7 +157,12 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` naming `what`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+	what: string,
+	check: () => Promise<T | undefined>,
+	timeoutMs: number,
+	intervalMs = 250,
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	let lastError: unknown;
 	while (Date.now() < deadline) {
@@ -146,7 +178,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 	throw new Error(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${reason}`);
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolvePromise) => setTimeout(resolvePromise, ms));
+export const sleep = (ms: number) =>
+	new Promise<void>((resolvePromise) => setTimeout(resolvePromise, ms));
 
 export function tail(text: string, lines: number): string {
 	return text.trimEnd().split('\n').slice(-lines).join('\n');

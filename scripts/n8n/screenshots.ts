@@ -16,16 +16,31 @@ import { TEST_OWNER } from './rest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** Headless on a machine without outside network: no background fetches, no GPU, no sandbox (we run as root). */
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_FLAGS = [
+	'--no-sandbox',
+	'--disable-gpu',
+	'--disable-quic',
+	'--disable-background-networking',
+	'--disable-component-update',
+	'--disable-sync',
+	'--no-first-run',
+];
 const OUT_DIR = join(REPO_ROOT, 'docs', 'screenshots');
 
 const log = (line: string) => console.log(`[screenshots] ${line}`);
 
 async function main(): Promise<void> {
-	if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's browser with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`);
+	if (!existsSync(CHROMIUM))
+		throw new Error(
+			`${CHROMIUM} is missing: install Debian's browser with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`,
+		);
 	mkdirSync(OUT_DIR, { recursive: true });
 	let environment: Environment | undefined;
-	const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+	const browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		headless: true,
+		args: CHROMIUM_FLAGS,
+	});
 	try {
 		environment = await prepare(log, { forScreenshots: true });
 		const server = await startServer(environment);
@@ -34,9 +49,16 @@ async function main(): Promise<void> {
 
 		for (const theme of ['light', 'dark'] as const) {
 			// Tall enough for the whole Submit and Wait panel without scrolling.
-			const context = await browser.newContext({ viewport: { width: 1440, height: 1300 }, deviceScaleFactor: 1, colorScheme: theme });
+			const context = await browser.newContext({
+				viewport: { width: 1440, height: 1300 },
+				deviceScaleFactor: 1,
+				colorScheme: theme,
+			});
 			// The editor reads its theme from local storage before it renders.
-			await context.addInitScript((value) => window.localStorage.setItem('N8N_THEME', value), theme);
+			await context.addInitScript(
+				(value) => window.localStorage.setItem('N8N_THEME', value),
+				theme,
+			);
 			const page = await context.newPage();
 			await signIn(page, server.url);
 			const suffix = theme === 'dark' ? '-dark' : '';
@@ -86,7 +108,10 @@ async function main(): Promise<void> {
 
 async function signIn(page: Page, baseUrl: string): Promise<void> {
 	await page.goto(`${baseUrl}/signin`);
-	await page.locator('input[type="email"], input[name="emailOrLdapLoginId"], input[name="email"]').first().fill(TEST_OWNER.email);
+	await page
+		.locator('input[type="email"], input[name="emailOrLdapLoginId"], input[name="email"]')
+		.first()
+		.fill(TEST_OWNER.email);
 	await page.locator('input[type="password"]').first().fill(TEST_OWNER.password);
 	await page.getByRole('button', { name: /sign in/i }).click();
 	await page.waitForURL((url) => !url.pathname.startsWith('/signin'), { timeout: 30_000 });
@@ -108,9 +133,16 @@ async function openNode(page: Page, name: string): Promise<void> {
 
 /** Opens the options field labelled `label` in the node panel and picks `option`. */
 async function chooseOption(page: Page, label: string, option: string): Promise<void> {
-	const field = page.locator('[data-test-id="parameter-input"], .parameter-item').filter({ hasText: label }).first();
+	const field = page
+		.locator('[data-test-id="parameter-input"], .parameter-item')
+		.filter({ hasText: label })
+		.first();
 	await field.locator('input').first().click();
-	await page.getByRole('option', { name: option }).or(page.locator('.el-select-dropdown__item', { hasText: option })).first().click();
+	await page
+		.getByRole('option', { name: option })
+		.or(page.locator('.el-select-dropdown__item', { hasText: option }))
+		.first()
+		.click();
 	await page.waitForTimeout(500);
 }
 

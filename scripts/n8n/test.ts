@@ -14,7 +14,13 @@
 import { agentChecks } from './agentChecks';
 import { cliChecks, queueChecks, serverChecks, type Check } from './checks';
 import { triggerChecks } from './triggerChecks';
-import { prepare, removeWorkDir, startQueueMode, startServer, type Environment } from './environment';
+import {
+	prepare,
+	removeWorkDir,
+	startQueueMode,
+	startServer,
+	type Environment,
+} from './environment';
 import { seconds } from './processes';
 
 const log = (line: string) => console.log(`[test:n8n] ${line}`);
@@ -41,7 +47,9 @@ async function main(): Promise<number> {
 					console.log(`  ✓ ${check.name}\n      ${result}`);
 				} catch (error) {
 					failed++;
-					console.log(`  ✗ ${check.name}\n      ${(error as Error).message.split('\n').join('\n      ')}`);
+					console.log(
+						`  ✗ ${check.name}\n      ${(error as Error).message.split('\n').join('\n      ')}`,
+					);
 				}
 				environment!.timings[`check: ${check.name}`] = Date.now() - checkStarted;
 			}
@@ -77,7 +85,9 @@ async function main(): Promise<number> {
 			log('queue mode on 127.0.0.1: redis-server, n8n start (main), two n8n workers:');
 			phase = Date.now();
 			const { server, workers } = await startQueueMode(environment, 2);
-			log(`main ${server.url} (PID ${server.process.pid}), ${workers.map((worker) => `${worker.name} (PID ${worker.pid})`).join(', ')} ready`);
+			log(
+				`main ${server.url} (PID ${server.process.pid}), ${workers.map((worker) => `${worker.name} (PID ${worker.pid})`).join(', ')} ready`,
+			);
 			await runChecks(queueChecks);
 			environment.timings['queue mode start + checks'] = Date.now() - phase;
 		}

@@ -36,15 +36,34 @@ function dedupeWorkflow(): WorkflowFile & { staticData: null } {
 			type: 'n8n-nodes-base.removeDuplicates',
 			typeVersion: 2,
 			position: [220, 0],
-			parameters: { operation: 'removeItemsSeenInPreviousExecutions', dedupeValue: '={{ $json.delivery_key }}', options: {} },
+			parameters: {
+				operation: 'removeItemsSeenInPreviousExecutions',
+				dedupeValue: '={{ $json.delivery_key }}',
+				options: {},
+			},
 		},
-		{ id: `${WORKFLOW_ID}-2`, name: AFTER, type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [440, 0], parameters: {} },
+		{
+			id: `${WORKFLOW_ID}-2`,
+			name: AFTER,
+			type: 'n8n-nodes-base.noOp',
+			typeVersion: 1,
+			position: [440, 0],
+			parameters: {},
+		},
 	];
 	const connections = {
 		'Kling Expand Trigger': { main: [[{ node: 'Remove Duplicates', type: 'main', index: 0 }]] },
 		'Remove Duplicates': { main: [[{ node: AFTER, type: 'main', index: 0 }]] },
 	};
-	return { id: WORKFLOW_ID, name: 'Kling Expand Trigger → Remove Duplicates (delivery_key)', active: false, settings: { executionOrder: 'v1' }, connections, nodes, staticData: null };
+	return {
+		id: WORKFLOW_ID,
+		name: 'Kling Expand Trigger → Remove Duplicates (delivery_key)',
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections,
+		nodes,
+		staticData: null,
+	};
 }
 
 /**
@@ -62,7 +81,11 @@ interface Round {
 }
 
 /** Posts every task's terminal callback twice at once, signed the way Kling signs (the same webhook-id both times). */
-async function deliverTwiceInParallel(url: string, taskIds: string[], label: string): Promise<Round> {
+async function deliverTwiceInParallel(
+	url: string,
+	taskIds: string[],
+	label: string,
+): Promise<Round> {
 	const timestamp = String(Math.floor(Date.now() / 1000));
 	const requests = taskIds.flatMap((taskId, index) => {
 		const status = index % 2 === 0 ? 'succeed' : 'failed';
@@ -70,14 +93,22 @@ async function deliverTwiceInParallel(url: string, taskIds: string[], label: str
 			task_id: taskId,
 			task_status: status,
 			task_status_msg: status === 'failed' ? 'simulated failure' : '',
-			task_result: status === 'succeed' ? { images: [{ index: 0, url: `https://p1-kling.klingai.com/${taskId}.png` }] } : undefined,
+			task_result:
+				status === 'succeed'
+					? { images: [{ index: 0, url: `https://p1-kling.klingai.com/${taskId}.png` }] }
+					: undefined,
 		});
 		const id = `msg_${taskId}_${label}`;
 		const headers = {
 			'content-type': 'application/json',
 			'webhook-id': id,
 			'webhook-timestamp': timestamp,
-			'webhook-signature': signStandardWebhook(SIMULATOR_DEFAULT_KEYS.webhookSecret, id, timestamp, body),
+			'webhook-signature': signStandardWebhook(
+				SIMULATOR_DEFAULT_KEYS.webhookSecret,
+				id,
+				timestamp,
+				body,
+			),
 		};
 		return [0, 1].map(async () => {
 			const response = await fetch(url, { method: 'POST', headers, body });
@@ -96,7 +127,10 @@ async function deliverTwiceInParallel(url: string, taskIds: string[], label: str
 }
 
 /** Waits until the workflow has `count` finished executions (and no more arrive for a moment), and reads them. */
-async function finishedExecutions(environment: Environment, count: number): Promise<ExecutionDetail[]> {
+async function finishedExecutions(
+	environment: Environment,
+	count: number,
+): Promise<ExecutionDetail[]> {
 	const rest = environment.server!.rest;
 	const list = await waitFor(
 		`${count} finished executions of ${WORKFLOW_ID}`,
@@ -111,11 +145,13 @@ async function finishedExecutions(environment: Environment, count: number): Prom
 	// Time for an execution that should not exist to show up.
 	await new Promise((done) => setTimeout(done, 1500));
 	const settled = await rest.executions(WORKFLOW_ID);
-	if (settled.length !== list.length) throw new Error(`${settled.length} executions of ${WORKFLOW_ID}; expected ${count}`);
+	if (settled.length !== list.length)
+		throw new Error(`${settled.length} executions of ${WORKFLOW_ID}; expected ${count}`);
 	return await Promise.all(settled.map(async (run) => await rest.execution(run.id)));
 }
 
-const itemsOf = (execution: ExecutionDetail, node: string) => execution.data.resultData.runData[node]?.[0]?.data?.main?.[0] ?? [];
+const itemsOf = (execution: ExecutionDetail, node: string) =>
+	execution.data.resultData.runData[node]?.[0]?.data?.main?.[0] ?? [];
 
 async function restart(environment: Environment, reimport: boolean): Promise<void> {
 	await environment.server?.stop();
@@ -128,7 +164,11 @@ async function restart(environment: Environment, reimport: boolean): Promise<voi
 	// probe gets 404 until the trigger listens, then the trigger's own 401.
 	await waitFor(
 		'the trigger webhook to be registered',
-		async () => ((await fetch(server.webhookUrl(WEBHOOK_ID, 'kling-expand'), { method: 'POST', body: '{}' })).status === 401 ? true : undefined),
+		async () =>
+			(await fetch(server.webhookUrl(WEBHOOK_ID, 'kling-expand'), { method: 'POST', body: '{}' }))
+				.status === 401
+				? true
+				: undefined,
 		60_000,
 		500,
 	);
@@ -141,7 +181,9 @@ export const triggerChecks: Check[] = [
 		async run(environment) {
 			const started = Date.now();
 			const taskIds = Array.from({ length: TASKS }, (_, index) => `dedupe-${Date.now()}-${index}`);
-			const keys = taskIds.map((taskId, index) => `${taskId}:${index % 2 === 0 ? 'succeed' : 'failed'}`);
+			const keys = taskIds.map(
+				(taskId, index) => `${taskId}:${index % 2 === 0 ? 'succeed' : 'failed'}`,
+			);
 			const url = () => environment.server!.webhookUrl(WEBHOOK_ID, 'kling-expand');
 
 			// The workflow is imported and published with n8n stopped, then n8n starts with it listening.
@@ -160,21 +202,43 @@ export const triggerChecks: Check[] = [
 			const forgotten = await deliverTwiceInParallel(url(), taskIds, 'forgotten');
 			const all = await finishedExecutions(environment, TASKS + forgotten.started);
 
-			for (const [name, round, startedExpected] of [['first', first, TASKS], ['after restart', afterRestart, 0], ['trigger forgot', forgotten, TASKS]] as const) {
-				if (round.other.length > 0) throw new Error(`${name}: unexpected answers ${round.other.join('; ')}`);
+			for (const [name, round, startedExpected] of [
+				['first', first, TASKS],
+				['after restart', afterRestart, 0],
+				['trigger forgot', forgotten, TASKS],
+			] as const) {
+				if (round.other.length > 0)
+					throw new Error(`${name}: unexpected answers ${round.other.join('; ')}`);
 				if (round.started !== startedExpected || round.duplicate !== 2 * TASKS - startedExpected) {
-					throw new Error(`${name}: the trigger started ${round.started} and called ${round.duplicate} duplicates of ${2 * TASKS} deliveries; expected ${startedExpected} started`);
+					throw new Error(
+						`${name}: the trigger started ${round.started} and called ${round.duplicate} duplicates of ${2 * TASKS} deliveries; expected ${startedExpected} started`,
+					);
 				}
 			}
 			const failed = all.filter((execution) => execution.status !== 'success');
-			if (failed.length > 0) throw new Error(`executions ${failed.map((execution) => `${execution.id} ${execution.status} ${execution.data.resultData.error?.message ?? ''}`).join(', ')}`);
-			const emitted = all.flatMap((execution) => itemsOf(execution, 'Kling Expand Trigger').map((item) => String(item.json.delivery_key)));
-			const passed = all.flatMap((execution) => itemsOf(execution, AFTER).map((item) => String(item.json.delivery_key)));
-			const counts = keys.map((key) => `${key.split(':')[1]} ×${passed.filter((passedKey) => passedKey === key).length}`);
-			if (keys.some((key) => passed.filter((passedKey) => passedKey === key).length !== 1) || passed.length !== TASKS) {
-				throw new Error(`after Remove Duplicates: ${counts.join(', ')} (each should pass exactly once); the trigger emitted ${emitted.length}`);
+			if (failed.length > 0)
+				throw new Error(
+					`executions ${failed.map((execution) => `${execution.id} ${execution.status} ${execution.data.resultData.error?.message ?? ''}`).join(', ')}`,
+				);
+			const emitted = all.flatMap((execution) =>
+				itemsOf(execution, 'Kling Expand Trigger').map((item) => String(item.json.delivery_key)),
+			);
+			const passed = all.flatMap((execution) =>
+				itemsOf(execution, AFTER).map((item) => String(item.json.delivery_key)),
+			);
+			const counts = keys.map(
+				(key) => `${key.split(':')[1]} ×${passed.filter((passedKey) => passedKey === key).length}`,
+			);
+			if (
+				keys.some((key) => passed.filter((passedKey) => passedKey === key).length !== 1) ||
+				passed.length !== TASKS
+			) {
+				throw new Error(
+					`after Remove Duplicates: ${counts.join(', ')} (each should pass exactly once); the trigger emitted ${emitted.length}`,
+				);
 			}
-			if (afterFirst.some((execution) => itemsOf(execution, AFTER).length !== 1)) throw new Error('a first delivery did not reach the node after Remove Duplicates');
+			if (afterFirst.some((execution) => itemsOf(execution, AFTER).length !== 1))
+				throw new Error('a first delivery did not reach the node after Remove Duplicates');
 			return (
 				`${TASKS} tasks, each terminal callback sent twice at once, 3 times (${2 * TASKS * 3} requests): first ${first.started} started / ${first.duplicate} duplicate; ` +
 				`after a restart ${afterRestart.started} / ${afterRestart.duplicate} (static data kept every key); with the trigger's keys cleared ${forgotten.started} / ${forgotten.duplicate}, ` +

@@ -34,7 +34,10 @@ const QUEUE_LONG_FROM = 7;
  * reverse order, long after the execution went to sleep and its worker was stopped. Every other task takes 1 s.
  */
 export function simulatedDurationMs(prompt: unknown): number {
-	const index = typeof prompt === 'string' && prompt.startsWith(QUEUE_PROMPT) ? Number(prompt.slice(QUEUE_PROMPT.length)) : NaN;
+	const index =
+		typeof prompt === 'string' && prompt.startsWith(QUEUE_PROMPT)
+			? Number(prompt.slice(QUEUE_PROMPT.length))
+			: NaN;
 	if (!Number.isInteger(index)) return 1000;
 	return index < QUEUE_LONG_FROM ? 3000 : (30 - 3 * (index - QUEUE_LONG_FROM)) * 1000;
 }
@@ -87,20 +90,42 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 		submitWithCallback: example('submit-with-callback.json', 'exampleSubmitCallbk', settings),
 		// A disabled node passes its input through, so the trigger's execution can succeed without Slack.
 		triggerToSlack: example('trigger-to-slack.json', 'exampleTriggerSlack', settings, (node) =>
-			settings.disableSlack && node.type === 'n8n-nodes-base.slack' ? { ...node, disabled: true } : node,
+			settings.disableSlack && node.type === 'n8n-nodes-base.slack'
+				? { ...node, disabled: true }
+				: node,
 		),
 
-		aspectRatio: chain('testAspectRatio', 'Kling Expand: aspect-ratio helper (9:16, 3× area)', inputFile, [
-			expandNode('Expand to 9:16', { targetAspectRatio: '9:16', areaMultiplier: 3 }),
-		]),
+		aspectRatio: chain(
+			'testAspectRatio',
+			'Kling Expand: aspect-ratio helper (9:16, 3× area)',
+			inputFile,
+			[expandNode('Expand to 9:16', { targetAspectRatio: '9:16', areaMultiplier: 3 })],
+		),
 		getTask: chain('testGetTask', 'Kling Expand: Get Task by external ID', inputFile, [
-			expandNode('Submit and Wait', { downloadImages: false, options: { externalTaskId: '=e2e-get-task-{{ $execution.id }}' } }),
-			expandNode('Get Task', { operation: 'getTask', findBy: 'externalTaskId', taskId: '={{ $json.external_task_id }}', downloadImages: true, options: {} }),
+			expandNode('Submit and Wait', {
+				downloadImages: false,
+				options: { externalTaskId: '=e2e-get-task-{{ $execution.id }}' },
+			}),
+			expandNode('Get Task', {
+				operation: 'getTask',
+				findBy: 'externalTaskId',
+				taskId: '={{ $json.external_task_id }}',
+				downloadImages: true,
+				options: {},
+			}),
 		]),
 		invalidRatio: chain('testInvalidRatio', 'Kling Expand: invalid expansion ratio', inputFile, [
-			expandNode('Expand by Ratios', { expansionMode: 'ratios', upExpansionRatio: 2.4, downExpansionRatio: 0.1, leftExpansionRatio: 0.1, rightExpansionRatio: 0.1 }),
+			expandNode('Expand by Ratios', {
+				expansionMode: 'ratios',
+				upExpansionRatio: 2.4,
+				downExpansionRatio: 0.1,
+				leftExpansionRatio: 0.1,
+				rightExpansionRatio: 0.1,
+			}),
 		]),
-		failedTask: chain('testFailedTask', 'Kling Expand: task that fails', inputFile, [expandNode('Expand', { prompt: FAILING_PROMPT })]),
+		failedTask: chain('testFailedTask', 'Kling Expand: task that fails', inputFile, [
+			expandNode('Expand', { prompt: FAILING_PROMPT }),
+		]),
 		callbackInQueueMode: callbackInQueueMode(),
 	};
 }
@@ -116,9 +141,21 @@ function callbackInQueueMode(): WorkflowFile {
 			typeVersion: 2,
 			position: [0, 0],
 			webhookId: QUEUE_WEBHOOK_PATH,
-			parameters: { httpMethod: 'POST', path: QUEUE_WEBHOOK_PATH, responseMode: 'onReceived', options: {} },
+			parameters: {
+				httpMethod: 'POST',
+				path: QUEUE_WEBHOOK_PATH,
+				responseMode: 'onReceived',
+				options: {},
+			},
 		},
-		{ id: `${id}-1`, name: 'Split Out', type: 'n8n-nodes-base.splitOut', typeVersion: 1, position: [220, 0], parameters: { fieldToSplitOut: 'body.images', options: {} } },
+		{
+			id: `${id}-1`,
+			name: 'Split Out',
+			type: 'n8n-nodes-base.splitOut',
+			typeVersion: 1,
+			position: [220, 0],
+			parameters: { fieldToSplitOut: 'body.images', options: {} },
+		},
 		{
 			id: `${id}-2`,
 			...expandNode('Kling Expand', {
@@ -135,18 +172,39 @@ function callbackInQueueMode(): WorkflowFile {
 			}),
 			position: [440, 0],
 		},
-		{ id: `${id}-3`, name: 'After Expand', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [660, 0], parameters: {} },
+		{
+			id: `${id}-3`,
+			name: 'After Expand',
+			type: 'n8n-nodes-base.noOp',
+			typeVersion: 1,
+			position: [660, 0],
+			parameters: {},
+		},
 	];
-	return { id, name: `Kling Expand: callback wait mode, ${QUEUE_ITEMS} items, queue mode`, active: false, settings: { executionOrder: 'v1' }, connections: inLine(nodes), nodes };
+	return {
+		id,
+		name: `Kling Expand: callback wait mode, ${QUEUE_ITEMS} items, queue mode`,
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections: inLine(nodes),
+		nodes,
+	};
 }
 
-function example(file: string, id: string, settings: WorkflowSettings, adapt: (node: WorkflowNode) => WorkflowNode = (node) => node): WorkflowFile {
+function example(
+	file: string,
+	id: string,
+	settings: WorkflowSettings,
+	adapt: (node: WorkflowNode) => WorkflowNode = (node) => node,
+): WorkflowFile {
 	const text = readFileSync(join(EXAMPLES_DIR, file), 'utf8')
 		.replaceAll(EXAMPLE_FILES_DIR, settings.filesDir)
 		.replaceAll(EXAMPLE_N8N_URL, settings.n8nUrl)
 		.replaceAll(EXAMPLE_IMAGE_URL, settings.imageUrl);
 	const workflow = JSON.parse(text) as WorkflowFile;
-	const nodes = workflow.nodes.map((node) => adapt(node.type === EXPAND_TYPE || node.type === TRIGGER_TYPE ? withCredential(node) : node));
+	const nodes = workflow.nodes.map((node) =>
+		adapt(node.type === EXPAND_TYPE || node.type === TRIGGER_TYPE ? withCredential(node) : node),
+	);
 	return { ...workflow, id, nodes, active: false };
 }
 
@@ -155,21 +213,41 @@ function withCredential(node: WorkflowNode): WorkflowNode {
 }
 
 /** Submit and Wait with the node's defaults (binary input, 16:9 at 2×, download), overridden by `parameters`. */
-function expandNode(name: string, parameters: Record<string, unknown>): Omit<WorkflowNode, 'id' | 'position'> {
+function expandNode(
+	name: string,
+	parameters: Record<string, unknown>,
+): Omit<WorkflowNode, 'id' | 'position'> {
 	return {
 		name,
 		type: EXPAND_TYPE,
 		typeVersion: 1,
-		parameters: { operation: 'submitAndWait', imageSource: 'binary', binaryPropertyName: 'data', expansionMode: 'aspectRatio', options: {}, ...parameters },
+		parameters: {
+			operation: 'submitAndWait',
+			imageSource: 'binary',
+			binaryPropertyName: 'data',
+			expansionMode: 'aspectRatio',
+			options: {},
+			...parameters,
+		},
 		credentials: { klingApi: { ...CREDENTIAL } },
 	};
 }
 
 /** Manual Trigger → Read/Write Files from Disk (read `inputFile`) → the given nodes, one after another. */
-function chain(id: string, name: string, inputFile: string, steps: Omit<WorkflowNode, 'id' | 'position'>[]): WorkflowFile {
+function chain(
+	id: string,
+	name: string,
+	inputFile: string,
+	steps: Omit<WorkflowNode, 'id' | 'position'>[],
+): WorkflowFile {
 	const nodes: Omit<WorkflowNode, 'id' | 'position'>[] = [
 		{ name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, parameters: {} },
-		{ name: 'Read Image', type: 'n8n-nodes-base.readWriteFile', typeVersion: 1.1, parameters: { fileSelector: inputFile, options: {} } },
+		{
+			name: 'Read Image',
+			type: 'n8n-nodes-base.readWriteFile',
+			typeVersion: 1.1,
+			parameters: { fileSelector: inputFile, options: {} },
+		},
 		...steps,
 	];
 	return {
@@ -178,7 +256,11 @@ function chain(id: string, name: string, inputFile: string, steps: Omit<Workflow
 		active: false,
 		settings: { executionOrder: 'v1' },
 		connections: inLine(nodes),
-		nodes: nodes.map((node, index) => ({ ...node, id: `${id}-${index}`, position: [index * 220, 0] })),
+		nodes: nodes.map((node, index) => ({
+			...node,
+			id: `${id}-${index}`,
+			position: [index * 220, 0],
+		})),
 	};
 }
 
@@ -186,7 +268,9 @@ function chain(id: string, name: string, inputFile: string, steps: Omit<Workflow
 function inLine(nodes: { name: string }[]): Record<string, unknown> {
 	const connections: Record<string, unknown> = {};
 	for (let index = 0; index + 1 < nodes.length; index++) {
-		connections[nodes[index].name] = { main: [[{ node: nodes[index + 1].name, type: 'main', index: 0 }]] };
+		connections[nodes[index].name] = {
+			main: [[{ node: nodes[index + 1].name, type: 'main', index: 0 }]],
+		};
 	}
 	return connections;
 }

@@ -1,4 +1,12 @@
-import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, INodeExecutionData, INodeType, INodeTypeDescription, INodeTypes } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	IHttpRequestOptions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+	INodeTypes,
+} from 'n8n-workflow';
 import { NodeConnectionTypes, sleep, Workflow } from 'n8n-workflow';
 
 import { loadPackage, type WorkflowSpec } from '../harness/engine';
@@ -40,18 +48,40 @@ class BaselinePollLoop implements INodeType {
 		const output: INodeExecutionData[] = [];
 		for (let itemIndex = 0; itemIndex < this.getInputData().length; itemIndex++) {
 			const image = (await this.helpers.getBinaryDataBuffer(itemIndex, 'data')).toString('base64');
-			const body = { image, up_expansion_ratio: ratio, down_expansion_ratio: ratio, left_expansion_ratio: ratio, right_expansion_ratio: ratio, n: 1, external_task_id: `baseline-${runId}-${itemIndex}` };
+			const body = {
+				image,
+				up_expansion_ratio: ratio,
+				down_expansion_ratio: ratio,
+				left_expansion_ratio: ratio,
+				right_expansion_ratio: ratio,
+				n: 1,
+				external_task_id: `baseline-${runId}-${itemIndex}`,
+			};
 			const created = await klingData(this, { method: 'POST', url: endpoint, body });
 			let task: IDataObject;
 			do {
 				await sleep(intervalMs);
-				task = await klingData(this, { method: 'GET', url: `${endpoint}/${created.task_id as string}` });
+				task = await klingData(this, {
+					method: 'GET',
+					url: `${endpoint}/${created.task_id as string}`,
+				});
 			} while (task.task_status !== 'succeed' && task.task_status !== 'failed');
 			const item: INodeExecutionData = { json: task, pairedItem: { item: itemIndex } };
-			const images = ((task.task_result as IDataObject | undefined)?.images ?? []) as Array<{ url: string }>;
+			const images = ((task.task_result as IDataObject | undefined)?.images ?? []) as Array<{
+				url: string;
+			}>;
 			if (download && images[0]) {
-				const bytes = (await this.helpers.httpRequest({ url: images[0].url, encoding: 'arraybuffer' })) as ArrayBuffer;
-				item.binary = { data: await this.helpers.prepareBinaryData(Buffer.from(bytes), `${task.task_id as string}.png`, 'image/png') };
+				const bytes = (await this.helpers.httpRequest({
+					url: images[0].url,
+					encoding: 'arraybuffer',
+				})) as ArrayBuffer;
+				item.binary = {
+					data: await this.helpers.prepareBinaryData(
+						Buffer.from(bytes),
+						`${task.task_id as string}.png`,
+						'image/png',
+					),
+				};
 			}
 			output.push(item);
 		}
@@ -60,8 +90,14 @@ class BaselinePollLoop implements INodeType {
 }
 
 /** One HTTP Request node call with the predefined Kling credential; a non-zero code stops the run, as it would there. */
-async function klingData(ctx: IExecuteFunctions, request: IHttpRequestOptions): Promise<IDataObject> {
-	const answer = (await ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', { ...request, json: true })) as { code: number; message: string; data: IDataObject };
+async function klingData(
+	ctx: IExecuteFunctions,
+	request: IHttpRequestOptions,
+): Promise<IDataObject> {
+	const answer = (await ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
+		...request,
+		json: true,
+	})) as { code: number; message: string; data: IDataObject };
 	if (answer.code !== 0) throw new Error(`Kling answered ${answer.code}: ${answer.message}`);
 	return answer.data;
 }
@@ -91,8 +127,17 @@ export async function baselineWorkflow(spec: WorkflowSpec): Promise<Workflow> {
 	const { nodeTypes } = await loadPackage();
 	const types: INodeTypes = {
 		getByName: (name) => (name === BASELINE_NODE_TYPE ? baseline : nodeTypes.getByName(name)),
-		getByNameAndVersion: (name, version) => (name === BASELINE_NODE_TYPE ? baseline : nodeTypes.getByNameAndVersion(name, version)),
+		getByNameAndVersion: (name, version) =>
+			name === BASELINE_NODE_TYPE ? baseline : nodeTypes.getByNameAndVersion(name, version),
 		getKnownTypes: () => ({}),
 	};
-	return new Workflow({ id: 'bench-baseline', name: 'baseline', nodes: spec.nodes, connections: spec.connections, nodeTypes: types, active: false, staticData: {} });
+	return new Workflow({
+		id: 'bench-baseline',
+		name: 'baseline',
+		nodes: spec.nodes,
+		connections: spec.connections,
+		nodeTypes: types,
+		active: false,
+		staticData: {},
+	});
 }

@@ -11,16 +11,38 @@ import path from 'node:path';
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import type { CallbackRow } from './callbackMode';
-import { CALLBACK_NOTES, CALLBACK_SIZES, formatCallbackTable, measureCallback, UNRELATED_TASKS } from './callbackMode';
+import {
+	CALLBACK_NOTES,
+	CALLBACK_SIZES,
+	formatCallbackTable,
+	measureCallback,
+	UNRELATED_TASKS,
+} from './callbackMode';
 import { RemoteSimulator } from './remoteSimulator';
 import { benchAndReal, formatTable, formatTargets } from './report';
 import type { Row, Runner, Workload } from './runners';
 import { measure } from './runners';
-import { ACCOUNT_LIMIT, BASELINE_INTERVAL_MS, NODE_OPTIONS, NODE_POLL_GROWTH, SCALE, TASK_MS } from './scale';
+import {
+	ACCOUNT_LIMIT,
+	BASELINE_INTERVAL_MS,
+	NODE_OPTIONS,
+	NODE_POLL_GROWTH,
+	SCALE,
+	TASK_MS,
+} from './scale';
 import type { Results } from './targets';
 import { evaluateTargets } from './targets';
 import { makeTestImage } from '../simulator';
-import { batchWorkload, itemsOf, largeImage, largeWorkload, mixedWorkload, smallImage, SWEEP_REAL_SECONDS, sweepWorkload } from './workloads';
+import {
+	batchWorkload,
+	itemsOf,
+	largeImage,
+	largeWorkload,
+	mixedWorkload,
+	smallImage,
+	SWEEP_REAL_SECONDS,
+	sweepWorkload,
+} from './workloads';
 
 const RESULTS_FILE = path.resolve(__dirname, '../../bench-results/bench.json');
 
@@ -29,19 +51,31 @@ const NOTES = [
 	`Node: Submit and Wait, concurrency ${NODE_OPTIONS.concurrency}, pollInterval ${NODE_OPTIONS.pollInterval} s, maxPollInterval ${NODE_OPTIONS.maxPollInterval} s, retryDelay ${NODE_OPTIONS.retryDelay} s, poll growth ${NODE_POLL_GROWTH} (defaults scaled); JWT auth; ratios 0.1 per side, n = 1.`,
 	`Baseline: n8n-nodes-base cannot be installed here (its 2.41 release depends on an unpublished package), so the baseline is a bench node in the same engine doing exactly what Loop Over Items (1) → HTTP Request create → Wait ${BASELINE_INTERVAL_MS / 1000} s → HTTP Request query → If terminal (else back to Wait) → HTTP Request download does, with the same credential and n8n's request helper.`,
 	`Simulator: its own process, account limit ${ACCOUNT_LIMIT} slots (1303 above it). Requests/task = (creates + queries + lists) / accepted tasks; downloads not counted. Floor = zero-overhead in-order schedule on ${ACCOUNT_LIMIT} slots (= ceil(N/C) × L for equal durations).`,
-	'Detection lag = the first GET of the task\'s result image minus the simulator\'s completion time: both runners download the moment they see a task terminal, so this is when its result is in hand. Without downloads (large inputs, marked ≥) it is the first query of the task or list after completion, a lower bound. % dur = lag / that task\'s duration.',
+	"Detection lag = the first GET of the task's result image minus the simulator's completion time: both runners download the moment they see a task terminal, so this is when its result is in hand. Without downloads (large inputs, marked ≥) it is the first query of the task or list after completion, a lower bound. % dur = lag / that task's duration.",
 	'RSS is the bench process (engine + node; the simulator is elsewhere, at low CPU priority), sampled every 50 ms plus the kernel high-water mark; (+run) = peak minus RSS before the run, after a full GC. Large inputs run without downloads: n8n keeps every output image in memory, which would measure n8n, not the node.',
 	`Per-request costs (creating, downloading, the engine's own work) are not scaled, so they weigh ${SCALE}× more here than in real use; BENCH_SCALE=1 runs in real time.`,
 	'Node runs and the large-input baseline each have the process to themselves; the small-image baselines (mostly asleep in their Wait) run side by side in three lanes on their own simulators, so their RSS is not reported.',
 ];
 
-const warmUp = (image: Buffer): Workload => ({ name: 'warm-up', items: itemsOf(image, 2), durationsMs: [100, 100], downloadImages: true });
+const warmUp = (image: Buffer): Workload => ({
+	name: 'warm-up',
+	items: itemsOf(image, 2),
+	durationsMs: [100, 100],
+	downloadImages: true,
+});
 
 function progress(row: Row): void {
-	process.stderr.write(`  ${row.workload} · ${row.runner}: ${(row.wallMs / 1000).toFixed(2)} s, ${row.succeeded}/${row.items} ok${row.error ? `, failed: ${row.error}` : ''}\n`);
+	process.stderr.write(
+		`  ${row.workload} · ${row.runner}: ${(row.wallMs / 1000).toFixed(2)} s, ${row.succeeded}/${row.items} ok${row.error ? `, failed: ${row.error}` : ''}\n`,
+	);
 }
 
-async function measured(simulator: RemoteSimulator, workload: Workload, runner: Runner, trackMemory = true): Promise<Row> {
+async function measured(
+	simulator: RemoteSimulator,
+	workload: Workload,
+	runner: Runner,
+	trackMemory = true,
+): Promise<Row> {
 	const row = await measure(simulator, workload, runner, { trackMemory });
 	progress(row);
 	return row;
@@ -51,16 +85,24 @@ async function measured(simulator: RemoteSimulator, workload: Workload, runner: 
 async function nodeRuns(simulator: RemoteSimulator, small: Buffer, large: INodeExecutionData[]) {
 	// The batch decides two targets and varies run to run by a few %, so it runs three times; the median counts.
 	const batchRuns: Row[] = [];
-	for (let index = 1; index <= 3; index++) batchRuns.push(await measured(simulator, batchWorkload(small, undefined, `(run ${index} of 3)`), 'node'));
+	for (let index = 1; index <= 3; index++)
+		batchRuns.push(
+			await measured(simulator, batchWorkload(small, undefined, `(run ${index} of 3)`), 'node'),
+		);
 	const batch = [...batchRuns].sort((a, b) => a.wallMs - b.wallMs)[1];
 	const overLimit = await measured(simulator, batchWorkload(small, 15), 'node');
 	const mixed = await measured(simulator, mixedWorkload(small), 'node');
 	const sweep: Array<{ realSeconds: number; single: Row; ten: Row }> = [];
 	for (const realSeconds of SWEEP_REAL_SECONDS) {
-		sweep.push({ realSeconds, single: await measured(simulator, sweepWorkload(small, realSeconds, 1), 'node'), ten: await measured(simulator, sweepWorkload(small, realSeconds, 10), 'node') });
+		sweep.push({
+			realSeconds,
+			single: await measured(simulator, sweepWorkload(small, realSeconds, 1), 'node'),
+			ten: await measured(simulator, sweepWorkload(small, realSeconds, 10), 'node'),
+		});
 	}
 	const largeRuns: Row[] = [];
-	for (let index = 1; index <= 3; index++) largeRuns.push(await measured(simulator, largeWorkload(large, `(run ${index} of 3)`), 'node'));
+	for (let index = 1; index <= 3; index++)
+		largeRuns.push(await measured(simulator, largeWorkload(large, `(run ${index} of 3)`), 'node'));
 	const half = await measured(simulator, largeWorkload(large.slice(0, 10), '(10 items)'), 'node');
 	return { batch, batchRuns, overLimit, mixed, sweep, largeRuns, half };
 }
@@ -70,16 +112,27 @@ async function nodeRuns(simulator: RemoteSimulator, small: Buffer, large: INodeE
  * three lanes, each on its own simulator; their RSS is not reported, the process being shared.
  */
 async function smallBaselines(small: Buffer) {
-	const lanes = await Promise.all([RemoteSimulator.start(ACCOUNT_LIMIT), RemoteSimulator.start(ACCOUNT_LIMIT), RemoteSimulator.start(ACCOUNT_LIMIT)]);
+	const lanes = await Promise.all([
+		RemoteSimulator.start(ACCOUNT_LIMIT),
+		RemoteSimulator.start(ACCOUNT_LIMIT),
+		RemoteSimulator.start(ACCOUNT_LIMIT),
+	]);
 	try {
 		// A fresh simulator's first requests are slow (JIT, sharp loading): warm each lane first.
-		await Promise.all(lanes.map(async (lane) => await measure(lane, warmUp(small), 'baseline', { trackMemory: false })));
+		await Promise.all(
+			lanes.map(
+				async (lane) => await measure(lane, warmUp(small), 'baseline', { trackMemory: false }),
+			),
+		);
 		const [batch, mixed, sweep] = await Promise.all([
 			measured(lanes[0], batchWorkload(small), 'baseline', false),
 			measured(lanes[1], mixedWorkload(small), 'baseline', false),
 			(async () => {
 				const rows: Row[] = [];
-				for (const realSeconds of SWEEP_REAL_SECONDS) rows.push(await measured(lanes[2], sweepWorkload(small, realSeconds, 1), 'baseline', false));
+				for (const realSeconds of SWEEP_REAL_SECONDS)
+					rows.push(
+						await measured(lanes[2], sweepWorkload(small, realSeconds, 1), 'baseline', false),
+					);
 				return rows;
 			})(),
 		]);
@@ -96,7 +149,9 @@ async function callbackRuns(simulator: RemoteSimulator): Promise<CallbackRow[]> 
 	for (const size of CALLBACK_SIZES) {
 		for (const unrelated of [0, UNRELATED_TASKS]) {
 			const row = await measureCallback(simulator, itemsOf(image, size), unrelated);
-			process.stderr.write(`  callback mode · ${size} items, ${unrelated} newer others: held ${(row.heldMs / 1000).toFixed(2)} s, wall ${(row.wallMs / 1000).toFixed(2)} s, ${row.succeeded}/${row.items} ok${row.error ? `, failed: ${row.error}` : ''}\n`);
+			process.stderr.write(
+				`  callback mode · ${size} items, ${unrelated} newer others: held ${(row.heldMs / 1000).toFixed(2)} s, wall ${(row.wallMs / 1000).toFixed(2)} s, ${row.succeeded}/${row.items} ok${row.error ? `, failed: ${row.error}` : ''}\n`,
+			);
 			rows.push(row);
 		}
 	}
@@ -111,12 +166,15 @@ async function main(): Promise<void> {
 		if (process.env.BENCH_ONLY === 'callback') {
 			await measure(simulator, warmUp(await smallImage()), 'node');
 			const callbackRows = await callbackRuns(simulator);
-			console.log(`\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s (build not included).`);
+			console.log(
+				`\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${((Date.now() - startedAt) / 1000).toFixed(0)} s (build not included).`,
+			);
 			return;
 		}
 		const small = await smallImage();
 		// Loads the package and warms the request path, so the first measured run pays no start-up.
-		for (const runner of ['node', 'baseline'] as const) await measure(simulator, warmUp(small), runner);
+		for (const runner of ['node', 'baseline'] as const)
+			await measure(simulator, warmUp(small), runner);
 		process.stderr.write('  making 20 large PNG inputs…\n');
 		const large = itemsOf(await largeImage(), 20);
 
@@ -145,9 +203,30 @@ async function main(): Promise<void> {
 		];
 		const targets = evaluateTargets(results);
 		const totalSeconds = (Date.now() - startedAt) / 1000;
-		console.log(`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`);
+		console.log(
+			`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`,
+		);
 		mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-		writeFileSync(RESULTS_FILE, JSON.stringify({ date: new Date().toISOString(), scale: SCALE, taskMs: TASK_MS, nodeOptions: NODE_OPTIONS, baselineIntervalMs: BASELINE_INTERVAL_MS, notes: NOTES, rows, targets, callbackNotes: CALLBACK_NOTES, callbackRows, totalSeconds }, null, 2));
+		writeFileSync(
+			RESULTS_FILE,
+			JSON.stringify(
+				{
+					date: new Date().toISOString(),
+					scale: SCALE,
+					taskMs: TASK_MS,
+					nodeOptions: NODE_OPTIONS,
+					baselineIntervalMs: BASELINE_INTERVAL_MS,
+					notes: NOTES,
+					rows,
+					targets,
+					callbackNotes: CALLBACK_NOTES,
+					callbackRows,
+					totalSeconds,
+				},
+				null,
+				2,
+			),
+		);
 		console.log(`Written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
 	} finally {
 		await simulator.close();

@@ -73,13 +73,21 @@ function parameters() {
 	};
 }
 
-export async function measureCallback(simulator: RemoteSimulator, items: INodeExecutionData[], unrelated: number): Promise<CallbackRow> {
+export async function measureCallback(
+	simulator: RemoteSimulator,
+	items: INodeExecutionData[],
+	unrelated: number,
+): Promise<CallbackRow> {
 	const durations = new Array<number>(items.length).fill(CALLBACK_TASK_MS);
 	await simulator.reset(durations, CALLBACK_TASK_MS);
 	await settleGarbage();
 	const rssBeforeMb = rssMb();
 	const peak = new PeakRss();
-	const execution = await waitingExecution(expandWorkflow(parameters()), EXPAND_NODE, simulatorCredentials(simulator.url, 'accessKey'));
+	const execution = await waitingExecution(
+		expandWorkflow(parameters()),
+		EXPAND_NODE,
+		simulatorCredentials(simulator.url, 'accessKey'),
+	);
 	const started = Date.now();
 	let error: string | undefined;
 	let succeeded = 0;
@@ -88,12 +96,19 @@ export async function measureCallback(simulator: RemoteSimulator, items: INodeEx
 	try {
 		const run = await execution.start(items);
 		heldMs = Date.now() - started;
-		if (run.run.status !== 'waiting') throw new Error(`the execution is ${run.run.status}${run.error ? `: ${String(run.error.message)}` : ''}`);
+		if (run.run.status !== 'waiting')
+			throw new Error(
+				`the execution is ${run.run.status}${run.error ? `: ${String(run.error.message)}` : ''}`,
+			);
 		if (unrelated) await simulator.seedUnrelatedTasks(unrelated);
 		const resumed = await execution.resumedRun(10 * 60_000);
 		wallMs = Date.now() - started;
 		if (!resumed) throw new Error('no callback resumed the execution');
-		succeeded = resumed.output(EXPAND_NODE).filter((item) => item.json.task_status === 'succeed' && item.binary?.data !== undefined).length;
+		succeeded = resumed
+			.output(EXPAND_NODE)
+			.filter(
+				(item) => item.json.task_status === 'succeed' && item.binary?.data !== undefined,
+			).length;
 		if (resumed.error) error = String(resumed.error.message);
 	} catch (failure) {
 		error = (failure as Error).message;
@@ -104,7 +119,9 @@ export async function measureCallback(simulator: RemoteSimulator, items: INodeEx
 	const resumes = execution.deliveries.filter((delivery) => delivery.resumed).length;
 	await execution.close();
 	const snapshot = await simulator.snapshot();
-	const downloads = snapshot.requests.filter((request) => request.path.startsWith('/results/')).length;
+	const downloads = snapshot.requests.filter((request) =>
+		request.path.startsWith('/results/'),
+	).length;
 	const { creates, queries, lists, accepted, rejected1303, peakSlots } = snapshot.stats;
 	return {
 		items: items.length,
@@ -136,13 +153,26 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: CallbackRow) =>
 	{ title: 'Queries/t', width: 9, cell: (row) => per(row.requests.queries, row.tasks) },
 	{ title: 'Lists/t', width: 7, cell: (row) => per(row.requests.lists, row.tasks) },
 	{ title: 'Downl./t', width: 8, cell: (row) => per(row.requests.downloads, row.tasks) },
-	{ title: 'Total/t', width: 7, cell: (row) => per(row.requests.creates + row.requests.queries + row.requests.lists + row.requests.downloads, row.tasks) },
+	{
+		title: 'Total/t',
+		width: 7,
+		cell: (row) =>
+			per(
+				row.requests.creates + row.requests.queries + row.requests.lists + row.requests.downloads,
+				row.tasks,
+			),
+	},
 	{ title: 'Downl./image', width: 12, cell: (row) => per(row.requests.downloads, row.images) },
 	{ title: 'Held s', width: 7, cell: (row) => s(row.heldMs) },
 	{ title: 'Held floor s', width: 12, cell: (row) => s(row.heldFloorMs) },
 	{ title: 'Wall s', width: 7, cell: (row) => s(row.wallMs) },
 	{ title: 'Floor s', width: 7, cell: (row) => s(row.wallFloorMs) },
-	{ title: 'RSS peak MB (+run)', width: 18, cell: (row) => `${row.peakRssMb.toFixed(0)} (+${Math.max(0, row.peakRssMb - row.rssBeforeMb).toFixed(0)})` },
+	{
+		title: 'RSS peak MB (+run)',
+		width: 18,
+		cell: (row) =>
+			`${row.peakRssMb.toFixed(0)} (+${Math.max(0, row.peakRssMb - row.rssBeforeMb).toFixed(0)})`,
+	},
 	{ title: '1303', width: 4, cell: (row) => String(row.rejected1303) },
 	{ title: 'Slots', width: 5, cell: (row) => String(row.peakSlots) },
 	{ title: 'Resumes', width: 7, cell: (row) => String(row.resumes) },
@@ -150,14 +180,26 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: CallbackRow) =>
 ];
 
 export function formatCallbackTable(rows: CallbackRow[]): string {
-	const line = (cells: string[]) => cells.map((cell, index) => cell.padEnd(COLUMNS[index].width)).join('  ').trimEnd();
+	const line = (cells: string[]) =>
+		cells
+			.map((cell, index) => cell.padEnd(COLUMNS[index].width))
+			.join('  ')
+			.trimEnd();
 	const header = line(COLUMNS.map((column) => column.title));
-	return [header, '-'.repeat(header.length), ...rows.map((row) => line(COLUMNS.map((column) => column.cell(row))) + (row.error ? `\n    run failed: ${row.error}` : ''))].join('\n');
+	return [
+		header,
+		'-'.repeat(header.length),
+		...rows.map(
+			(row) =>
+				line(COLUMNS.map((column) => column.cell(row))) +
+				(row.error ? `\n    run failed: ${row.error}` : ''),
+		),
+	].join('\n');
 }
 
 export const CALLBACK_NOTES = [
 	`Callback (Resume) mode: account limit ${ACCOUNT_LIMIT} slots, Concurrency ${ACCOUNT_LIMIT}, every task ${s(CALLBACK_TASK_MS)} s (${realSeconds(CALLBACK_TASK_MS).toFixed(0)} s real), downloads on, 300×300 PNG inputs (~210 kB; results ~250 kB). "Newer others": ended tasks of other workflows added when the execution sleeps, so the batch is off the first list page.`,
 	'Per task (/t) = requests of that kind ÷ accepted tasks; Total/t counts creates (1303-refused ones too), queries, lists and image downloads. Downl./image = result-image GETs ÷ images.',
 	'Held = start until the execution is put to wait: the worker is held only until the last item is submitted (the design: webhook() cannot submit, see the README). Held floor = when the last item could start at the earliest on these slots ((ceil(N/10) − 1) × task); Floor = when the last task could end.',
-	'RSS is the bench process: engine, node, the harness that keeps the waiting execution (every input image, in-memory binary mode) as JSON as n8n\'s database would, and the resumed run holding every downloaded image in memory.',
+	"RSS is the bench process: engine, node, the harness that keeps the waiting execution (every input image, in-memory binary mode) as JSON as n8n's database would, and the resumed run holding every downloaded image in memory.",
 ];

@@ -68,7 +68,14 @@ export interface LagSummary {
 export function summariseLags(lags: TaskLag[], source: LagSource): LagSummary {
 	const pct = lags.map((lag) => (100 * lag.lagMs) / lag.durationMs);
 	const ms = lags.map((lag) => lag.lagMs);
-	return { source, count: lags.length, p50Ms: percentile(ms, 50), p95Ms: percentile(ms, 95), p50Pct: percentile(pct, 50), p95Pct: percentile(pct, 95) };
+	return {
+		source,
+		count: lags.length,
+		p50Ms: percentile(ms, 50),
+		p95Ms: percentile(ms, 95),
+		p50Pct: percentile(pct, 50),
+		p95Pct: percentile(pct, 95),
+	};
 }
 
 /** API requests the provider counts against you: creates (1303-refused ones too), queries and lists. Downloads are not. */

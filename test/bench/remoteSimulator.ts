@@ -6,7 +6,13 @@ import type { SimulatorStats } from '../simulator';
 export interface SimulatorSnapshot {
 	stats: SimulatorStats;
 	requests: Array<{ method: string; path: string; at: number }>;
-	tasks: Array<{ task_id: string; task_status: string; created_at: number; completedAt?: number; durationMs: number }>;
+	tasks: Array<{
+		task_id: string;
+		task_status: string;
+		created_at: number;
+		completedAt?: number;
+		durationMs: number;
+	}>;
 }
 
 export type SimulatorRequest =
@@ -42,14 +48,20 @@ export class RemoteSimulator {
 	/** Forks the simulator with the account's concurrency limit and waits until it listens. */
 	static async start(concurrencyLimit: number): Promise<RemoteSimulator> {
 		const root = path.resolve(__dirname, '../..');
-		const child = fork(path.join(__dirname, 'simulatorProcess.ts'), [JSON.stringify({ concurrencyLimit })], {
-			cwd: root,
-			execArgv: ['-r', require.resolve('ts-node/register/transpile-only')],
-			stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-		});
+		const child = fork(
+			path.join(__dirname, 'simulatorProcess.ts'),
+			[JSON.stringify({ concurrencyLimit })],
+			{
+				cwd: root,
+				execArgv: ['-r', require.resolve('ts-node/register/transpile-only')],
+				stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+			},
+		);
 		const ready = await new Promise<SimulatorReply>((resolve, reject) => {
 			child.once('message', resolve);
-			child.once('exit', (code) => reject(new Error(`The simulator process exited with code ${code} before listening`)));
+			child.once('exit', (code) =>
+				reject(new Error(`The simulator process exited with code ${code} before listening`)),
+			);
 		});
 		return new RemoteSimulator(child, (ready.result as { url: string }).url);
 	}

@@ -13,9 +13,20 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: Row) => string 
 	{ title: '×floor', width: 6, cell: (row) => fixed(row.wallMs / row.floorMs) },
 	{ title: 'Req/task', width: 8, cell: (row) => fixed(row.requestsPerTask) },
 	{ title: 'Lag p50 s', width: 9, cell: (row) => seconds(row.lag.p50Ms) },
-	{ title: 'Lag p95 s', width: 9, cell: (row) => seconds(row.lag.p95Ms) + (row.lag.source === 'poll' ? '≥' : '') },
+	{
+		title: 'Lag p95 s',
+		width: 9,
+		cell: (row) => seconds(row.lag.p95Ms) + (row.lag.source === 'poll' ? '≥' : ''),
+	},
 	{ title: 'p95 %dur', width: 8, cell: (row) => fixed(row.lag.p95Pct, 1) },
-	{ title: 'RSS peak MB (+run)', width: 18, cell: (row) => (Number.isFinite(row.peakRssMb) ? `${row.peakRssMb.toFixed(0)} (+${Math.max(0, row.peakRssMb - row.rssBeforeMb).toFixed(0)})` : 'shared (see note)') },
+	{
+		title: 'RSS peak MB (+run)',
+		width: 18,
+		cell: (row) =>
+			Number.isFinite(row.peakRssMb)
+				? `${row.peakRssMb.toFixed(0)} (+${Math.max(0, row.peakRssMb - row.rssBeforeMb).toFixed(0)})`
+				: 'shared (see note)',
+	},
 	{ title: '1303', width: 4, cell: (row) => String(row.rejected1303) },
 	{ title: 'Slots', width: 5, cell: (row) => String(row.peakSlots) },
 	{ title: 'OK', width: 7, cell: (row) => `${row.succeeded}/${row.items}` },
@@ -23,9 +34,17 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: Row) => string 
 
 /** The rows as a fixed-width table, one line per runner and workload. */
 export function formatTable(rows: Row[]): string {
-	const line = (cells: string[]) => cells.map((cell, index) => cell.padEnd(COLUMNS[index].width)).join('  ').trimEnd();
+	const line = (cells: string[]) =>
+		cells
+			.map((cell, index) => cell.padEnd(COLUMNS[index].width))
+			.join('  ')
+			.trimEnd();
 	const header = line(COLUMNS.map((column) => column.title));
-	const body = rows.map((row) => line(COLUMNS.map((column) => column.cell(row))) + (row.error ? `\n    run failed: ${row.error}` : ''));
+	const body = rows.map(
+		(row) =>
+			line(COLUMNS.map((column) => column.cell(row))) +
+			(row.error ? `\n    run failed: ${row.error}` : ''),
+	);
 	return [header, '-'.repeat(header.length), ...body].join('\n');
 }
 
@@ -36,7 +55,11 @@ export interface TargetResult {
 }
 
 export function formatTargets(targets: TargetResult[]): string {
-	return targets.map((target) => `[${target.met ? 'met' : 'NOT MET'}] ${target.target}\n        ${target.figure}`).join('\n');
+	return targets
+		.map(
+			(target) => `[${target.met ? 'met' : 'NOT MET'}] ${target.target}\n        ${target.figure}`,
+		)
+		.join('\n');
 }
 
 /** "2.00 s (20 s real)" */

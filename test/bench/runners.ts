@@ -68,26 +68,56 @@ function nodeParameters(workload: Workload) {
 async function execute(simulator: RemoteSimulator, workload: Workload, runner: Runner) {
 	const credentials = simulatorCredentials(simulator.url, 'accessKey');
 	if (runner === 'node') {
-		return { result: await runWorkflow(expandWorkflow(nodeParameters(workload)), { startNode: EXPAND_NODE, input: workload.items, credentials }), outputNode: EXPAND_NODE };
+		return {
+			result: await runWorkflow(expandWorkflow(nodeParameters(workload)), {
+				startNode: EXPAND_NODE,
+				input: workload.items,
+				credentials,
+			}),
+			outputNode: EXPAND_NODE,
+		};
 	}
-	const spec = baselineWorkflowSpec({ interval: BASELINE_INTERVAL_MS / 1000, downloadImages: workload.downloadImages, ratio: EXPANSION });
-	return { result: await runWorkflow(spec, { startNode: BASELINE_NODE, input: workload.items, credentials, workflow: await baselineWorkflow(spec) }), outputNode: BASELINE_NODE };
+	const spec = baselineWorkflowSpec({
+		interval: BASELINE_INTERVAL_MS / 1000,
+		downloadImages: workload.downloadImages,
+		ratio: EXPANSION,
+	});
+	return {
+		result: await runWorkflow(spec, {
+			startNode: BASELINE_NODE,
+			input: workload.items,
+			credentials,
+			workflow: await baselineWorkflow(spec),
+		}),
+		outputNode: BASELINE_NODE,
+	};
 }
 
 /**
  * One execution of a workload in the real engine, with its figures read from the clock, the process
  * and the simulator's log. `trackMemory: false` when other runs share the process at the same time.
  */
-export async function measure(simulator: RemoteSimulator, workload: Workload, runner: Runner, { trackMemory = true } = {}): Promise<Row> {
+export async function measure(
+	simulator: RemoteSimulator,
+	workload: Workload,
+	runner: Runner,
+	{ trackMemory = true } = {},
+): Promise<Row> {
 	await simulator.reset(workload.durationsMs, workload.durationsMs[0] ?? 300);
 	if (trackMemory) await settleGarbage();
 	const rssBeforeMb = trackMemory ? rssMb() : NaN;
 	const peak = trackMemory ? new PeakRss() : undefined;
 	const started = Date.now();
-	let run: Awaited<ReturnType<typeof execute>> | undefined = await execute(simulator, workload, runner);
+	let run: Awaited<ReturnType<typeof execute>> | undefined = await execute(
+		simulator,
+		workload,
+		runner,
+	);
 	const wallMs = Date.now() - started;
 	const peakRssMb = peak?.stop() ?? NaN;
-	const succeeded = run.result.output(run.outputNode).filter((item) => item.json.task_status === 'succeed' && item.json.error === undefined).length;
+	const succeeded = run.result
+		.output(run.outputNode)
+		.filter((item) => item.json.task_status === 'succeed' && item.json.error === undefined).length;
 	const error = run.result.error ? String(run.result.error.message) : undefined;
 	run = undefined;
 	if (trackMemory) await settleGarbage();
@@ -105,7 +135,11 @@ export async function measure(simulator: RemoteSimulator, workload: Workload, ru
 		wallMs,
 		floorMs: floorMs(workload.durationsMs.slice(0, workload.items.length), ACCOUNT_LIMIT),
 		apiRequests: apiRequests(snapshot),
-		requests: { creates: snapshot.stats.creates, queries: snapshot.stats.queries, lists: snapshot.stats.lists },
+		requests: {
+			creates: snapshot.stats.creates,
+			queries: snapshot.stats.queries,
+			lists: snapshot.stats.lists,
+		},
 		requestsPerTask: tasks ? apiRequests(snapshot) / tasks : NaN,
 		lag: summariseLags(detectionLags(snapshot, lagSource), lagSource),
 		rssBeforeMb,

@@ -67,7 +67,8 @@ async function main(): Promise<void> {
 	});
 
 	process.on('message', async (message: SimulatorRequest) => {
-		const reply = (result: SimulatorReply['result']) => process.send?.({ id: message.id, result } satisfies SimulatorReply);
+		const reply = (result: SimulatorReply['result']) =>
+			process.send?.({ id: message.id, result } satisfies SimulatorReply);
 		switch (message.op) {
 			case 'reset':
 				simulator.reset();

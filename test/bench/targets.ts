@@ -11,12 +11,16 @@ export interface Results {
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const requestFigure = (row: Row) => `${row.requestsPerTask.toFixed(2)} (${row.requests.creates} creates, ${row.requests.queries} queries, ${row.requests.lists} lists for ${row.tasks} tasks)`;
+const requestFigure = (row: Row) =>
+	`${row.requestsPerTask.toFixed(2)} (${row.requests.creates} creates, ${row.requests.queries} queries, ${row.requests.lists} lists for ${row.tasks} tasks)`;
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 /** The node's poll interval once a task has run for `elapsedMs` (nextPollDelay in helpers/polling.ts). */
 export function nodeIntervalAt(elapsedMs: number): number {
-	return Math.min(NODE_OPTIONS.maxPollInterval * 1000, Math.max(NODE_OPTIONS.pollInterval * 1000, NODE_POLL_GROWTH * elapsedMs));
+	return Math.min(
+		NODE_OPTIONS.maxPollInterval * 1000,
+		Math.max(NODE_OPTIONS.pollInterval * 1000, NODE_POLL_GROWTH * elapsedMs),
+	);
 }
 
 /** Where each target of issue 5 stands; figures, never assertions. */
@@ -25,17 +29,39 @@ export function evaluateTargets(results: Results): TargetResult[] {
 	const interval = nodeIntervalAt(TASK_MS);
 	const limit = 1.15 * batch.node.floorMs + interval;
 	const speedup = batch.baseline.wallMs / batch.node.wallMs;
-	const sweepTarget = (label: string, pick: (entry: Results['sweep'][number]) => Row): TargetResult[] => {
+	const sweepTarget = (
+		label: string,
+		pick: (entry: Results['sweep'][number]) => Row,
+	): TargetResult[] => {
 		const rows = sweep.map(pick);
 		const perTask = mean(rows.map((row) => row.requestsPerTask));
 		const worstLag = Math.max(...rows.map((row) => row.lag.p95Pct));
-		const each = sweep.map((entry, index) => `${entry.realSeconds} s: ${rows[index].requestsPerTask.toFixed(1)} req, p95 ${rows[index].lag.p95Pct.toFixed(1)} %`).join('; ');
+		const each = sweep
+			.map(
+				(entry, index) =>
+					`${entry.realSeconds} s: ${rows[index].requestsPerTask.toFixed(1)} req, p95 ${rows[index].lag.p95Pct.toFixed(1)} %`,
+			)
+			.join('; ');
 		return [
-			{ target: `Requests per task ≤ 4 on average across 5–60 s (${label})`, met: perTask <= 4, figure: `mean ${perTask.toFixed(2)} (${each})` },
-			{ target: `Detection lag p95 ≤ 15 % of the task's duration across 5–60 s (${label})`, met: worstLag <= 15, figure: `worst p95 ${worstLag.toFixed(1)} %` },
+			{
+				target: `Requests per task ≤ 4 on average across 5–60 s (${label})`,
+				met: perTask <= 4,
+				figure: `mean ${perTask.toFixed(2)} (${each})`,
+			},
+			{
+				target: `Detection lag p95 ≤ 15 % of the task's duration across 5–60 s (${label})`,
+				met: worstLag <= 15,
+				figure: `worst p95 ${worstLag.toFixed(1)} %`,
+			},
 		];
 	};
-	const nodeRows = [batch.node, mixed.node, ...sweep.flatMap((entry) => [entry.single, entry.ten]), ...large.runs, large.half];
+	const nodeRows = [
+		batch.node,
+		mixed.node,
+		...sweep.flatMap((entry) => [entry.single, entry.ten]),
+		...large.runs,
+		large.half,
+	];
 	const within = nodeRows.every((row) => row.peakSlots <= NODE_OPTIONS.concurrency);
 	const provoked = nodeRows.reduce((sum, row) => sum + row.rejected1303, 0);
 	const [first, , third] = large.runs;
@@ -44,8 +70,16 @@ export function evaluateTargets(results: Results): TargetResult[] {
 	const liveGrowth = third.liveAfterMb - first.liveAfterMb;
 	const peakGrowth = third.peakRssMb / first.peakRssMb - 1;
 	const workloadTarget = (row: Row): TargetResult[] => [
-		{ target: `Requests per task ≤ 4 on average (${row.workload})`, met: row.requestsPerTask <= 4, figure: requestFigure(row) },
-		{ target: `Detection lag p95 ≤ 15 % of the task's duration (${row.workload})`, met: row.lag.p95Pct <= 15, figure: `p95 ${row.lag.p95Pct.toFixed(1)} % (${s(row.lag.p95Ms)}), p50 ${row.lag.p50Pct.toFixed(1)} %` },
+		{
+			target: `Requests per task ≤ 4 on average (${row.workload})`,
+			met: row.requestsPerTask <= 4,
+			figure: requestFigure(row),
+		},
+		{
+			target: `Detection lag p95 ≤ 15 % of the task's duration (${row.workload})`,
+			met: row.lag.p95Pct <= 15,
+			figure: `p95 ${row.lag.p95Pct.toFixed(1)} % (${s(row.lag.p95Ms)}), p50 ${row.lag.p50Pct.toFixed(1)} %`,
+		},
 	];
 	return [
 		{
@@ -63,12 +97,14 @@ export function evaluateTargets(results: Results): TargetResult[] {
 		...workloadTarget(batch.node),
 		...workloadTarget(mixed.node),
 		{
-			target: 'Concurrency never exceeds the limit the user set (10 = the account limit); 1303 answers stay rare',
+			target:
+				'Concurrency never exceeds the limit the user set (10 = the account limit); 1303 answers stay rare',
 			met: within && provoked === 0,
 			figure: `peak slots ${Math.max(...nodeRows.map((row) => row.peakSlots))} across ${nodeRows.length} node runs; ${provoked} 1303 answers provoked`,
 		},
 		{
-			target: 'When 1303 answers come they are waited out, not failed (user set concurrency 15 > account limit 10)',
+			target:
+				'When 1303 answers come they are waited out, not failed (user set concurrency 15 > account limit 10)',
 			met: overLimit.succeeded === overLimit.items && !overLimit.error,
 			figure: `${overLimit.rejected1303} answers of 1303, ${overLimit.succeeded}/${overLimit.items} items succeeded, wall ${s(overLimit.wallMs)} (×${(overLimit.wallMs / overLimit.floorMs).toFixed(2)} floor)`,
 		},

@@ -13,19 +13,40 @@ const keys = SIMULATOR_DEFAULT_KEYS;
 
 /** Sends a request the way n8n does after the credential's `authenticate` has signed it. */
 async function send(data: ICredentialDataDecryptedObject, path: string) {
-	const signed = await credential.authenticate(data, { url: path, headers: {} } as IHttpRequestOptions);
-	const response = await fetch(`${simulator().url}${path}`, { headers: signed.headers as Record<string, string> });
-	return { status: response.status, body: (await response.json()) as { code: number | null; message: string }, authorization: String(signed.headers!.Authorization) };
+	const signed = await credential.authenticate(data, {
+		url: path,
+		headers: {},
+	} as IHttpRequestOptions);
+	const response = await fetch(`${simulator().url}${path}`, {
+		headers: signed.headers as Record<string, string>,
+	});
+	return {
+		status: response.status,
+		body: (await response.json()) as { code: number | null; message: string },
+		authorization: String(signed.headers!.Authorization),
+	};
 }
 
 const LIST = '/v1/images/editing/expand?pageNum=1&pageSize=1';
 
 describe('KlingApi authenticate', () => {
 	it('signs an HS256 JWT from the access key and secret key that the simulator verifies', async () => {
-		const { status, body, authorization } = await send({ provider: 'kling', authMode: 'accessKey', accessKey: keys.accessKey, secretKey: keys.secretKey }, LIST);
+		const { status, body, authorization } = await send(
+			{
+				provider: 'kling',
+				authMode: 'accessKey',
+				accessKey: keys.accessKey,
+				secretKey: keys.secretKey,
+			},
+			LIST,
+		);
 		expect(status).toBe(200);
 		expect(body.code).toBe(0);
-		const [header, claims] = authorization.replace('Bearer ', '').split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+		const [header, claims] = authorization
+			.replace('Bearer ', '')
+			.split('.')
+			.slice(0, 2)
+			.map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
 		expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
 		const now = Math.floor(Date.now() / 1000);
 		expect(claims.iss).toBe(keys.accessKey);
@@ -36,31 +57,69 @@ describe('KlingApi authenticate', () => {
 	});
 
 	it('signs a fresh token for every request', async () => {
-		const first = await send({ provider: 'kling', authMode: 'accessKey', accessKey: keys.accessKey, secretKey: keys.secretKey }, LIST);
+		const first = await send(
+			{
+				provider: 'kling',
+				authMode: 'accessKey',
+				accessKey: keys.accessKey,
+				secretKey: keys.secretKey,
+			},
+			LIST,
+		);
 		await new Promise((resolve) => setTimeout(resolve, 1100));
-		const second = await send({ provider: 'kling', authMode: 'accessKey', accessKey: keys.accessKey, secretKey: keys.secretKey }, LIST);
+		const second = await send(
+			{
+				provider: 'kling',
+				authMode: 'accessKey',
+				accessKey: keys.accessKey,
+				secretKey: keys.secretKey,
+			},
+			LIST,
+		);
 		expect(first.authorization).not.toBe(second.authorization);
 	});
 
 	it('is refused with 1002 when signed with the wrong secret key', async () => {
-		const { status, body } = await send({ provider: 'kling', authMode: 'accessKey', accessKey: keys.accessKey, secretKey: 'wrong-secret' }, LIST);
+		const { status, body } = await send(
+			{
+				provider: 'kling',
+				authMode: 'accessKey',
+				accessKey: keys.accessKey,
+				secretKey: 'wrong-secret',
+			},
+			LIST,
+		);
 		expect([status, body.code]).toEqual([401, 1002]);
 	});
 
 	it('is refused with 1004 when the token has expired', async () => {
-		const expired = signKlingJwt(keys.accessKey, keys.secretKey, Math.floor(Date.now() / 1000) - 3600);
-		const response = await fetch(`${simulator().url}${LIST}`, { headers: { Authorization: `Bearer ${expired}` } });
-		expect([response.status, ((await response.json()) as { code: number }).code]).toEqual([401, 1004]);
+		const expired = signKlingJwt(
+			keys.accessKey,
+			keys.secretKey,
+			Math.floor(Date.now() / 1000) - 3600,
+		);
+		const response = await fetch(`${simulator().url}${LIST}`, {
+			headers: { Authorization: `Bearer ${expired}` },
+		});
+		expect([response.status, ((await response.json()) as { code: number }).code]).toEqual([
+			401, 1004,
+		]);
 	});
 
 	it('sends a plain Kling API key as Bearer', async () => {
-		const { status, authorization } = await send({ provider: 'kling', authMode: 'apiKey', apiKey: keys.apiKey }, LIST);
+		const { status, authorization } = await send(
+			{ provider: 'kling', authMode: 'apiKey', apiKey: keys.apiKey },
+			LIST,
+		);
 		expect(status).toBe(200);
 		expect(authorization).toBe(`Bearer ${keys.apiKey}`);
 	});
 
 	it('sends a CometAPI key as Bearer', async () => {
-		const { status, authorization } = await send({ provider: 'cometapi', cometApiKey: keys.cometKey }, '/kling/v1/images/editing/expand?pageNum=1&pageSize=1');
+		const { status, authorization } = await send(
+			{ provider: 'cometapi', cometApiKey: keys.cometKey },
+			'/kling/v1/images/editing/expand?pageNum=1&pageSize=1',
+		);
 		expect(status).toBe(200);
 		expect(authorization).toBe(`Bearer ${keys.cometKey}`);
 	});
@@ -68,10 +127,15 @@ describe('KlingApi authenticate', () => {
 	it('keeps secrets out of sight: every secret field is a password field', () => {
 		const secretFields = ['secretKey', 'apiKey', 'cometApiKey', 'webhookSecret'];
 		for (const name of secretFields) {
-			expect(credential.properties.find((property) => property.name === name)?.typeOptions?.password).toBe(true);
+			expect(
+				credential.properties.find((property) => property.name === name)?.typeOptions?.password,
+			).toBe(true);
 		}
 		// The access key names the pair and is readable in every token (n8n's scanner flags masking it).
-		expect(credential.properties.find((property) => property.name === 'accessKey')?.typeOptions?.password).toBeUndefined();
+		expect(
+			credential.properties.find((property) => property.name === 'accessKey')?.typeOptions
+				?.password,
+		).toBeUndefined();
 	});
 });
 
@@ -80,17 +144,31 @@ describe('KlingApi test request', () => {
 	async function resolveTestRequest(data: ICredentialDataDecryptedObject) {
 		const workflow = await makeWorkflow(expandWorkflow({}));
 		const node = workflow.getNode(EXPAND_NODE)!;
-		const resolve = (value: string) => String(workflow.expression.getSimpleParameterValue(node, value, 'internal', { $credentials: data } as never));
+		const resolve = (value: string) =>
+			String(
+				workflow.expression.getSimpleParameterValue(node, value, 'internal', {
+					$credentials: data,
+				} as never),
+			);
 		const { request } = credential.test;
 		return { url: `${resolve(request.baseURL!)}${resolve(request.url!)}`, qs: request.qs };
 	}
 
 	it.each([
-		[{ provider: 'kling', region: 'singapore' }, 'https://api-singapore.klingai.com/v1/images/editing/expand'],
-		[{ provider: 'kling', region: 'beijing' }, 'https://api-beijing.klingai.com/v1/images/editing/expand'],
+		[
+			{ provider: 'kling', region: 'singapore' },
+			'https://api-singapore.klingai.com/v1/images/editing/expand',
+		],
+		[
+			{ provider: 'kling', region: 'beijing' },
+			'https://api-beijing.klingai.com/v1/images/editing/expand',
+		],
 		[{ provider: 'kling', region: 'legacy' }, 'https://api.klingai.com/v1/images/editing/expand'],
 		[{ provider: 'cometapi' }, 'https://api.cometapi.com/v1/models'],
-		[{ provider: 'kling', baseUrl: 'http://127.0.0.1:8787/' }, 'http://127.0.0.1:8787/v1/images/editing/expand'],
+		[
+			{ provider: 'kling', baseUrl: 'http://127.0.0.1:8787/' },
+			'http://127.0.0.1:8787/v1/images/editing/expand',
+		],
 	])('asks a free, authenticated endpoint for %o', async (data, url) => {
 		expect((await resolveTestRequest(data)).url).toBe(url);
 	});
@@ -103,14 +181,18 @@ describe('KlingApi test request', () => {
 		const data = simulatorCredentials(simulator().url, style).klingApi;
 		const { url, qs } = await resolveTestRequest(data);
 		const signed = await credential.authenticate(data, { url, headers: {} } as IHttpRequestOptions);
-		const query = new URLSearchParams(Object.entries(qs ?? {}).map(([key, value]): [string, string] => [key, String(value)]));
-		const response = await fetch(`${url}?${query}`, { headers: signed.headers as Record<string, string> });
+		const query = new URLSearchParams(
+			Object.entries(qs ?? {}).map(([key, value]): [string, string] => [key, String(value)]),
+		);
+		const response = await fetch(`${url}?${query}`, {
+			headers: signed.headers as Record<string, string>,
+		});
 		expect(response.status).toBe(status);
 		expect(simulator().requests.at(-1)!.method).toBe('GET');
 		expect(simulator().acceptedCreates()).toBe(0);
 	});
 
-	it('fails a wrong key with Kling\'s readable answer', async () => {
+	it("fails a wrong key with Kling's readable answer", async () => {
 		const data = simulatorCredentials(simulator().url, 'apiKey', { apiKey: 'not-a-key' }).klingApi;
 		const { url } = await resolveTestRequest(data);
 		const signed = await credential.authenticate(data, { url, headers: {} } as IHttpRequestOptions);

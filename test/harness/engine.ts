@@ -32,10 +32,14 @@ export const NODE_TYPES = {
 export const capturedLogs: string[] = [];
 
 const captureLogger = {
-	error: (message: string, meta?: object) => capturedLogs.push(`error ${message} ${JSON.stringify(meta ?? {})}`),
-	warn: (message: string, meta?: object) => capturedLogs.push(`warn ${message} ${JSON.stringify(meta ?? {})}`),
-	info: (message: string, meta?: object) => capturedLogs.push(`info ${message} ${JSON.stringify(meta ?? {})}`),
-	debug: (message: string, meta?: object) => capturedLogs.push(`debug ${message} ${JSON.stringify(meta ?? {})}`),
+	error: (message: string, meta?: object) =>
+		capturedLogs.push(`error ${message} ${JSON.stringify(meta ?? {})}`),
+	warn: (message: string, meta?: object) =>
+		capturedLogs.push(`warn ${message} ${JSON.stringify(meta ?? {})}`),
+	info: (message: string, meta?: object) =>
+		capturedLogs.push(`info ${message} ${JSON.stringify(meta ?? {})}`),
+	debug: (message: string, meta?: object) =>
+		capturedLogs.push(`debug ${message} ${JSON.stringify(meta ?? {})}`),
 	scoped() {
 		return captureLogger;
 	},
@@ -55,16 +59,20 @@ export function loadPackage(): Promise<LoadedPackage> {
 		const loader = new PackageDirectoryLoader(path.resolve(__dirname, '../..'));
 		await loader.loadAll();
 		const byName = (name: string) => {
-			const entry = loader.nodeTypes[name] ?? loader.nodeTypes[name.replace(`${PACKAGE_NAME}.`, '')];
+			const entry =
+				loader.nodeTypes[name] ?? loader.nodeTypes[name.replace(`${PACKAGE_NAME}.`, '')];
 			if (!entry) throw new Error(`Unknown node type ${name}`);
 			return entry.type;
 		};
 		const nodeTypes: INodeTypes = {
 			getByName: (name: string) => byName(name),
-			getByNameAndVersion: (name: string, version?: number) => NodeHelpers.getVersionedNodeType(byName(name) as INodeType | IVersionedNodeType, version),
+			getByNameAndVersion: (name: string, version?: number) =>
+				NodeHelpers.getVersionedNodeType(byName(name) as INodeType | IVersionedNodeType, version),
 			getKnownTypes: () => ({}),
 		};
-		const credentialTypes = Object.fromEntries(Object.entries(loader.credentialTypes).map(([name, entry]) => [name, entry.type]));
+		const credentialTypes = Object.fromEntries(
+			Object.entries(loader.credentialTypes).map(([name, entry]) => [name, entry.type]),
+		);
 		return { nodeTypes, credentialTypes };
 	})();
 	return loaded;
@@ -91,9 +99,15 @@ class TestCredentialsHelper extends ICredentialsHelper {
 		return undefined;
 	}
 
-	async authenticate(credentials: ICredentialDataDecryptedObject, typeName: string, requestOptions: IHttpRequestOptions) {
+	async authenticate(
+		credentials: ICredentialDataDecryptedObject,
+		typeName: string,
+		requestOptions: IHttpRequestOptions,
+	) {
 		const authenticate = this.credentialTypes[typeName]?.authenticate;
-		return typeof authenticate === 'function' ? await authenticate(credentials, requestOptions) : requestOptions;
+		return typeof authenticate === 'function'
+			? await authenticate(credentials, requestOptions)
+			: requestOptions;
 	}
 
 	async preAuthentication() {
@@ -185,7 +199,15 @@ export function buildAdditionalData(
 
 export async function makeWorkflow(spec: WorkflowSpec): Promise<Workflow> {
 	const { nodeTypes } = await loadPackage();
-	return new Workflow({ id: 'test-workflow', name: 'test', nodes: spec.nodes, connections: spec.connections, nodeTypes, active: false, staticData: {} });
+	return new Workflow({
+		id: 'test-workflow',
+		name: 'test',
+		nodes: spec.nodes,
+		connections: spec.connections,
+		nodeTypes,
+		active: false,
+		staticData: {},
+	});
 }
 
 /** Runs a workflow in n8n-core's WorkflowExecute, in-process, exactly as n8n runs one, from `startNode` with `input`. */
@@ -197,36 +219,55 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions): Prom
 	const { credentialTypes } = await loadPackage();
 	const workflow = options.workflow ?? (await makeWorkflow(spec));
 	const mode = options.mode ?? 'manual';
-	const hooks = new ExecutionLifecycleHooks(mode, '1', { id: workflow.id, name: 'test', nodes: spec.nodes, connections: spec.connections, active: false, isArchived: false, activeVersionId: null, createdAt: new Date(), updatedAt: new Date() } as never);
+	const hooks = new ExecutionLifecycleHooks(mode, '1', {
+		id: workflow.id,
+		name: 'test',
+		nodes: spec.nodes,
+		connections: spec.connections,
+		active: false,
+		isArchived: false,
+		activeVersionId: null,
+		createdAt: new Date(),
+		updatedAt: new Date(),
+	} as never);
 	let resolveFinished: (run: IRun) => void = () => {};
 	const finished = new Promise<IRun>((resolve) => (resolveFinished = resolve));
 	hooks.addHandler('workflowExecuteAfter', (fullRunData) => resolveFinished(fullRunData));
 	const additionalData = buildAdditionalData(credentialTypes, options.credentials ?? {}, hooks, {
 		executionId: options.executionId ?? nextExecutionId(),
-		...(options.webhookWaitingBaseUrl ? { webhookWaitingBaseUrl: options.webhookWaitingBaseUrl } : {}),
+		...(options.webhookWaitingBaseUrl
+			? { webhookWaitingBaseUrl: options.webhookWaitingBaseUrl }
+			: {}),
 	});
 	const startNode = workflow.getNode(options.startNode);
 	if (!startNode) throw new Error(`No node named ${options.startNode}`);
-	const runExecutionData: IRunExecutionData = options.resume ?? {
-		version: 1,
-		startData: {},
-		resultData: { runData: {} },
-		executionData: {
-			contextData: {},
-			metadata: {},
-			waitingExecution: {},
-			waitingExecutionSource: null,
-			nodeExecutionStack: [{ node: startNode, data: { main: [options.input] }, source: null }],
-		},
-	} as unknown as IRunExecutionData;
-	const execution = new WorkflowExecute(additionalData, mode, runExecutionData).processRunExecutionData(workflow);
+	const runExecutionData: IRunExecutionData =
+		options.resume ??
+		({
+			version: 1,
+			startData: {},
+			resultData: { runData: {} },
+			executionData: {
+				contextData: {},
+				metadata: {},
+				waitingExecution: {},
+				waitingExecutionSource: null,
+				nodeExecutionStack: [{ node: startNode, data: { main: [options.input] }, source: null }],
+			},
+		} as unknown as IRunExecutionData);
+	const execution = new WorkflowExecute(
+		additionalData,
+		mode,
+		runExecutionData,
+	).processRunExecutionData(workflow);
 	options.signal?.addEventListener('abort', () => execution.cancel(), { once: true });
 	await execution;
 	const run = await finished;
 	const runData = run.data.resultData.runData;
 	return {
 		run,
-		output: (nodeName, outputIndex = 0) => runData[nodeName]?.at(-1)?.data?.main?.[outputIndex] ?? [],
+		output: (nodeName, outputIndex = 0) =>
+			runData[nodeName]?.at(-1)?.data?.main?.[outputIndex] ?? [],
 		error: run.data.resultData.error as unknown as Record<string, unknown> | undefined,
 	};
 }

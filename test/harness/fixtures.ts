@@ -26,11 +26,20 @@ export function requestsOf(sim: Simulator, kind: 'create' | 'query' | 'list'): R
 const images = new Map<string, Promise<Buffer>>();
 
 /** Test images are deterministic, so each size and format is made once per file. */
-export function testImage(width = 400, height = 300, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
+export function testImage(
+	width = 400,
+	height = 300,
+	format: 'png' | 'jpeg' = 'png',
+): Promise<Buffer> {
 	const key = `${width}x${height}.${format}`;
 	if (!images.has(key)) images.set(key, makeTestImage({ width, height, format }));
 	return images.get(key)!;
 }
 
 /** Fast timings for Submit and Wait in tests: the simulator's tasks take ~150 ms. */
-export const FAST_WAIT = { pollInterval: 0.03, maxPollInterval: 0.2, retryDelay: 0.02, requestTimeout: 2 };
+export const FAST_WAIT = {
+	pollInterval: 0.03,
+	maxPollInterval: 0.2,
+	retryDelay: 0.02,
+	requestTimeout: 2,
+};

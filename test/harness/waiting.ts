@@ -4,7 +4,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ExecutionLifecycleHooks, WebhookContext } from 'n8n-core';
-import type { ICredentialDataDecryptedObject, INodeExecutionData, INodeType, IRunExecutionData, IWebhookData, IWebhookDescription } from 'n8n-workflow';
+import type {
+	ICredentialDataDecryptedObject,
+	INodeExecutionData,
+	INodeType,
+	IRunExecutionData,
+	IWebhookData,
+	IWebhookDescription,
+} from 'n8n-workflow';
 
 import type { RunResult, WorkflowSpec } from './engine';
 import { buildAdditionalData, loadPackage, makeWorkflow, runWorkflow } from './engine';
@@ -36,7 +43,11 @@ export interface Delivery {
  *   resumed, gets 409, as in n8n;
  * - `timeOut()` continues the stored execution as n8n does when `waitTill` passes: no node code runs.
  */
-export async function waitingExecution(spec: WorkflowSpec, nodeName: string, credentials: Record<string, ICredentialDataDecryptedObject>) {
+export async function waitingExecution(
+	spec: WorkflowSpec,
+	nodeName: string,
+	credentials: Record<string, ICredentialDataDecryptedObject>,
+) {
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const workflow = await makeWorkflow(spec);
 	const node = workflow.getNode(nodeName)!;
@@ -48,7 +59,16 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 	let state: 'running' | 'waiting' | 'resuming' | 'finished' = 'running';
 	let resumed: Promise<RunResult> | undefined;
 
-	const resume = (data: IRunExecutionData) => runWorkflow(spec, { startNode: nodeName, input: [], credentials, resume: data, executionId, workflow, mode: 'webhook' });
+	const resume = (data: IRunExecutionData) =>
+		runWorkflow(spec, {
+			startNode: nodeName,
+			input: [],
+			credentials,
+			resume: data,
+			executionId,
+			workflow,
+			mode: 'webhook',
+		});
 
 	const server = createServer((req, res) => {
 		const chunks: Buffer[] = [];
@@ -69,22 +89,45 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 					return;
 				}
 				const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-				const request = { method: req.method, headers: req.headers, query: Object.fromEntries(url.searchParams), body, rawBody, params: {} };
-				const additionalData = buildAdditionalData(credentialTypes, credentials, new ExecutionLifecycleHooks('webhook', executionId, { id: workflow.id } as never), {
-					executionId,
-					httpRequest: request as never,
-					httpResponse: response as never,
-				});
-				const webhookData: IWebhookData = { httpMethod: 'POST', node: node.name, path: String(description.path), webhookDescription: description, workflowId: workflow.id, workflowExecuteAdditionalData: additionalData };
-				const result = await nodeType.webhook!.call(new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], stored));
-				if (!result.noWebhookResponse && !res.headersSent) response.status(200).json(result.webhookResponse ?? { message: 'Workflow was started' });
+				const request = {
+					method: req.method,
+					headers: req.headers,
+					query: Object.fromEntries(url.searchParams),
+					body,
+					rawBody,
+					params: {},
+				};
+				const additionalData = buildAdditionalData(
+					credentialTypes,
+					credentials,
+					new ExecutionLifecycleHooks('webhook', executionId, { id: workflow.id } as never),
+					{
+						executionId,
+						httpRequest: request as never,
+						httpResponse: response as never,
+					},
+				);
+				const webhookData: IWebhookData = {
+					httpMethod: 'POST',
+					node: node.name,
+					path: String(description.path),
+					webhookDescription: description,
+					workflowId: workflow.id,
+					workflowExecuteAdditionalData: additionalData,
+				};
+				const result = await nodeType.webhook!.call(
+					new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], stored),
+				);
+				if (!result.noWebhookResponse && !res.headersSent)
+					response.status(200).json(result.webhookResponse ?? { message: 'Workflow was started' });
 				// Two terminal callbacks may both offer workflowData; as in n8n, only the first resumes the run.
 				const resumes = Boolean(result.workflowData) && state === 'waiting';
 				deliveries.push({ status: res.statusCode, body, resumed: resumes });
 				if (resumes) {
 					state = 'resuming';
 					const data = structuredClone(stored);
-					data.executionData!.nodeExecutionStack[0].data.main = result.workflowData as INodeExecutionData[][];
+					data.executionData!.nodeExecutionStack[0].data.main =
+						result.workflowData as INodeExecutionData[][];
 					resumed = resume(data).finally(() => (state = 'finished'));
 				}
 			})().catch((error: Error) => {
@@ -100,7 +143,14 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 		deliveries,
 		/** Runs until the workflow waits (or ends); the stored data is a JSON copy, as n8n's database keeps it. */
 		async start(input: INodeExecutionData[]): Promise<RunResult> {
-			const result = await runWorkflow(spec, { startNode: nodeName, input, credentials, executionId, workflow, webhookWaitingBaseUrl: baseUrl });
+			const result = await runWorkflow(spec, {
+				startNode: nodeName,
+				input,
+				credentials,
+				executionId,
+				workflow,
+				webhookWaitingBaseUrl: baseUrl,
+			});
 			stored = JSON.parse(JSON.stringify(result.run.data)) as IRunExecutionData;
 			state = result.run.status === 'waiting' ? 'waiting' : 'finished';
 			return result;
@@ -108,7 +158,8 @@ export async function waitingExecution(spec: WorkflowSpec, nodeName: string, cre
 		/** Resolves with the resumed run once a callback resumed the execution. */
 		async resumedRun(timeoutMs = 10_000): Promise<RunResult | undefined> {
 			const deadline = Date.now() + timeoutMs;
-			while (!resumed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+			while (!resumed && Date.now() < deadline)
+				await new Promise((resolve) => setTimeout(resolve, 20));
 			return await resumed;
 		},
 		async timeOut(): Promise<RunResult> {

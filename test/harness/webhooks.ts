@@ -5,7 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseQueryString } from 'node:querystring';
 
 import { ExecutionLifecycleHooks, WebhookContext } from 'n8n-core';
-import type { ICredentialDataDecryptedObject, IDataObject, INode, INodeParameters, INodeType, IWebhookData, IWebhookDescription } from 'n8n-workflow';
+import type {
+	ICredentialDataDecryptedObject,
+	IDataObject,
+	INode,
+	INodeParameters,
+	INodeType,
+	IWebhookData,
+	IWebhookDescription,
+} from 'n8n-workflow';
 import { Workflow } from 'n8n-workflow';
 
 import type { RunResult, WorkflowSpec } from './engine';
@@ -14,7 +22,10 @@ import { buildAdditionalData, loadPackage, NODE_TYPES, runWorkflow } from './eng
 export const TRIGGER_NODE = 'Kling Expand Trigger';
 
 /** A one-node workflow: the Kling Expand Trigger with these parameters. */
-export function triggerWorkflow(parameters: INodeParameters = {}, extra: Partial<INode> = {}): WorkflowSpec {
+export function triggerWorkflow(
+	parameters: INodeParameters = {},
+	extra: Partial<INode> = {},
+): WorkflowSpec {
 	return {
 		nodes: [
 			{
@@ -61,11 +72,15 @@ export function expressLikeResponse(res: ServerResponse) {
 			return response;
 		},
 		json(body: unknown) {
-			res.writeHead(response.statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+			res
+				.writeHead(response.statusCode, { 'content-type': 'application/json' })
+				.end(JSON.stringify(body));
 			return response;
 		},
 		send(body: unknown) {
-			res.writeHead(response.statusCode).end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+			res
+				.writeHead(response.statusCode)
+				.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
 			return response;
 		},
 		end() {
@@ -81,13 +96,17 @@ export function expressLikeResponse(res: ServerResponse) {
  * bodies become `req.body`; a body that claims JSON but is not is refused with 422 before the node runs.
  * The raw bytes are always kept as `req.rawBody`.
  */
-function parseBodyLikeN8n(rawBody: Buffer, contentTypeHeader: string | undefined): { body: unknown } | { refusal: string } {
+function parseBodyLikeN8n(
+	rawBody: Buffer,
+	contentTypeHeader: string | undefined,
+): { body: unknown } | { refusal: string } {
 	const contentType = contentTypeHeader?.split(';')[0].trim().toLowerCase();
 	if (rawBody.length === 0) return { body: {} };
 	const text = rawBody.toString('utf8');
 	try {
 		if (contentType === 'application/json') return { body: JSON.parse(text) };
-		if (contentType === 'application/x-www-form-urlencoded') return { body: parseQueryString(text) };
+		if (contentType === 'application/x-www-form-urlencoded')
+			return { body: parseQueryString(text) };
 		if (contentType === 'text/plain') return { body: text };
 	} catch (error) {
 		return { refusal: (error as Error).message };
@@ -125,27 +144,42 @@ export async function serveTrigger(
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const triggerNode = spec.nodes.find((node) => node.name === triggerName);
 	if (!triggerNode) throw new Error(`No node named ${triggerName}`);
-	const nodeType = nodeTypes.getByNameAndVersion(triggerNode.type, triggerNode.typeVersion) as INodeType;
+	const nodeType = nodeTypes.getByNameAndVersion(
+		triggerNode.type,
+		triggerNode.typeVersion,
+	) as INodeType;
 	const description = nodeType.description.webhooks![0] as IWebhookDescription;
 	const runs: RunResult[] = [];
 	const failures: Error[] = [];
 	const pending: Array<Promise<void>> = [];
 	// What n8n keeps in its database between deliveries.
-	let savedStaticData: IDataObject = JSON.parse(JSON.stringify(options.staticData ?? {})) as IDataObject;
+	let savedStaticData: IDataObject = JSON.parse(
+		JSON.stringify(options.staticData ?? {}),
+	) as IDataObject;
 
 	const handle = async (req: IncomingMessage, res: ServerResponse) => {
 		const response = expressLikeResponse(res);
 		const rawBody = await readBody(req);
 		const parsed = parseBodyLikeN8n(rawBody, req.headers['content-type']);
 		if ('refusal' in parsed) {
-			response.status(422).json({ code: 422, message: 'Failed to parse request body', hint: parsed.refusal });
+			response
+				.status(422)
+				.json({ code: 422, message: 'Failed to parse request body', hint: parsed.refusal });
 			return;
 		}
 		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-		const request = { method: req.method, headers: req.headers, query: Object.fromEntries(url.searchParams), body: parsed.body, rawBody, params: {} };
+		const request = {
+			method: req.method,
+			headers: req.headers,
+			query: Object.fromEntries(url.searchParams),
+			body: parsed.body,
+			rawBody,
+			params: {},
+		};
 
 		const staticData = JSON.parse(JSON.stringify(savedStaticData)) as IDataObject;
-		if (options.databaseLatencyMs) await new Promise((resolve) => setTimeout(resolve, options.databaseLatencyMs));
+		if (options.databaseLatencyMs)
+			await new Promise((resolve) => setTimeout(resolve, options.databaseLatencyMs));
 		const workflow = new Workflow({
 			id: 'test-workflow',
 			name: 'test',
@@ -157,7 +191,10 @@ export async function serveTrigger(
 		});
 		const node = workflow.getNode(triggerName)!;
 		const hooks = new ExecutionLifecycleHooks('webhook', '1', { id: workflow.id } as never);
-		const additionalData = buildAdditionalData(credentialTypes, credentials, hooks, { httpRequest: request as never, httpResponse: response as never });
+		const additionalData = buildAdditionalData(credentialTypes, credentials, hooks, {
+			httpRequest: request as never,
+			httpResponse: response as never,
+		});
 		const webhookData: IWebhookData = {
 			httpMethod: 'POST',
 			node: node.name,
@@ -166,7 +203,15 @@ export async function serveTrigger(
 			workflowId: workflow.id,
 			workflowExecuteAdditionalData: additionalData,
 		};
-		const context = new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], null);
+		const context = new WebhookContext(
+			workflow,
+			node,
+			additionalData,
+			'webhook',
+			webhookData,
+			[],
+			null,
+		);
 
 		let result;
 		try {
@@ -174,7 +219,10 @@ export async function serveTrigger(
 		} catch (error) {
 			// n8n does not tell the caller why: the message could carry anything the node knew.
 			failures.push(error as Error);
-			if (!res.headersSent) response.status(500).json({ code: 500, message: 'Workflow Webhook Error: Workflow could not be started!' });
+			if (!res.headersSent)
+				response
+					.status(500)
+					.json({ code: 500, message: 'Workflow Webhook Error: Workflow could not be started!' });
 			return;
 		}
 		if ((workflow.staticData as IDataObject & { __dataChanged?: boolean }).__dataChanged) {
@@ -185,7 +233,15 @@ export async function serveTrigger(
 			response.status(200).json(result.webhookResponse ?? { message: fallback });
 		}
 		if (result.workflowData) {
-			runs.push(await runWorkflow(spec, { startNode: triggerName, input: result.workflowData[0], workflow, credentials, mode: 'webhook' }));
+			runs.push(
+				await runWorkflow(spec, {
+					startNode: triggerName,
+					input: result.workflowData[0],
+					workflow,
+					credentials,
+					mode: 'webhook',
+				}),
+			);
 		}
 	};
 
@@ -215,7 +271,8 @@ export async function serveTrigger(
 		savedStaticData: () => savedStaticData,
 		async waitForRuns(count, timeoutMs = 10_000) {
 			const deadline = Date.now() + timeoutMs;
-			while (runs.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+			while (runs.length < count && Date.now() < deadline)
+				await new Promise((resolve) => setTimeout(resolve, 20));
 			await settled();
 			return runs;
 		},

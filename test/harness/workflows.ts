@@ -1,4 +1,9 @@
-import type { ICredentialDataDecryptedObject, INode, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import type {
+	ICredentialDataDecryptedObject,
+	INode,
+	INodeExecutionData,
+	INodeParameters,
+} from 'n8n-workflow';
 
 import { SIMULATOR_DEFAULT_KEYS } from '../simulator';
 import type { WorkflowSpec } from './engine';
@@ -7,7 +12,10 @@ import { NODE_TYPES } from './engine';
 export const EXPAND_NODE = 'Kling Expand';
 
 /** A one-node workflow: the Kling Expand node with these parameters, fed directly by the test's items. */
-export function expandWorkflow(parameters: INodeParameters, extra: Partial<INode> = {}): WorkflowSpec {
+export function expandWorkflow(
+	parameters: INodeParameters,
+	extra: Partial<INode> = {},
+): WorkflowSpec {
 	return {
 		nodes: [
 			{
@@ -28,10 +36,19 @@ export function expandWorkflow(parameters: INodeParameters, extra: Partial<INode
 export type AuthStyle = 'accessKey' | 'apiKey' | 'cometapi';
 
 /** Credential data that points at the simulator, for each of the three ways to authenticate. */
-export function simulatorCredentials(baseUrl: string, style: AuthStyle = 'accessKey', extra: ICredentialDataDecryptedObject = {}): Record<string, ICredentialDataDecryptedObject> {
+export function simulatorCredentials(
+	baseUrl: string,
+	style: AuthStyle = 'accessKey',
+	extra: ICredentialDataDecryptedObject = {},
+): Record<string, ICredentialDataDecryptedObject> {
 	const keys = SIMULATOR_DEFAULT_KEYS;
 	const byStyle: Record<AuthStyle, ICredentialDataDecryptedObject> = {
-		accessKey: { provider: 'kling', authMode: 'accessKey', accessKey: keys.accessKey, secretKey: keys.secretKey },
+		accessKey: {
+			provider: 'kling',
+			authMode: 'accessKey',
+			accessKey: keys.accessKey,
+			secretKey: keys.secretKey,
+		},
 		apiKey: { provider: 'kling', authMode: 'apiKey', apiKey: keys.apiKey },
 		cometapi: { provider: 'cometapi', cometApiKey: keys.cometKey },
 	};
@@ -39,6 +56,14 @@ export function simulatorCredentials(baseUrl: string, style: AuthStyle = 'access
 }
 
 /** An input item carrying an image as n8n binary data (inline, as n8n's default binary mode keeps it). */
-export function binaryItem(bytes: Buffer, fileName = 'photo.png', mimeType = 'image/png', property = 'data'): INodeExecutionData {
-	return { json: { fileName }, binary: { [property]: { data: bytes.toString('base64'), mimeType, fileName } } };
+export function binaryItem(
+	bytes: Buffer,
+	fileName = 'photo.png',
+	mimeType = 'image/png',
+	property = 'data',
+): INodeExecutionData {
+	return {
+		json: { fileName },
+		binary: { [property]: { data: bytes.toString('base64'), mimeType, fileName } },
+	};
 }

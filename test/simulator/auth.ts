@@ -49,7 +49,11 @@ export function authErrorCode(
  * `iss`, then `nbf` and `exp` (seconds, no leeway).
  * @see /work/shared/reference/kling-expand-api.md "JWT from access key + secret key"
  */
-export function klingJwtErrorCode(token: string, accessKeys: AccessKeyPair[], nowSeconds: number): number | null {
+export function klingJwtErrorCode(
+	token: string,
+	accessKeys: AccessKeyPair[],
+	nowSeconds: number,
+): number | null {
 	const parts = token.split('.');
 	if (parts.length !== 3) return INVALID;
 	const header = decodeJsonSegment(parts[0]);

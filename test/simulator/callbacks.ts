@@ -6,7 +6,12 @@ import type { CallbackDelivery, CallbackMode, CallbackShape, KlingTaskData } fro
  * base64-decoded part of `whsec_<base64>`, answered as `v1,<base64>`.
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  */
-export function signStandardWebhook(secret: string, id: string, timestamp: number | string, rawBody: string): string {
+export function signStandardWebhook(
+	secret: string,
+	id: string,
+	timestamp: number | string,
+	rawBody: string,
+): string {
 	const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
 	const digest = createHmac('sha256', key).update(`${id}.${timestamp}.${rawBody}`).digest('base64');
 	return `v1,${digest}`;
@@ -37,7 +42,14 @@ export class CallbackSender {
 	/** The console's test callback: new-style, `status: submitted`, naming no real task. */
 	async sendTest(url: string): Promise<CallbackDelivery> {
 		const now = Date.now();
-		const body = { id: `test_${randomUUID().replace(/-/g, '')}`, status: 'submitted', external_id: '', outputs: [], created_at: now, updated_at: now };
+		const body = {
+			id: `test_${randomUUID().replace(/-/g, '')}`,
+			status: 'submitted',
+			external_id: '',
+			outputs: [],
+			created_at: now,
+			updated_at: now,
+		};
 		const snapshot: KlingTaskData = {
 			task_id: body.id,
 			task_status: 'submitted',
@@ -70,7 +82,8 @@ export class CallbackSender {
 		let chain = this.chains.get(taskId) ?? Promise.resolve();
 		for (const body of snapshots) {
 			const message = this.prepare(body);
-			for (let copy = 0; copy < copies; copy++) chain = chain.then(() => this.deliver(url, message));
+			for (let copy = 0; copy < copies; copy++)
+				chain = chain.then(() => this.deliver(url, message));
 		}
 		this.chains.set(taskId, chain);
 	}
@@ -95,7 +108,10 @@ export class CallbackSender {
 		return this.sign(body, JSON.stringify(this.shape === 'new' ? newStyleTask(body) : body));
 	}
 
-	private sign(body: KlingTaskData, rawBody: string): Omit<CallbackDelivery, 'url' | 'status' | 'at'> {
+	private sign(
+		body: KlingTaskData,
+		rawBody: string,
+	): Omit<CallbackDelivery, 'url' | 'status' | 'at'> {
 		const headers: Record<string, string> = { 'content-type': 'application/json' };
 		if (this.secret) {
 			const id = `msg_${randomUUID().replace(/-/g, '')}`;
@@ -107,12 +123,17 @@ export class CallbackSender {
 		return { body, rawBody, headers };
 	}
 
-	private async deliver(url: string, message: Omit<CallbackDelivery, 'url' | 'status' | 'at'>): Promise<void> {
+	private async deliver(
+		url: string,
+		message: Omit<CallbackDelivery, 'url' | 'status' | 'at'>,
+	): Promise<void> {
 		const generation = this.generation;
 		const record = (status: number | 'error', error?: string) => {
-			if (generation === this.generation) this.deliveries.push({ url, status, ...message, at: Date.now(), error });
+			if (generation === this.generation)
+				this.deliveries.push({ url, status, ...message, at: Date.now(), error });
 		};
-		if (!isLocalUrl(url)) return record('error', 'the simulator delivers callbacks only to 127.0.0.1 or localhost');
+		if (!isLocalUrl(url))
+			return record('error', 'the simulator delivers callbacks only to 127.0.0.1 or localhost');
 
 		const controller = new AbortController();
 		const timer = setTimeout(() => controller.abort(), DELIVERY_TIMEOUT_MS);

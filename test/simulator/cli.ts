@@ -5,7 +5,8 @@ import { SIMULATOR_DEFAULT_KEYS, startSimulator } from './index';
  * the port may also come from KLING_SIM_PORT.
  */
 async function main(): Promise<void> {
-	const port = numberFlag('--port') ?? numberFrom(process.env.KLING_SIM_PORT, 'KLING_SIM_PORT') ?? 8787;
+	const port =
+		numberFlag('--port') ?? numberFrom(process.env.KLING_SIM_PORT, 'KLING_SIM_PORT') ?? 8787;
 	const simulator = await startSimulator({
 		port,
 		taskDurationMs: numberFlag('--duration') ?? 3000,
@@ -39,7 +40,8 @@ function choiceFlag<T extends string>(name: string, choices: readonly T[]): T | 
 	const index = args.indexOf(name);
 	const value = inline ? inline.slice(name.length + 1) : index >= 0 ? args[index + 1] : undefined;
 	if (value === undefined) return undefined;
-	if (!(choices as readonly string[]).includes(value)) throw new Error(`${name} is "${value}"; it must be one of ${choices.join(', ')}`);
+	if (!(choices as readonly string[]).includes(value))
+		throw new Error(`${name} is "${value}"; it must be one of ${choices.join(', ')}`);
 	return value as T;
 }
 
@@ -47,13 +49,17 @@ function numberFlag(name: string): number | undefined {
 	const args = process.argv.slice(2);
 	const inline = args.find((arg) => arg.startsWith(`${name}=`));
 	const index = args.indexOf(name);
-	return numberFrom(inline ? inline.slice(name.length + 1) : index >= 0 ? args[index + 1] : undefined, name);
+	return numberFrom(
+		inline ? inline.slice(name.length + 1) : index >= 0 ? args[index + 1] : undefined,
+		name,
+	);
 }
 
 function numberFrom(text: string | undefined, name: string): number | undefined {
 	if (text === undefined || text === '') return undefined;
 	const value = Number(text);
-	if (!Number.isFinite(value) || value < 0) throw new Error(`${name} is "${text}"; it must be a non-negative number`);
+	if (!Number.isFinite(value) || value < 0)
+		throw new Error(`${name} is "${text}"; it must be a non-negative number`);
 	return value;
 }
 

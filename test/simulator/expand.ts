@@ -26,16 +26,30 @@ export function canvasLayout(source: ImageSize, ratios: ExpansionRatios): Canvas
 	const height = Math.round((1 + ratios.up + ratios.down) * source.height);
 	const left = Math.round(ratios.left * source.width);
 	const top = Math.round(ratios.up * source.height);
-	return { width, height, left, top, right: width - source.width - left, bottom: height - source.height - top };
+	return {
+		width,
+		height,
+		left,
+		top,
+		right: width - source.width - left,
+		bottom: height - source.height - top,
+	};
 }
 
 /**
  * Outpaints by stretching the edge pixels outward: the original stays pixel-exact, and 'copy'
  * renders and compresses about twice as well as 'mirror' for the large inputs benchmarks send.
  */
-export async function renderExpansion(image: Buffer, source: ImageSize, ratios: ExpansionRatios): Promise<Buffer> {
+export async function renderExpansion(
+	image: Buffer,
+	source: ImageSize,
+	ratios: ExpansionRatios,
+): Promise<Buffer> {
 	const { top, bottom, left, right } = canvasLayout(source, ratios);
-	return sharp(image).extend({ top, bottom, left, right, extendWith: 'copy' }).png({ compressionLevel: 1 }).toBuffer();
+	return sharp(image)
+		.extend({ top, bottom, left, right, extendWith: 'copy' })
+		.png({ compressionLevel: 1 })
+		.toBuffer();
 }
 
 /** Two renders at a time: benchmarks send many large images at once and each decode is big. */
@@ -44,8 +58,13 @@ let runningRenders = 0;
 const waitingRenders: (() => void)[] = [];
 
 /** Queues a render; the input buffer is released as soon as its render finishes. */
-export async function queueExpansion(image: Buffer, source: ImageSize, ratios: ExpansionRatios): Promise<Buffer> {
-	if (runningRenders >= MAX_PARALLEL_RENDERS) await new Promise<void>((resolve) => waitingRenders.push(resolve));
+export async function queueExpansion(
+	image: Buffer,
+	source: ImageSize,
+	ratios: ExpansionRatios,
+): Promise<Buffer> {
+	if (runningRenders >= MAX_PARALLEL_RENDERS)
+		await new Promise<void>((resolve) => waitingRenders.push(resolve));
 	runningRenders++;
 	try {
 		return await renderExpansion(image, source, ratios);

@@ -43,18 +43,27 @@ export class FaultPlan {
 	}
 
 	private takeQueued(operation: ApiOperation | 'result'): ChosenFault | undefined {
-		const index = this.queue.findIndex(({ fault }) => (fault.on === 'any' && operation !== 'result') || fault.on === operation);
+		const index = this.queue.findIndex(
+			({ fault }) => (fault.on === 'any' && operation !== 'result') || fault.on === operation,
+		);
 		if (index < 0) return undefined;
 		const entry = this.queue[index];
 		if (--entry.remaining <= 0) this.queue.splice(index, 1);
 		const { kind, code, message, delayMs, bytesPerSecond } = entry.fault;
-		return { kind, code: code ?? DEFAULT_FAULT_CODE, message, delayMs: delayMs ?? DEFAULT_DELAY_MS, bytesPerSecond: bytesPerSecond ?? DEFAULT_TRICKLE_RATE };
+		return {
+			kind,
+			code: code ?? DEFAULT_FAULT_CODE,
+			message,
+			delayMs: delayMs ?? DEFAULT_DELAY_MS,
+			bytesPerSecond: bytesPerSecond ?? DEFAULT_TRICKLE_RATE,
+		};
 	}
 
 	private drawRandom(operation: ApiOperation | 'result'): ChosenFault | undefined {
 		if (!this.random || operation === 'models' || operation === 'result') return undefined;
 		const { options, next } = this.random;
-		if (!options.on.includes(operation) || options.kinds.length === 0 || next() >= options.rate) return undefined;
+		if (!options.on.includes(operation) || options.kinds.length === 0 || next() >= options.rate)
+			return undefined;
 		const codes = options.codes?.length ? options.codes : RETRYABLE_CODES;
 		return {
 			kind: options.kinds[Math.floor(next() * options.kinds.length)],

@@ -15,7 +15,13 @@ export interface TestImageOptions {
  * An RGB picture with a gradient plus seeded noise: no two pixels alike by accident, so pixel
  * comparisons after expansion mean something, and file sizes can be pushed up for benchmarks.
  */
-export async function makeTestImage({ width, height, format, seed = 1, noise = 48 }: TestImageOptions): Promise<Buffer> {
+export async function makeTestImage({
+	width,
+	height,
+	format,
+	seed = 1,
+	noise = 48,
+}: TestImageOptions): Promise<Buffer> {
 	const random = createSeededRandom(seed);
 	const pixels = Buffer.alloc(width * height * 3);
 	for (let y = 0, offset = 0; y < height; y++) {

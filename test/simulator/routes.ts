@@ -20,11 +20,18 @@ export function matchRoute(method: string, pathname: string): Route {
 	const result = /^\/results\/([^/]+)\/(\d+)(-watermark)?\.png$/.exec(pathname);
 	if (result) {
 		if (method !== 'GET') return { kind: 'notFound', code: 1202 };
-		return { kind: 'result', taskId: decodePathSegment(result[1]), index: Number(result[2]), watermarked: !!result[3] };
+		return {
+			kind: 'result',
+			taskId: decodePathSegment(result[1]),
+			index: Number(result[2]),
+			watermarked: !!result[3],
+		};
 	}
 	if (pathname === LOGIN_PAGE) return { kind: 'page' };
 	if (pathname === '/v1/models') {
-		return method === 'GET' ? { kind: 'api', operation: 'models', surface: 'comet' } : { kind: 'notFound', code: 1202 };
+		return method === 'GET'
+			? { kind: 'api', operation: 'models', surface: 'comet' }
+			: { kind: 'notFound', code: 1202 };
 	}
 
 	const surface: ApiSurface = pathname.startsWith(`${COMET_PREFIX}/`) ? 'comet' : 'kling';

@@ -8,7 +8,16 @@ import { FaultPlan, type ChosenFault } from './faults';
 import { LOGIN_PAGE, matchRoute, type Route } from './routes';
 import { publicTaskData, TaskBoard } from './tasks';
 import { validateCreateBody } from './validation';
-import type { ApiSurface, Fault, RandomFaultOptions, Simulator, SimulatorModes, SimulatorOptions, SimulatorStats, TrickleRecord } from './types';
+import type {
+	ApiSurface,
+	Fault,
+	RandomFaultOptions,
+	Simulator,
+	SimulatorModes,
+	SimulatorOptions,
+	SimulatorStats,
+	TrickleRecord,
+} from './types';
 
 interface Answer {
 	status: number;
@@ -45,7 +54,10 @@ class KlingSimulator implements Simulator {
 	private readonly callbacks: CallbackSender;
 	private readonly board: TaskBoard;
 	private readonly delays = new Set<NodeJS.Timeout>();
-	private failureRule: { message: string; match?: (body: Record<string, unknown>) => boolean } | null = null;
+	private failureRule: {
+		message: string;
+		match?: (body: Record<string, unknown>) => boolean;
+	} | null = null;
 	private counters: Counters = emptyCounters();
 	private modes: SimulatorModes;
 
@@ -54,7 +66,10 @@ class KlingSimulator implements Simulator {
 		this.credentials = {
 			apiKeys: options.apiKeys ?? [SIMULATOR_DEFAULT_KEYS.apiKey],
 			accessKeys: options.accessKeys ?? [
-				{ accessKey: SIMULATOR_DEFAULT_KEYS.accessKey, secretKey: SIMULATOR_DEFAULT_KEYS.secretKey },
+				{
+					accessKey: SIMULATOR_DEFAULT_KEYS.accessKey,
+					secretKey: SIMULATOR_DEFAULT_KEYS.secretKey,
+				},
 			],
 			cometKeys: options.cometKeys ?? [SIMULATOR_DEFAULT_KEYS.cometKey],
 		};
@@ -119,7 +134,10 @@ class KlingSimulator implements Simulator {
 	}
 
 	private initialModes(): SimulatorModes {
-		return { externalIdLookup: this.options.externalIdLookup ?? 'path', callbackShape: this.options.callbackShape ?? 'legacy' };
+		return {
+			externalIdLookup: this.options.externalIdLookup ?? 'path',
+			callbackShape: this.options.callbackShape ?? 'legacy',
+		};
 	}
 
 	seedUnrelatedTasks(count: number): void {
@@ -155,7 +173,13 @@ class KlingSimulator implements Simulator {
 		const body = parseJson(await readBody(request));
 		const method = request.method ?? 'GET';
 		const url = new URL(request.url ?? '/', 'http://simulator');
-		this.requests.push({ method, path: request.url ?? '/', headers: request.headers, body, at: Date.now() });
+		this.requests.push({
+			method,
+			path: request.url ?? '/',
+			headers: request.headers,
+			body,
+			at: Date.now(),
+		});
 
 		const route = matchRoute(method, url.pathname);
 		if (route.kind === 'notFound') return this.send(response, klingFailure(route.code));
@@ -163,7 +187,9 @@ class KlingSimulator implements Simulator {
 		if (route.kind === 'result') {
 			const resultFault = this.faults.take('result');
 			const answer = await this.resultAnswer(route);
-			return resultFault?.kind === 'trickle' ? this.trickle(request, response, answer, resultFault.bytesPerSecond) : this.send(response, answer);
+			return resultFault?.kind === 'trickle'
+				? this.trickle(request, response, answer, resultFault.bytesPerSecond)
+				: this.send(response, answer);
 		}
 		if (route.operation === 'create') this.counters.creates++;
 		if (route.operation === 'query') this.counters.queries++;
@@ -180,7 +206,8 @@ class KlingSimulator implements Simulator {
 		const answer = await this.answer(route, body, url.searchParams).catch(failureAnswer);
 		if (fault?.kind === 'slow') await this.delay(fault.delayMs);
 		if (fault?.kind === 'dropAfterAccept') return void request.socket.destroy();
-		if (fault?.kind === 'trickle') return this.trickle(request, response, answer, fault.bytesPerSecond);
+		if (fault?.kind === 'trickle')
+			return this.trickle(request, response, answer, fault.bytesPerSecond);
 		this.send(response, answer);
 	}
 
@@ -204,12 +231,18 @@ class KlingSimulator implements Simulator {
 		const request = await validateCreateBody(body);
 		// No await from here on: the uniqueness and slot checks and the booking happen as one step.
 		if (this.board.isExternalIdTaken(request.externalTaskId)) {
-			throw new KlingError(1201, `external_task_id "${request.externalTaskId}" already exists; it must be unique per account`);
+			throw new KlingError(
+				1201,
+				`external_task_id "${request.externalTaskId}" already exists; it must be unique per account`,
+			);
 		}
 		const slots = this.board.heldSlots() + request.n;
 		const limit = this.options.concurrencyLimit ?? Infinity;
 		if (slots > limit) {
-			throw new KlingError(1303, `Concurrency limit exceeded: ${slots} slots requested, limit ${limit}`);
+			throw new KlingError(
+				1303,
+				`Concurrency limit exceeded: ${slots} slots requested, limit ${limit}`,
+			);
 		}
 		const createBody = body as Record<string, unknown>;
 		const rule = this.failureRule;
@@ -218,7 +251,13 @@ class KlingSimulator implements Simulator {
 		this.counters.accepted++;
 		this.counters.peakSlots = Math.max(this.counters.peakSlots, slots);
 		const { task_id, task_status, task_info, created_at, updated_at } = task;
-		return klingSuccess({ task_id, task_status, task_info: { ...task_info }, created_at, updated_at });
+		return klingSuccess({
+			task_id,
+			task_status,
+			task_info: { ...task_info },
+			created_at,
+			updated_at,
+		});
 	}
 
 	/** The path takes a task_id; an external_task_id too, in the way the lookup mode says. */
@@ -226,7 +265,11 @@ class KlingSimulator implements Simulator {
 		const lookup = this.modes.externalIdLookup;
 		const flagged = params.get('external_task_id') === 'true';
 		const task =
-			lookup === 'path' ? this.board.find(id) : lookup === 'pathFlag' && flagged ? this.board.findByExternalId(id) : this.board.tasks.get(id);
+			lookup === 'path'
+				? this.board.find(id)
+				: lookup === 'pathFlag' && flagged
+					? this.board.findByExternalId(id)
+					: this.board.tasks.get(id);
 		if (!task) return klingFailure(1203, `Task ${id} does not exist`);
 		const data = publicTaskData(task);
 		return klingSuccess(this.options.queryDataAsArray ? [data] : data);
@@ -241,7 +284,12 @@ class KlingSimulator implements Simulator {
 		const pageNum = readPageParam(params, 'pageNum', 1, MAX_PAGE_NUM);
 		const pageSize = readPageParam(params, 'pageSize', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
 		const start = (pageNum - 1) * pageSize;
-		return klingSuccess(this.board.newestFirst().slice(start, start + pageSize).map(publicTaskData));
+		return klingSuccess(
+			this.board
+				.newestFirst()
+				.slice(start, start + pageSize)
+				.map(publicTaskData),
+		);
 	}
 
 	private async resultAnswer(route: Extract<Route, { kind: 'result' }>): Promise<Answer> {
@@ -250,7 +298,10 @@ class KlingSimulator implements Simulator {
 		try {
 			return { status: 200, body: await image, contentType: 'image/png' };
 		} catch (error) {
-			return klingFailure(5000, `Simulator could not expand the image: ${(error as Error).message}`);
+			return klingFailure(
+				5000,
+				`Simulator could not expand the image: ${(error as Error).message}`,
+			);
 		}
 	}
 
@@ -266,17 +317,33 @@ class KlingSimulator implements Simulator {
 	}
 
 	/** Sends the answer's headers at once and its body `bytesPerSecond` bytes a second, until done or the client hangs up. */
-	private trickle(request: IncomingMessage, response: ServerResponse, answer: Answer, bytesPerSecond: number): void {
-		const record: TrickleRecord = { path: request.url ?? '/', startedAt: Date.now(), bytesSent: 0, cutByClient: false };
+	private trickle(
+		request: IncomingMessage,
+		response: ServerResponse,
+		answer: Answer,
+		bytesPerSecond: number,
+	): void {
+		const record: TrickleRecord = {
+			path: request.url ?? '/',
+			startedAt: Date.now(),
+			bytesSent: 0,
+			cutByClient: false,
+		};
 		this.trickles.push(record);
 		const body = Buffer.from(answer.body);
-		response.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': body.length });
-		const timer = setInterval(() => {
-			if (response.destroyed || record.bytesSent >= body.length) return;
-			response.write(body.subarray(record.bytesSent, record.bytesSent + 1));
-			record.bytesSent++;
-			if (record.bytesSent >= body.length) response.end();
-		}, 1000 / Math.max(0.001, bytesPerSecond));
+		response.writeHead(answer.status, {
+			'content-type': answer.contentType,
+			'content-length': body.length,
+		});
+		const timer = setInterval(
+			() => {
+				if (response.destroyed || record.bytesSent >= body.length) return;
+				response.write(body.subarray(record.bytesSent, record.bytesSent + 1));
+				record.bytesSent++;
+				if (record.bytesSent >= body.length) response.end();
+			},
+			1000 / Math.max(0.001, bytesPerSecond),
+		);
 		response.on('close', () => {
 			clearInterval(timer);
 			record.closedAt = Date.now();
@@ -317,7 +384,12 @@ function parseJson(raw: Buffer): unknown {
 	}
 }
 
-function readPageParam(params: URLSearchParams, name: string, fallback: number, max: number): number {
+function readPageParam(
+	params: URLSearchParams,
+	name: string,
+	fallback: number,
+	max: number,
+): number {
 	const text = params.get(name);
 	if (text === null || text === '') return fallback;
 	const value = Number(text);
@@ -340,7 +412,11 @@ function answerForFault(fault: ChosenFault, baseUrl: string): Answer | undefined
 		case 'code':
 			return klingFailure(fault.code, fault.message);
 		case 'malformed':
-			return { status: 200, body: '{"code":0,"message":"SUCCEED","data":{"task_id":', contentType: 'application/json' };
+			return {
+				status: 200,
+				body: '{"code":0,"message":"SUCCEED","data":{"task_id":',
+				contentType: 'application/json',
+			};
 		case 'cometNull404':
 			return jsonAnswer(200, { code: null, message: '404' });
 		default:
@@ -350,7 +426,11 @@ function answerForFault(fault: ChosenFault, baseUrl: string): Answer | undefined
 
 /** What a wrong base URL often leads to: a sign-in page, HTML with HTTP 200. */
 function loginPage(): Answer {
-	return { status: 200, body: '<!doctype html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>', contentType: 'text/html; charset=utf-8' };
+	return {
+		status: 200,
+		body: '<!doctype html><html><head><title>Sign in</title></head><body><form>Sign in</form></body></html>',
+		contentType: 'text/html; charset=utf-8',
+	};
 }
 
 function jsonAnswer(status: number, value: unknown): Answer {
@@ -363,7 +443,12 @@ function klingSuccess(data: unknown): Answer {
 
 function klingFailure(code: number, message?: string): Answer {
 	const error = new KlingError(code, message);
-	const answer = jsonAnswer(httpStatusForCode(code), { code, message: error.message, request_id: randomUUID(), data: null });
+	const answer = jsonAnswer(httpStatusForCode(code), {
+		code,
+		message: error.message,
+		request_id: randomUUID(),
+		data: null,
+	});
 	return { ...answer, code };
 }
 

@@ -46,13 +46,15 @@ export class TaskBoard {
 
 	findByExternalId(externalTaskId: string): SimTask | undefined {
 		if (!externalTaskId) return undefined;
-		for (const task of this.tasks.values()) if (task.task_info.external_task_id === externalTaskId) return task;
+		for (const task of this.tasks.values())
+			if (task.task_info.external_task_id === externalTaskId) return task;
 		return undefined;
 	}
 
 	isExternalIdTaken(externalTaskId: string): boolean {
 		if (externalTaskId === '') return false;
-		for (const task of this.tasks.values()) if (task.task_info.external_task_id === externalTaskId) return true;
+		for (const task of this.tasks.values())
+			if (task.task_info.external_task_id === externalTaskId) return true;
 		return false;
 	}
 
@@ -60,7 +62,12 @@ export class TaskBoard {
 		return [...this.tasks.values()].reverse();
 	}
 
-	accept(request: ExpandRequest, createBody: Record<string, unknown>, via: ApiSurface, failMessage?: string): SimTask {
+	accept(
+		request: ExpandRequest,
+		createBody: Record<string, unknown>,
+		via: ApiSurface,
+		failMessage?: string,
+	): SimTask {
 		const now = Date.now();
 		const layout = canvasLayout(request.sourceSize, request.ratios);
 		const task: SimTask = {
@@ -125,7 +132,11 @@ export class TaskBoard {
 	/** The PNG behind a result URL, or undefined when there is no such image (yet). */
 	resultImage(taskId: string, index: number, watermarked: boolean): Promise<Buffer> | undefined {
 		const task = this.tasks.get(taskId);
-		if (task?.task_status !== 'succeed' || index >= task.n || (watermarked && !task.watermark_info.enabled)) {
+		if (
+			task?.task_status !== 'succeed' ||
+			index >= task.n ||
+			(watermarked && !task.watermark_info.enabled)
+		) {
 			return undefined;
 		}
 		// The watermarked copy is the same picture: nothing downstream inspects the mark.
@@ -161,7 +172,9 @@ export class TaskBoard {
 			images: Array.from({ length: task.n }, (_, index) => ({
 				index,
 				url: this.hooks.resultUrl(task.task_id, index, false),
-				...(task.watermark_info.enabled && { watermark_url: this.hooks.resultUrl(task.task_id, index, true) }),
+				...(task.watermark_info.enabled && {
+					watermark_url: this.hooks.resultUrl(task.task_id, index, true),
+				}),
 			})),
 		};
 		this.move(task, 'succeed');
@@ -204,6 +217,7 @@ export function publicTaskData(task: SimTask): KlingTaskData {
 		created_at: task.created_at,
 		updated_at: task.updated_at,
 	};
-	if (task.task_result) data.task_result = { images: task.task_result.images.map((image) => ({ ...image })) };
+	if (task.task_result)
+		data.task_result = { images: task.task_result.images.map((image) => ({ ...image })) };
 	return data;
 }

@@ -116,7 +116,15 @@ export interface CallbackDelivery {
  * - `trickle`: the request is handled (a create is accepted), then the answer is sent at
  *   `bytesPerSecond` (default 3) until it ends or the client closes the connection. On `result` too.
  */
-export type FaultKind = 'code' | 'drop' | 'dropAfterAccept' | 'slow' | 'malformed' | 'cometNull404' | 'redirect' | 'trickle';
+export type FaultKind =
+	| 'code'
+	| 'drop'
+	| 'dropAfterAccept'
+	| 'slow'
+	| 'malformed'
+	| 'cometNull404'
+	| 'redirect'
+	| 'trickle';
 
 export interface Fault {
 	/** `result`: the unauthenticated image downloads under /results (never matched by `any`). */

@@ -61,16 +61,21 @@ export async function validateCreateBody(body: unknown): Promise<ExpandRequest> 
 		if (typeof fields.prompt !== 'string') invalid('prompt must be a string');
 		const length = [...fields.prompt].length;
 		if (length > CREATE_LIMITS.maxPromptChars) {
-			invalid(`prompt has ${length} characters; at most ${CREATE_LIMITS.maxPromptChars} are allowed`);
+			invalid(
+				`prompt has ${length} characters; at most ${CREATE_LIMITS.maxPromptChars} are allowed`,
+			);
 		}
 	}
 	const n = fields.n ?? 1;
 	if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > CREATE_LIMITS.maxImages) {
-		invalid(`n is ${JSON.stringify(n)}; it must be an integer between 1 and ${CREATE_LIMITS.maxImages}`);
+		invalid(
+			`n is ${JSON.stringify(n)}; it must be an integer between 1 and ${CREATE_LIMITS.maxImages}`,
+		);
 	}
 	const watermark = readWatermark(fields.watermark_info);
 	const callbackUrl = readOptionalString(fields, 'callback_url');
-	if (callbackUrl !== undefined && !isHttpUrl(callbackUrl)) invalid('callback_url must be an http(s) URL');
+	if (callbackUrl !== undefined && !isHttpUrl(callbackUrl))
+		invalid('callback_url must be an http(s) URL');
 	const externalTaskId = readOptionalString(fields, 'external_task_id') ?? '';
 
 	const image = await loadImageBytes(fields.image);
@@ -122,7 +127,9 @@ async function loadImageBytes(image: string): Promise<Buffer> {
 	const bytes = /^https?:\/\//i.test(image) ? await fetchLocalImage(image) : decodeBase64(image);
 	if (bytes.length === 0) invalid('image is empty');
 	if (bytes.length > CREATE_LIMITS.maxImageBytes) {
-		invalid(`image is ${bytes.length} bytes; at most 10 MB (${CREATE_LIMITS.maxImageBytes} bytes) is allowed`);
+		invalid(
+			`image is ${bytes.length} bytes; at most 10 MB (${CREATE_LIMITS.maxImageBytes} bytes) is allowed`,
+		);
 	}
 	return bytes;
 }
@@ -130,7 +137,8 @@ async function loadImageBytes(image: string): Promise<Buffer> {
 /** Two cheap scans instead of one anchored regex: inputs run to 14 MB of text. */
 function decodeBase64(image: string): Buffer {
 	const padding = image.indexOf('=');
-	const wellFormed = !/[^A-Za-z0-9+/=]/.test(image) && (padding < 0 || /^={1,2}$/.test(image.slice(padding)));
+	const wellFormed =
+		!/[^A-Za-z0-9+/=]/.test(image) && (padding < 0 || /^={1,2}$/.test(image.slice(padding)));
 	if (!wellFormed) invalid('image must be an http(s) URL or raw base64');
 	return Buffer.from(image, 'base64');
 }
@@ -138,7 +146,9 @@ function decodeBase64(image: string): Buffer {
 /** The simulator must never reach the internet, so only loopback URLs are fetched. */
 async function fetchLocalImage(url: string): Promise<Buffer> {
 	if (!LOCAL_HOSTS.has(new URL(url).hostname)) {
-		invalid(`image URL ${url} cannot be fetched: the simulator only fetches from 127.0.0.1 or localhost`);
+		invalid(
+			`image URL ${url} cannot be fetched: the simulator only fetches from 127.0.0.1 or localhost`,
+		);
 	}
 	let response: Response;
 	try {
@@ -152,7 +162,9 @@ async function fetchLocalImage(url: string): Promise<Buffer> {
 
 /** Format by magic bytes (a renamed GIF must fail), then size and aspect from the header. */
 async function checkImage(image: Buffer): Promise<ImageSize> {
-	const isPng = image.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+	const isPng = image
+		.subarray(0, 8)
+		.equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 	const isJpeg = image[0] === 0xff && image[1] === 0xd8 && image[2] === 0xff;
 	if (!isPng && !isJpeg) invalid('image format must be JPG, JPEG or PNG');
 
@@ -170,7 +182,9 @@ async function checkImage(image: Buffer): Promise<ImageSize> {
 	}
 	const aspect = width / height;
 	if (aspect > maxAspect || aspect < 1 / maxAspect) {
-		invalid(`image aspect ratio is ${aspect.toFixed(3)}; it must be between 1:${maxAspect} and ${maxAspect}:1`);
+		invalid(
+			`image aspect ratio is ${aspect.toFixed(3)}; it must be between 1:${maxAspect} and ${maxAspect}:1`,
+		);
 	}
 	return { width, height };
 }

@@ -1,10 +1,13 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import { SlotPool } from '../helpers/concurrency';
 import type { RequestPolicy } from '../../shared/transport/retry';
-import { CREATE_DEFAULTS, REQUEST_DEFAULTS } from './descriptions';
+import { SlotPool } from '../helpers/concurrency';
+import { CREATE_DEFAULTS } from './descriptions';
 
-/** What the items of one run share: request patience, the account's slots, one watcher for all waits. */
+/**
+ * What the items of one run share: request patience, the account's slots, one watcher for all
+ * waits.
+ */
 export interface Batch {
 	policy: RequestPolicy;
 	concurrency: number;
@@ -13,7 +16,9 @@ export interface Batch {
 	externalIds: Map<string, number>;
 }
 
-/** What one item has done so far: the tasks it submitted are named in any error, so nothing is lost. */
+/**
+ * What one item has done so far: the tasks it submitted are named in any error, so nothing is lost.
+ */
 export interface ItemRun {
 	itemIndex: number;
 	tasks: Array<{ external_task_id: string; task_id?: string }>;
@@ -21,7 +26,10 @@ export interface ItemRun {
 
 /** Run-wide settings are read from the first item: one run has one concurrency and one patience. */
 export function createBatch(ctx: IExecuteFunctions): Batch {
-	const options = { ...CREATE_DEFAULTS, ...REQUEST_DEFAULTS, ...(ctx.getNodeParameter('options', 0, {}) as IDataObject) };
+	const options = {
+		...CREATE_DEFAULTS,
+		...(ctx.getNodeParameter('options', 0, {}) as IDataObject),
+	};
 	const concurrency = Math.max(1, Math.floor(Number(options.concurrency)));
 	return {
 		policy: {

@@ -1,6 +1,10 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-/** Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for. */
+import { defaultsOf } from '../../shared/descriptions';
+
+/**
+ * Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for.
+ */
 export const createFields: INodeProperties[] = [
 	{
 		displayName: 'Image Source',
@@ -8,9 +12,18 @@ export const createFields: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		options: [
-			{ name: 'Binary Data', value: 'binary', description: 'A file on the incoming item, e.g. from Read File, HTTP Request or Google Drive' },
+			{
+				name: 'Binary Data',
+				value: 'binary',
+				description:
+					'A file on the incoming item, e.g. from Read File, HTTP Request or Google Drive',
+			},
 			{ name: 'URL', value: 'url', description: 'A public http(s) link Kling can download' },
-			{ name: 'Base64', value: 'base64', description: 'The image as base64 text (a data: prefix is removed)' },
+			{
+				name: 'Base64',
+				value: 'base64',
+				description: 'The image as base64 text (a data: prefix is removed)',
+			},
 		],
 		default: 'binary',
 	},
@@ -31,7 +44,8 @@ export const createFields: INodeProperties[] = [
 		required: true,
 		placeholder: 'https://example.com/photo.jpg',
 		displayOptions: { show: { imageSource: ['url'] } },
-		description: 'A PNG or JPEG, at most 10 MB, at least 300 px on each side, aspect between 1:2.5 and 2.5:1',
+		description:
+			'A PNG or JPEG, at most 10 MB, at least 300 px on each side, aspect between 1:2.5 and 2.5:1',
 	},
 	{
 		displayName: 'Image (Base64)',
@@ -49,8 +63,16 @@ export const createFields: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		options: [
-			{ name: 'Target Aspect Ratio', value: 'aspectRatio', description: 'Grow the canvas to a shape, e.g. 16:9, centred on the original' },
-			{ name: 'Ratios per Side', value: 'ratios', description: 'Say how far to grow each side, as a multiple of the original' },
+			{
+				name: 'Target Aspect Ratio',
+				value: 'aspectRatio',
+				description: 'Grow the canvas to a shape, e.g. 16:9, centred on the original',
+			},
+			{
+				name: 'Ratios per Side',
+				value: 'ratios',
+				description: 'Say how far to grow each side, as a multiple of the original',
+			},
 		],
 		default: 'aspectRatio',
 	},
@@ -61,7 +83,8 @@ export const createFields: INodeProperties[] = [
 		default: '16:9',
 		placeholder: '16:9',
 		displayOptions: { show: { expansionMode: ['aspectRatio'] } },
-		description: 'Width:height of the new canvas, such as 16:9, 9:16, 1:1, 4:3, or a decimal such as 1.7778',
+		description:
+			'Width:height of the new canvas, such as 16:9, 9:16, 1:1, 4:3, or a decimal such as 1.7778',
 	},
 	{
 		displayName: 'Area Multiplier',
@@ -80,7 +103,10 @@ export const createFields: INodeProperties[] = [
 			typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 4 },
 			default: 0.25,
 			displayOptions: { show: { expansionMode: ['ratios'] } },
-			description: `How far to grow the ${side} side, as a multiple of the original ${side === 'up' || side === 'down' ? 'height' : 'width'} (0–2; the whole canvas may be at most 3× the original area)`,
+			description:
+				`How far to grow the ${side} side, as a multiple of the original ` +
+				`${side === 'up' || side === 'down' ? 'height' : 'width'} (0–2; the whole canvas may be ` +
+				`at most 3× the original area)`,
 		}),
 	),
 	{
@@ -98,12 +124,11 @@ export const createFields: INodeProperties[] = [
 		type: 'number',
 		typeOptions: { minValue: 1, maxValue: 9 },
 		default: 1,
-		description: 'How many variants to generate (1–9). Each one holds one of the account\'s concurrency slots while it runs.',
+		description:
+			"How many variants to generate (1–9). Each one holds one of the account's concurrency " +
+			'slots while it runs.',
 	},
 ];
-
-/** The request options' defaults: the fields below show them, and code reading the options falls back to them. */
-export const REQUEST_DEFAULTS = { requestTimeout: 30, retryDelay: 1 };
 
 /** How patient each request is: every operation that calls Kling has them. */
 export const requestOptions: INodeProperties[] = [
@@ -112,21 +137,25 @@ export const requestOptions: INodeProperties[] = [
 		name: 'requestTimeout',
 		type: 'number',
 		typeOptions: { minValue: 1 },
-		default: REQUEST_DEFAULTS.requestTimeout,
-		description: 'How long one request or download may take in all, however slowly the server answers, before it is cut off and retried',
+		default: 30,
+		description:
+			'How long one request or download may take in all, however slowly the server answers, ' +
+			'before it is cut off and retried',
 	},
 	{
 		displayName: 'Retry Delay (Seconds)',
 		name: 'retryDelay',
 		type: 'number',
 		typeOptions: { minValue: 0.01, numberPrecision: 2 },
-		default: REQUEST_DEFAULTS.retryDelay,
-		description: 'The first wait before retrying a rate-limited or failed request; it doubles on each retry',
+		default: 1,
+		description:
+			'The first wait before retrying a rate-limited or failed request; it doubles on each retry',
 	},
 ];
 
-/** The create options' defaults: the fields below show them, and code reading the options falls back to them. */
-export const CREATE_DEFAULTS = { callbackUrl: '', concurrency: 5, externalTaskId: '', watermark: false };
+export const REQUEST_DEFAULTS = defaultsOf<{ requestTimeout: number; retryDelay: number }>(
+	requestOptions,
+);
 
 /** Options shared by Submit and Submit and Wait. */
 export const createOptions: INodeProperties[] = [
@@ -134,44 +163,66 @@ export const createOptions: INodeProperties[] = [
 		displayName: 'Callback URL',
 		name: 'callbackUrl',
 		type: 'string',
-		default: CREATE_DEFAULTS.callbackUrl,
+		default: '',
 		placeholder: 'https://your-n8n.example.com/webhook/…/kling-expand',
-		description: 'Kling POSTs the task here on every status change: paste the production URL of a Kling Expand Trigger',
+		description:
+			'Kling POSTs the task here on every status change: paste the production URL of a Kling ' +
+			'Expand Trigger',
 	},
 	{
 		displayName: 'Concurrency',
 		name: 'concurrency',
 		type: 'number',
 		typeOptions: { minValue: 1, maxValue: 100 },
-		default: CREATE_DEFAULTS.concurrency,
-		description: "How many images may be in progress at once: keep it at or below the account's concurrency slots (one per image)",
+		default: 5,
+		description:
+			"How many images may be in progress at once: keep it at or below the account's concurrency " +
+			'slots (one per image)',
 	},
 	{
 		displayName: 'External Task ID',
 		name: 'externalTaskId',
 		type: 'string',
-		default: CREATE_DEFAULTS.externalTaskId,
+		default: '',
 		description:
-			'Your own ID for the task, unique in the account; Get Task can find the task by it. When empty, one is made for each item and kept for every try of the execution, so Retry On Fail never creates a task twice.',
+			'Your own ID for the task, unique in the account; Get Task can find the task by it. When ' +
+			'empty, one is made for each item and kept for every try of the execution, so Retry On ' +
+			'Fail never creates a task twice.',
 	},
 	...requestOptions,
 	{
 		displayName: 'Watermark',
 		name: 'watermark',
 		type: 'boolean',
-		default: CREATE_DEFAULTS.watermark,
+		default: false,
 		description: 'Whether Kling should also produce a watermarked copy of each image',
 	},
 ];
 
-/** The wait options' defaults: the fields below show them, and code reading the options falls back to them. */
-export const WAIT_DEFAULTS = { pollInterval: 1, maxPollInterval: 15, timeout: 600 };
+export const CREATE_DEFAULTS = defaultsOf<{
+	callbackUrl: string;
+	concurrency: number;
+	externalTaskId: string;
+	watermark: boolean;
+	requestTimeout: number;
+	retryDelay: number;
+}>(createOptions);
 
-/** The wait options of Submit and Wait, in milliseconds, as poll and callback mode both read them. */
-export function waitSettingsFrom(options: Partial<typeof WAIT_DEFAULTS>): { timeoutMs: number; minIntervalMs: number; maxIntervalMs: number } {
+/**
+ * The wait options of Submit and Wait, in milliseconds, as poll and callback mode both read them.
+ */
+export function waitSettingsFrom(options: Partial<typeof WAIT_DEFAULTS>): {
+	timeoutMs: number;
+	minIntervalMs: number;
+	maxIntervalMs: number;
+} {
 	const chosen = { ...WAIT_DEFAULTS, ...options };
 	const minIntervalMs = chosen.pollInterval * 1000;
-	return { timeoutMs: chosen.timeout * 1000, minIntervalMs, maxIntervalMs: Math.max(minIntervalMs, chosen.maxPollInterval * 1000) };
+	return {
+		timeoutMs: chosen.timeout * 1000,
+		minIntervalMs,
+		maxIntervalMs: Math.max(minIntervalMs, chosen.maxPollInterval * 1000),
+	};
 }
 
 /** How Submit and Wait waits: checks between the poll intervals, up to the timeout. */
@@ -181,15 +232,17 @@ export const waitOptions: INodeProperties[] = [
 		name: 'pollInterval',
 		type: 'number',
 		typeOptions: { minValue: 0.05, numberPrecision: 2 },
-		default: WAIT_DEFAULTS.pollInterval,
-		description: 'The shortest wait between two checks. Checks then space out as the task runs longer, up to the maximum.',
+		default: 1,
+		description:
+			'The shortest wait between two checks. Checks then space out as the task runs longer, up ' +
+			'to the maximum.',
 	},
 	{
 		displayName: 'Max Poll Interval (Seconds)',
 		name: 'maxPollInterval',
 		type: 'number',
 		typeOptions: { minValue: 0.05, numberPrecision: 2 },
-		default: WAIT_DEFAULTS.maxPollInterval,
+		default: 15,
 		description: 'The longest wait between two checks',
 	},
 	{
@@ -197,7 +250,15 @@ export const waitOptions: INodeProperties[] = [
 		name: 'timeout',
 		type: 'number',
 		typeOptions: { minValue: 1 },
-		default: WAIT_DEFAULTS.timeout,
-		description: 'How long to wait for a task before giving up; the error names every unfinished task so Get Task can pick it up later',
+		default: 600,
+		description:
+			'How long to wait for a task before giving up; the error names every unfinished task so ' +
+			'Get Task can pick it up later',
 	},
 ];
+
+export const WAIT_DEFAULTS = defaultsOf<{
+	pollInterval: number;
+	maxPollInterval: number;
+	timeout: number;
+}>(waitOptions);

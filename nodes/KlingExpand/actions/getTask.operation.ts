@@ -1,13 +1,18 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
-import { normaliseTask } from '../../shared/task';
+import { downloadOptions } from '../../shared/descriptions';
 import { taskOutputItems } from '../../shared/output';
-import { findTask } from '../tasks/lookup';
+import { normaliseTask } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
 import { klingRequest } from '../../shared/transport/request';
+import { findTask } from '../tasks/lookup';
 import type { Batch } from './batch';
-import { downloadOptions } from '../../shared/descriptions';
 import { requestOptions } from './descriptions';
 
 const properties: INodeProperties[] = [
@@ -16,8 +21,16 @@ const properties: INodeProperties[] = [
 		name: 'findBy',
 		type: 'options',
 		options: [
-			{ name: 'Task ID', value: 'taskId', description: "The task_id Kling returned when the task was submitted" },
-			{ name: 'External Task ID', value: 'externalTaskId', description: 'Your own ID, given as External Task ID on submit' },
+			{
+				name: 'Task ID',
+				value: 'taskId',
+				description: 'The task_id Kling returned when the task was submitted',
+			},
+			{
+				name: 'External Task ID',
+				value: 'externalTaskId',
+				description: 'Your own ID, given as External Task ID on submit',
+			},
 		],
 		default: 'taskId',
 	},
@@ -43,26 +56,51 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [...requestOptions, ...downloadOptions].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+		options: [...requestOptions, ...downloadOptions].sort((a, b) =>
+			a.displayName.localeCompare(b.displayName),
+		),
 	},
 ];
 
 export const description = updateDisplayOptions({ show: { operation: ['getTask'] } }, properties);
 
-export async function execute(this: IExecuteFunctions, itemIndex: number, _run: unknown, batch: Batch): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	_run: unknown,
+	batch: Batch,
+): Promise<INodeExecutionData[]> {
 	const id = String(this.getNodeParameter('taskId', itemIndex)).trim();
 	const byExternalId = this.getNodeParameter('findBy', itemIndex, 'taskId') === 'externalTaskId';
 	if (!id) {
-		throw new NodeOperationError(this.getNode(), `Task ID is empty; give the ${byExternalId ? 'external_task_id' : 'task_id'} to fetch`, { itemIndex });
+		throw new NodeOperationError(
+			this.getNode(),
+			`Task ID is empty; give the ${byExternalId ? 'external_task_id' : 'task_id'} to fetch`,
+			{ itemIndex },
+		);
 	}
-	// A task_id has one query path; an external id is tried in every form the provider may understand (see findTask).
-	const found = byExternalId ? await findTask(this, id, batch.policy, 'externalId') : await klingRequest(this, { method: 'GET', path: `/${encodeURIComponent(id)}` }, batch.policy);
+	// A task_id has one query path; an external id is tried in every form the provider may understand
+	// (see findTask).
+	const found = byExternalId
+		? await findTask(this, id, batch.policy, 'externalId')
+		: await klingRequest(this, { method: 'GET', path: `/${encodeURIComponent(id)}` }, batch.policy);
 	if (found === undefined) {
-		throw new KlingFailure('api', `no task has external_task_id ${id} (asked as a path id, with ?external_task_id=true, and as a list filter)`, 1203, 404);
+		throw new KlingFailure(
+			'api',
+			`no task has external_task_id ${id} (asked as a path id, with ?external_task_id=true, and ` +
+				`as a list filter)`,
+			1203,
+			404,
+		);
 	}
 	const task = normaliseTask(found);
-	if (!task) throw new KlingFailure('malformed', `The provider's answer for task ${id} is not a task`);
+	if (!task)
+		throw new KlingFailure('malformed', `The provider's answer for task ${id} is not a task`);
 	const json = task as unknown as IDataObject;
 	const download = this.getNodeParameter('downloadImages', itemIndex, false) as boolean;
-	return await taskOutputItems(this, json, task, { download, options: this.getNodeParameter('options', itemIndex, {}) as IDataObject, policy: batch.policy });
+	return await taskOutputItems(this, json, task, {
+		download,
+		options: this.getNodeParameter('options', itemIndex, {}) as IDataObject,
+		policy: batch.policy,
+	});
 }

@@ -1,5 +1,12 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
+
+import { defaultsOf } from '../../shared/descriptions';
 
 import { normaliseTask } from '../../shared/task';
 import { klingRequest } from '../../shared/transport/request';
@@ -9,8 +16,26 @@ import type { Batch } from './batch';
 const MAX_PAGE_SIZE = 500;
 const MAX_PAGE_NUM = 1000;
 
-/** The list options' defaults: the fields below show them, and code reading the options falls back to them. */
-const LIST_DEFAULTS = { pageNum: 1, pageSize: 30 };
+const listOptions: INodeProperties[] = [
+	{
+		displayName: 'Start Page',
+		name: 'pageNum',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: MAX_PAGE_NUM },
+		default: 1,
+		description: 'The page to start from (1–1000), newest tasks first',
+	},
+	{
+		displayName: 'Page Size',
+		name: 'pageSize',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: MAX_PAGE_SIZE },
+		default: 30,
+		description: 'Tasks asked for per request (1–500)',
+	},
+];
+
+const LIST_DEFAULTS = defaultsOf<{ pageNum: number; pageSize: number }>(listOptions);
 
 const properties: INodeProperties[] = [
 	{
@@ -35,37 +60,36 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [
-			{
-				displayName: 'Start Page',
-				name: 'pageNum',
-				type: 'number',
-				typeOptions: { minValue: 1, maxValue: MAX_PAGE_NUM },
-				default: LIST_DEFAULTS.pageNum,
-				description: 'The page to start from (1–1000), newest tasks first',
-			},
-			{
-				displayName: 'Page Size',
-				name: 'pageSize',
-				type: 'number',
-				typeOptions: { minValue: 1, maxValue: MAX_PAGE_SIZE },
-				default: LIST_DEFAULTS.pageSize,
-				description: 'Tasks asked for per request (1–500)',
-			},
-		],
+		options: listOptions,
 	},
 ];
 
 export const description = updateDisplayOptions({ show: { operation: ['listTasks'] } }, properties);
 
-export async function execute(this: IExecuteFunctions, itemIndex: number, _run: unknown, batch: Batch): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	_run: unknown,
+	batch: Batch,
+): Promise<INodeExecutionData[]> {
 	const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
 	const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
-	const options = { ...LIST_DEFAULTS, ...(this.getNodeParameter('options', itemIndex, {}) as Partial<typeof LIST_DEFAULTS>) };
+	const options = {
+		...LIST_DEFAULTS,
+		...(this.getNodeParameter('options', itemIndex, {}) as Partial<typeof LIST_DEFAULTS>),
+	};
 	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize)));
 	const items: INodeExecutionData[] = [];
-	for (let pageNum = Math.max(1, Math.floor(options.pageNum)); pageNum <= MAX_PAGE_NUM && items.length < limit; pageNum++) {
-		const page = await klingRequest(this, { method: 'GET', qs: { pageNum, pageSize } }, batch.policy);
+	for (
+		let pageNum = Math.max(1, Math.floor(options.pageNum));
+		pageNum <= MAX_PAGE_NUM && items.length < limit;
+		pageNum++
+	) {
+		const page = await klingRequest(
+			this,
+			{ method: 'GET', qs: { pageNum, pageSize } },
+			batch.policy,
+		);
 		const entries = Array.isArray(page) ? page : [];
 		for (const entry of entries) {
 			const task = normaliseTask(entry);

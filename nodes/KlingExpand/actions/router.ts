@@ -1,12 +1,12 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { mapSettled } from '../helpers/concurrency';
 import { WaitCancelledError } from '../../shared/sleep';
-import { WaitTimeoutError } from '../helpers/polling';
 import { TaskFailedError } from '../../shared/task';
-import { ValidationError } from '../../shared/validationError';
 import { KlingFailure, toNodeApiError } from '../../shared/transport/failure';
+import { ValidationError } from '../../shared/validationError';
+import { mapSettled } from '../helpers/concurrency';
+import { WaitTimeoutError } from '../helpers/polling';
 import type { Batch, ItemOutcome, ItemRun } from './batch';
 import { createBatch } from './batch';
 import * as getTask from './getTask.operation';
@@ -14,19 +14,35 @@ import * as listTasks from './listTasks.operation';
 import * as submit from './submit.operation';
 import * as submitAndWait from './submitAndWait.operation';
 
-type OperationExecute = (this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch) => Promise<INodeExecutionData[]>;
+type OperationExecute = (
+	this: IExecuteFunctions,
+	itemIndex: number,
+	run: ItemRun,
+	batch: Batch,
+) => Promise<INodeExecutionData[]>;
 
 interface Operation {
 	execute: OperationExecute;
 	parallel: boolean;
-	/** Turns the items' outcomes into the node's output (callback mode: marks them and puts the execution to wait). */
-	finish?: (this: IExecuteFunctions, batch: Batch, outcomes: ItemOutcome[]) => Promise<INodeExecutionData[][]>;
+	/**
+	 * Turns the items' outcomes into the node's output (callback mode: marks them and puts the
+	 * execution to wait).
+	 */
+	finish?: (
+		this: IExecuteFunctions,
+		batch: Batch,
+		outcomes: ItemOutcome[],
+	) => Promise<INodeExecutionData[][]>;
 }
 
 /** An AI agent's tool call cannot sleep until a callback: it polls instead, and says so. */
-const TOOL_FALLBACK_NOTE = 'Callback (Resume) wait mode needs the execution to sleep, which an AI agent tool call cannot do: this run waited by polling Kling instead';
+const TOOL_FALLBACK_NOTE =
+	'Callback (Resume) wait mode needs the execution to sleep, which an AI agent tool call cannot ' +
+	'do: this run waited by polling Kling instead';
 
-/** Submits run items side by side (bounded by the concurrency option); reads run one item at a time. */
+/**
+ * Submits run items side by side (bounded by the concurrency option); reads run one item at a time.
+ */
 const operations: Record<string, Operation> = {
 	submit: { execute: submit.execute, parallel: true },
 	submitAndWait: { execute: submitAndWait.execute, parallel: true },
@@ -38,22 +54,54 @@ const operations: Record<string, Operation> = {
 const accepted = (tasks: ItemRun['tasks']) => tasks.filter((task) => task.task_id !== undefined);
 
 const describeTasks = (tasks: ItemRun['tasks']) =>
-	tasks.map((task) => (task.task_id ? `${task.task_id} (external_task_id ${task.external_task_id})` : `external_task_id ${task.external_task_id}`)).join(', ');
+	tasks
+		.map((task) =>
+			task.task_id
+				? `${task.task_id} (external_task_id ${task.external_task_id})`
+				: `external_task_id ${task.external_task_id}`,
+		)
+		.join(', ');
 
-/** Every failure becomes an n8n error carrying the item index and the tasks the item already submitted. */
-function toNodeError(ctx: IExecuteFunctions, error: unknown, run: ItemRun): NodeApiError | NodeOperationError {
+/**
+ * The one sentence that names what a run left at Kling, so Get Task can fetch it; empty when
+ * nothing was accepted.
+ */
+const submittedSentence = (tasks: ItemRun['tasks'], whose = 'Tasks already submitted') =>
+	tasks.length ? `${whose}: ${describeTasks(tasks)} (use Get Task to fetch them).` : '';
+
+/**
+ * Every failure becomes an n8n error carrying the item index and the tasks the item already
+ * submitted.
+ */
+function toNodeError(
+	ctx: IExecuteFunctions,
+	error: unknown,
+	run: ItemRun,
+): NodeApiError | NodeOperationError {
 	const node = ctx.getNode();
 	const { itemIndex } = run;
-	const submitted = accepted(run.tasks).length ? `Tasks submitted for this item: ${describeTasks(accepted(run.tasks))}.` : 'Nothing was submitted to Kling.';
-	if (error instanceof KlingFailure) return toNodeApiError(node, error, { itemIndex, taskIds: accepted(run.tasks).map((task) => task.task_id!) });
+	const submitted = submittedSentence(accepted(run.tasks)) || 'Nothing was submitted to Kling.';
+	if (error instanceof KlingFailure)
+		return toNodeApiError(node, error, {
+			itemIndex,
+			submitted: submittedSentence(accepted(run.tasks)),
+		});
 	if (error instanceof ValidationError) {
-		return new NodeOperationError(node, error.message, { itemIndex, description: 'Nothing was sent to Kling: fix the field named above.' });
+		return new NodeOperationError(node, error.message, {
+			itemIndex,
+			description: 'Nothing was sent to Kling: fix the field named above.',
+		});
 	}
 	if (error instanceof TaskFailedError) {
-		return new NodeOperationError(node, error.message, { itemIndex, description: `task_id ${error.task.task_id}; Kling's reason: ${error.task.task_status_msg || 'none given'}.` });
+		return new NodeOperationError(node, error.message, {
+			itemIndex,
+			description:
+				`task_id ${error.task.task_id}; Kling's reason: ` +
+				`${error.task.task_status_msg || 'none given'}.`,
+		});
 	}
 	if (error instanceof WaitTimeoutError || error instanceof WaitCancelledError) {
-		return new NodeOperationError(node, error.message, { itemIndex, description: `${submitted} Fetch the result later with the Get Task operation.` });
+		return new NodeOperationError(node, error.message, { itemIndex, description: submitted });
 	}
 	if (error instanceof NodeApiError || error instanceof NodeOperationError) {
 		error.context.itemIndex ??= itemIndex;
@@ -63,7 +111,11 @@ function toNodeError(ctx: IExecuteFunctions, error: unknown, run: ItemRun): Node
 }
 
 /** The item an error becomes under Continue On Fail: the message, the remedy and the task ids. */
-function errorItem(error: NodeApiError | NodeOperationError, run: ItemRun, cause: unknown): INodeExecutionData {
+function errorItem(
+	error: NodeApiError | NodeOperationError,
+	run: ItemRun,
+	cause: unknown,
+): INodeExecutionData {
 	const json: IDataObject = { error: error.message };
 	if (error.description) json.description = error.description;
 	const last = run.tasks[run.tasks.length - 1];
@@ -78,32 +130,58 @@ function errorItem(error: NodeApiError | NodeOperationError, run: ItemRun, cause
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operationName = this.getNodeParameter('operation', 0) as string;
-	const callbackMode = operationName === 'submitAndWait' && this.getNodeParameter('waitMode', 0, 'poll') === 'callback';
+	const callbackMode =
+		operationName === 'submitAndWait' &&
+		this.getNodeParameter('waitMode', 0, 'poll') === 'callback';
 	const asTool = callbackMode && this.isToolExecution?.() === true;
-	const operation: Operation | undefined = callbackMode && !asTool ? { ...submitAndWait.callbackMode, parallel: true } : operations[operationName];
-	if (!operation) throw new NodeOperationError(this.getNode(), `The operation "${operationName}" is not supported`);
+	const operation: Operation | undefined =
+		callbackMode && !asTool
+			? { ...submitAndWait.callbackMode, parallel: true }
+			: operations[operationName];
+	if (!operation)
+		throw new NodeOperationError(
+			this.getNode(),
+			`The operation "${operationName}" is not supported`,
+		);
 	const count = this.getInputData().length;
 	const batch = createBatch(this);
-	const runs: ItemRun[] = Array.from({ length: count }, (_, itemIndex) => ({ itemIndex, tasks: [] }));
-	const settled = await mapSettled(count, operation.parallel ? batch.concurrency : 1, async (itemIndex) => await operation.execute.call(this, itemIndex, runs[itemIndex], batch));
+	const runs: ItemRun[] = Array.from({ length: count }, (_, itemIndex) => ({
+		itemIndex,
+		tasks: [],
+	}));
+	const settled = await mapSettled(
+		count,
+		operation.parallel ? batch.concurrency : 1,
+		async (itemIndex) => await operation.execute.call(this, itemIndex, runs[itemIndex], batch),
+	);
 
 	const outcomes: ItemOutcome[] = [];
 	for (const [itemIndex, result] of settled.entries()) {
 		if (result.status === 'fulfilled') {
-			outcomes.push({ items: result.value.map((item) => ({ ...item, pairedItem: { item: itemIndex } })), failed: false });
+			outcomes.push({
+				items: result.value.map((item) => ({ ...item, pairedItem: { item: itemIndex } })),
+				failed: false,
+			});
 			continue;
 		}
 		const error = toNodeError(this, result.reason, runs[itemIndex]);
 		if (!this.continueOnFail()) {
 			// The run's output is lost with this error, so it names every task the run submitted.
-			const others = runs.filter((run) => run.itemIndex !== itemIndex).flatMap((run) => accepted(run.tasks));
-			if (others.length) error.description = `${error.description ?? ''} Other tasks submitted in this run: ${describeTasks(others)}.`.trim();
+			const others = runs
+				.filter((run) => run.itemIndex !== itemIndex)
+				.flatMap((run) => accepted(run.tasks));
+			if (others.length)
+				error.description =
+					`${error.description ?? ''} ` +
+					`${submittedSentence(others, 'Other tasks submitted in this run')}`.trim();
 			throw error;
 		}
 		outcomes.push({ items: [errorItem(error, runs[itemIndex], result.reason)], failed: true });
 	}
 	if (operation.finish) return await operation.finish.call(this, batch, outcomes);
 	const output = outcomes.flatMap((outcome) => outcome.items);
-	if (asTool) for (const item of output) Object.assign(item.json, { wait_mode: 'poll', wait_mode_note: TOOL_FALLBACK_NOTE });
+	if (asTool)
+		for (const item of output)
+			Object.assign(item.json, { wait_mode: 'poll', wait_mode_note: TOOL_FALLBACK_NOTE });
 	return [output];
 }

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import type { RequestPolicy } from '../../shared/transport/retry';
@@ -13,12 +18,21 @@ import { readImageInput } from './imageInput';
 
 const properties: INodeProperties[] = [
 	...createFields,
-	{ displayName: 'Options', name: 'options', type: 'collection', placeholder: 'Add Option', default: {}, options: createOptions },
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: createOptions,
+	},
 ];
 
 export const description = updateDisplayOptions({ show: { operation: ['submit'] } }, properties);
 
-/** The geometry the node worked out, reported on every output so users see the canvas they will get. */
+/**
+ * The geometry the node worked out, reported on every output so users see the canvas they will get.
+ */
 export interface ExpansionSummary extends ExpansionRatios {
 	original_width: number;
 	original_height: number;
@@ -38,7 +52,10 @@ interface CreateOptions {
 	watermark?: boolean;
 }
 
-/** Everything that can be checked without paying: image, ratios, prompt, n. Throws before any create. */
+/**
+ * Everything that can be checked without paying: image, ratios, prompt, n. Throws before any
+ * create.
+ */
 export async function prepareCreate(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
@@ -69,11 +86,18 @@ export async function prepareCreate(
 				};
 	validateRatios(ratios);
 	const canvas = expandedCanvasSize(width, height, ratios);
-	// Every create carries an external id, so a create whose answer was lost can be looked up, not re-sent.
+	// Every create carries an external id, so a create whose answer was lost can be looked up, not
+	// re-sent.
 	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
 	const externalId = externalTaskId ?? (userExternalId || generatedExternalId(ctx, itemIndex));
 	return {
-		expansion: { ...ratios, original_width: width, original_height: height, expected_width: canvas.width, expected_height: canvas.height },
+		expansion: {
+			...ratios,
+			original_width: width,
+			original_height: height,
+			expected_width: canvas.width,
+			expected_height: canvas.height,
+		},
 		images,
 		externalTaskId: externalId,
 		externalIdIsOurs: !userExternalId,
@@ -95,7 +119,12 @@ export async function prepareCreate(
 	};
 }
 
-export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	run: ItemRun,
+	batch: Batch,
+): Promise<INodeExecutionData[]> {
 	const prepared = await prepareCreate(this, itemIndex, batch.policy);
 	claimExternalId(batch, prepared.externalTaskId, itemIndex);
 	const slots = await batch.slots.acquire(prepared.images);

@@ -9,34 +9,49 @@ import { backoffDelay, settle } from '../../shared/transport/retry';
 import { resumeKey, signedResumeUrl } from '../helpers/resumeToken';
 import { SlotHolder } from '../helpers/slotHolder';
 import { endedAmong } from '../tasks/batchProbe';
-import { batchExternalIds, callbackBatchId, claimExternalId, submitOnce } from '../tasks/createOnce';
+import {
+	batchExternalIds,
+	callbackBatchId,
+	claimExternalId,
+	submitOnce,
+} from '../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from './batch';
 import { waitSettingsFrom } from './descriptions';
 import type { PreparedCreate } from './submit.operation';
 import { prepareCreate } from './submit.operation';
 
 /**
- * Submit and Wait in callback mode: the execution sleeps in n8n's database (no worker is held) and Kling's
+ * Submit and Wait in callback mode: the execution sleeps in n8n's database (no worker is held) and
+ * Kling's
  * terminal callback resumes it, the way n8n's Wait node resumes on a webhook call.
  *
  * execute() runs through the router's item loop like every operation: each item is submitted with
- * `callback_url` = this execution's resume URL plus the batch's identity (`kling_execution`, `kling_batch`,
- * `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the credential's secret (see
- * helpers/resumeToken.ts). A batch larger than the Concurrency option (or the account's slots) is submitted
- * through the run's SlotPool: a task keeps its slots until one shared check sees it end (SlotHolder), so the
+ * `callback_url` = this execution's resume URL plus the batch's identity (`kling_execution`,
+ * `kling_batch`,
+ * `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the credential's
+ * secret (see
+ * helpers/resumeToken.ts). A batch larger than the Concurrency option (or the account's slots) is
+ * submitted
+ * through the run's SlotPool: a task keeps its slots until one shared check sees it end
+ * (SlotHolder), so the
  * worker is held only until the last item has been submitted; then the execution sleeps.
  *
  * Kling's callbacks then reach the node's webhook(): see webhooks/resumeOnCallback.ts.
  *
- * If the wait times out, n8n resumes the execution without running any node code and passes the node's
+ * If the wait times out, n8n resumes the execution without running any node code and passes the
+ * node's
  * input items through unchanged. So execute() writes each item's pending task onto its input item
- * (wait_status 'timed_out', task_id, external_task_id) before sleeping: those are what come out then.
+ * (wait_status 'timed_out', task_id, external_task_id) before sleeping: those are what come out
+ * then.
  */
 
 /**
- * While items wait for a slot, held tasks are checked every quarter of the oldest one's age: with tasks of
- * similar length, each check sees a few end, so checks cost well under one request per task. A late check
- * only delays the next submit (the execution is not waiting on it), so this trades a little worker time for
+ * While items wait for a slot, held tasks are checked every quarter of the oldest one's age: with
+ * tasks of
+ * similar length, each check sees a few end, so checks cost well under one request per task. A
+ * late check
+ * only delays the next submit (the execution is not waiting on it), so this trades a little worker
+ * time for
  * half the requests poll mode spends.
  */
 const HOLD_GROWTH = 0.25;
@@ -66,11 +81,26 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 	const executionId = String(ctx.getExecutionId());
 	const batchId = callbackBatchId(ctx);
 	const key = resumeKey(await ctx.getCredentials('klingApi'));
-	if (!key) throw new NodeOperationError(ctx.getNode(), 'The Kling API credential has no key to sign the resume URL with', { description: 'Callback (Resume) mode signs its resume URL with a key derived from the credential: fill in its API key or secret key.' });
+	if (!key)
+		throw new NodeOperationError(
+			ctx.getNode(),
+			'The Kling API credential has no key to sign the resume URL with',
+			{
+				description:
+					'Callback (Resume) mode signs its resume URL with a key derived from the credential: ' +
+					'fill in its API key or secret key.',
+			},
+		);
 	const identity = { executionId, batchId, itemCount: items.length };
-	const resumeUrl = signedResumeUrl(String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)), key, identity);
+	const resumeUrl = signedResumeUrl(
+		String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
+		key,
+		identity,
+	);
 
-	const { timeoutMs, minIntervalMs, maxIntervalMs } = waitSettingsFrom(ctx.getNodeParameter('options', 0, {}) as IDataObject);
+	const { timeoutMs, minIntervalMs, maxIntervalMs } = waitSettingsFrom(
+		ctx.getNodeParameter('options', 0, {}) as IDataObject,
+	);
 	// One attempt per check: the next check asks again.
 	const checkPolicy = { ...batch.policy, attempts: 1 };
 	const holder = new SlotHolder(
@@ -80,53 +110,101 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		batch.policy.signal,
 		items.length,
 	);
-	return { externalIds: batchExternalIds(executionId, batchId, items.length), resumeUrl, timeoutMs, holder };
+	return {
+		externalIds: batchExternalIds(executionId, batchId, items.length),
+		resumeUrl,
+		timeoutMs,
+		holder,
+	};
 }
 
-const isConcurrencyRefusal = (error: unknown) => error instanceof KlingFailure && error.code === 1303;
+const isConcurrencyRefusal = (error: unknown) =>
+	error instanceof KlingFailure && error.code === 1303;
 
 /**
- * Sends the create; a 1303 (the account's slots are taken, e.g. by other workflows) is waited out with
- * backoff until the wait's Timeout, not for a fixed number of tries. A refused create was not accepted,
+ * Sends the create; a 1303 (the account's slots are taken, e.g. by other workflows) is waited out
+ * with
+ * backoff until the wait's Timeout, not for a fixed number of tries. A refused create was not
+ * accepted,
  * so sending it again cannot bill the item twice, and it leaves no task to name.
  */
-async function submitWithinTimeout(ctx: IExecuteFunctions, prepared: PreparedCreate, run: ItemRun, policy: RequestPolicy, timeoutMs: number): Promise<KlingTask> {
+async function submitWithinTimeout(
+	ctx: IExecuteFunctions,
+	prepared: PreparedCreate,
+	run: ItemRun,
+	policy: RequestPolicy,
+	timeoutMs: number,
+): Promise<KlingTask> {
 	const deadline = Date.now() + timeoutMs;
 	for (let attempt = 1; ; attempt++) {
 		const outcome = await settle(async () => await submitOnce(ctx, prepared, run, policy));
 		if (outcome.ok) return outcome.value;
 		if (!isConcurrencyRefusal(outcome.error) || Date.now() >= deadline) throw outcome.error;
 		run.tasks.pop();
-		await sleepUnlessCancelled(Math.min(backoffDelay(attempt, policy.retryDelayMs), Math.max(0, deadline - Date.now())), policy.signal);
+		await sleepUnlessCancelled(
+			Math.min(backoffDelay(attempt, policy.retryDelayMs), Math.max(0, deadline - Date.now())),
+			policy.signal,
+		);
 	}
 }
 
-/** One item of a callback run (called by the router's item loop): validated, submitted once, its slots held. */
-export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
+/**
+ * One item of a callback run (called by the router's item loop): validated, submitted once, its
+ * slots held.
+ */
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	run: ItemRun,
+	batch: Batch,
+): Promise<INodeExecutionData[]> {
 	const callbackRun = await callbackRunOf(this, batch);
 	try {
-		const prepared = await prepareCreate(this, itemIndex, batch.policy, callbackRun.resumeUrl, callbackRun.externalIds[itemIndex]);
+		const prepared = await prepareCreate(
+			this,
+			itemIndex,
+			batch.policy,
+			callbackRun.resumeUrl,
+			callbackRun.externalIds[itemIndex],
+		);
 		claimExternalId(batch, prepared.externalTaskId, itemIndex);
 		const slots = await batch.slots.acquire(prepared.images);
-		const submitted = await settle(async () => await submitWithinTimeout(this, prepared, run, batch.policy, callbackRun.timeoutMs));
+		const submitted = await settle(
+			async () =>
+				await submitWithinTimeout(this, prepared, run, batch.policy, callbackRun.timeoutMs),
+		);
 		if (!submitted.ok) {
 			batch.slots.release(slots);
 			throw submitted.error;
 		}
 		callbackRun.holder.hold(submitted.value.task_id, slots);
-		return [{ json: { ...submitted.value, expansion: { ...prepared.expansion } } as unknown as IDataObject }];
+		return [
+			{
+				json: {
+					...submitted.value,
+					expansion: { ...prepared.expansion },
+				} as unknown as IDataObject,
+			},
+		];
 	} finally {
 		callbackRun.holder.itemSettled();
 	}
 }
 
 /**
- * After every item has been submitted: marks each input item with its pending task (what comes out if the
- * wait times out) and puts the execution to wait. With nothing submitted there is nothing to wait for.
+ * After every item has been submitted: marks each input item with its pending task (what comes out
+ * if the
+ * wait times out) and puts the execution to wait. With nothing submitted there is nothing to wait
+ * for.
  */
-export async function finish(this: IExecuteFunctions, batch: Batch, outcomes: ItemOutcome[]): Promise<INodeExecutionData[][]> {
+export async function finish(
+	this: IExecuteFunctions,
+	batch: Batch,
+	outcomes: ItemOutcome[],
+): Promise<INodeExecutionData[][]> {
 	const pending = callbackRuns.get(batch);
-	if (!pending || outcomes.every((outcome) => outcome.failed)) return [outcomes.flatMap((outcome) => outcome.items)];
+	if (!pending || outcomes.every((outcome) => outcome.failed))
+		return [outcomes.flatMap((outcome) => outcome.items)];
 	const callbackRun = await pending;
 	callbackRun.holder.stop();
 	await callbackRun.holder.settled();
@@ -137,14 +215,18 @@ export async function finish(this: IExecuteFunctions, batch: Batch, outcomes: It
 		json.external_task_id = callbackRun.externalIds[itemIndex];
 		if (outcome.failed) {
 			json.wait_status = 'not_submitted';
-			for (const key of ['error', 'description', 'task_id'] as const) if (result[key] !== undefined) json[key] = result[key];
+			for (const key of ['error', 'description', 'task_id'] as const)
+				if (result[key] !== undefined) json[key] = result[key];
 			return;
 		}
 		json.wait_status = 'timed_out';
 		json.task_id = result.task_id;
-		json.message = `Kling had not reported task ${String(result.task_id)} when the wait ended: fetch it with Get Task`;
+		json.message =
+			`Kling had not reported task ${String(result.task_id)} when the wait ended: ` +
+			`fetch it with Get Task`;
 	});
 	await this.putExecutionToWait(new Date(Date.now() + callbackRun.timeoutMs));
-	// Shown as the node's run while it waits; without the input's binary data, which n8n stores with the input already.
+	// Shown as the node's run while it waits; without the input's binary data, which n8n stores with
+	// the input already.
 	return [items.map((item, itemIndex) => ({ json: item.json, pairedItem: { item: itemIndex } }))];
 }

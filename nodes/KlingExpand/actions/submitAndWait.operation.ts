@@ -1,21 +1,24 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import type { PollSchedule } from '../helpers/polling';
-import { TaskWatcher } from '../helpers/polling';
+import { downloadOptions } from '../../shared/descriptions';
+import { taskOutputItems } from '../../shared/output';
 import type { KlingTask } from '../../shared/task';
 import { TaskFailedError } from '../../shared/task';
-import { taskOutputItems } from '../../shared/output';
 import { KlingFailure } from '../../shared/transport/failure';
+import type { PollSchedule } from '../helpers/polling';
+import { TaskWatcher } from '../helpers/polling';
+import { claimExternalId, retireGeneratedId, submitOnce } from '../tasks/createOnce';
 import { queryTasks } from '../tasks/lookup';
 import type { Batch, ItemRun } from './batch';
-import { claimExternalId } from '../tasks/createOnce';
-import { retireGeneratedId } from '../tasks/createOnce';
-import { downloadOptions } from '../../shared/descriptions';
 import { createFields, createOptions, waitOptions, waitSettingsFrom } from './descriptions';
 import { prepareCreate } from './submit.operation';
 import * as callbackWait from './submitAndWait.callback';
-import { submitOnce } from '../tasks/createOnce';
 
 const properties: INodeProperties[] = [
 	...createFields,
@@ -25,18 +28,29 @@ const properties: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		options: [
-			{ name: 'Poll', value: 'poll', description: 'Ask Kling until the tasks are done. Works anywhere; holds the execution open while it waits.' },
+			{
+				name: 'Poll',
+				value: 'poll',
+				description:
+					'Ask Kling until the tasks are done. Works anywhere; holds the execution open while it ' +
+					'waits.',
+			},
 			{
 				name: 'Callback (Resume)',
 				value: 'callback',
-				description: "Sleep the execution and resume it when Kling calls back. Holds no worker; n8n must be reachable from Kling at its public URL.",
+				description:
+					'Sleep the execution and resume it when Kling calls back. Holds no worker; n8n must be ' +
+					'reachable from Kling at its public URL.',
 			},
 		],
 		default: 'poll',
 	},
 	{
 		displayName:
-			"Kling must be able to reach this n8n at its public URL (set N8N_WEBHOOK_URL, formerly WEBHOOK_URL): the execution sleeps and resumes when Kling reports the last task of the run. If the wait times out, the items come out with wait_status 'timed_out' and their task_id: fetch those with Get Task. Use Poll when n8n is not reachable from the internet.",
+			'Kling must be able to reach this n8n at its public URL (set N8N_WEBHOOK_URL, formerly ' +
+			'WEBHOOK_URL): the execution sleeps and resumes when Kling reports the last task of the ' +
+			"run. If the wait times out, the items come out with wait_status 'timed_out' and their " +
+			'task_id: fetch those with Get Task. Use Poll when n8n is not reachable from the internet.',
 		name: 'callbackNotice',
 		type: 'notice',
 		default: '',
@@ -47,7 +61,8 @@ const properties: INodeProperties[] = [
 		name: 'downloadImages',
 		type: 'boolean',
 		default: true,
-		description: 'Whether to download the result images as binary data (Kling deletes them after 30 days)',
+		description:
+			'Whether to download the result images as binary data (Kling deletes them after 30 days)',
 	},
 	{
 		displayName: 'Options',
@@ -55,19 +70,29 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [...createOptions, ...waitOptions, ...downloadOptions].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+		options: [...createOptions, ...waitOptions, ...downloadOptions].sort((a, b) =>
+			a.displayName.localeCompare(b.displayName),
+		),
 	},
 ];
 
-export const description = updateDisplayOptions({ show: { operation: ['submitAndWait'] } }, properties);
+export const description = updateDisplayOptions(
+	{ show: { operation: ['submitAndWait'] } },
+	properties,
+);
 
 /**
- * Wait Mode Callback (Resume): the router's item loop submits each item with this `execute`, then hands the
- * whole batch to `finish`, which puts the execution to sleep until Kling's callbacks (submitAndWait.callback.ts).
+ * Wait Mode Callback (Resume): the router's item loop submits each item with this `execute`, then
+ * hands the
+ * whole batch to `finish`, which puts the execution to sleep until Kling's callbacks
+ * (submitAndWait.callback.ts).
  */
 export const callbackMode = { execute: callbackWait.execute, finish: callbackWait.finish };
 
-/** Share of the elapsed wait used as the next interval: keeps detection lag near 10 % of a task's duration. */
+/**
+ * Share of the elapsed wait used as the next interval: keeps detection lag near 10 % of a task's
+ * duration.
+ */
 const POLL_GROWTH = 0.1;
 
 const watchers = new WeakMap<Batch, TaskWatcher<KlingTask>>();
@@ -79,14 +104,17 @@ const isFinal = (error: unknown) => error instanceof KlingFailure && error.retry
 function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask> {
 	let watcher = watchers.get(batch);
 	if (!watcher) {
-		const { minIntervalMs, maxIntervalMs } = waitSettingsFrom(ctx.getNodeParameter('options', 0, {}) as IDataObject);
+		const { minIntervalMs, maxIntervalMs } = waitSettingsFrom(
+			ctx.getNodeParameter('options', 0, {}) as IDataObject,
+		);
 		const schedule: PollSchedule = { minIntervalMs, maxIntervalMs, growth: POLL_GROWTH };
 		// Polling retries on its own next tick, so one request attempt per tick is enough.
 		const policy = { ...batch.policy, attempts: 1 };
 		watcher = new TaskWatcher<KlingTask>(
 			async (taskIds) => {
 				const { tasks, failures } = await queryTasks(ctx, taskIds, policy);
-				// A final answer (e.g. the key was revoked) ends the waits; the other unanswered are asked next tick.
+				// A final answer (e.g. the key was revoked) ends the waits; the other unanswered are asked
+				// next tick.
 				const final = [...failures.values()].find(isFinal);
 				if (final) throw final;
 				return tasks;
@@ -100,10 +128,17 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 	return watcher;
 }
 
-export async function execute(this: IExecuteFunctions, itemIndex: number, run: ItemRun, batch: Batch): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	run: ItemRun,
+	batch: Batch,
+): Promise<INodeExecutionData[]> {
 	const prepared = await prepareCreate(this, itemIndex, batch.policy);
 	claimExternalId(batch, prepared.externalTaskId, itemIndex);
-	const { timeoutMs } = waitSettingsFrom(this.getNodeParameter('options', itemIndex, {}) as IDataObject);
+	const { timeoutMs } = waitSettingsFrom(
+		this.getNodeParameter('options', itemIndex, {}) as IDataObject,
+	);
 	const slots = await batch.slots.acquire(prepared.images);
 	let task: KlingTask;
 	try {
@@ -118,5 +153,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number, run: I
 	}
 	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
 	const download = this.getNodeParameter('downloadImages', itemIndex, true) as boolean;
-	return await taskOutputItems(this, json, task, { download, options: this.getNodeParameter('options', itemIndex, {}) as IDataObject, policy: batch.policy });
+	return await taskOutputItems(this, json, task, {
+		download,
+		options: this.getNodeParameter('options', itemIndex, {}) as IDataObject,
+		policy: batch.policy,
+	});
 }

@@ -41,7 +41,10 @@ export class SlotPool {
 		return this.queue.length;
 	}
 
-	/** Resolves when `slots` (capped at the capacity, so a 9-image task can run under a limit of 5) are held. */
+	/**
+	 * Resolves when `slots` (capped at the capacity, so a 9-image task can run under a limit of 5)
+	 * are held.
+	 */
 	async acquire(slots: number): Promise<number> {
 		const wanted = Math.min(slots, this.capacity);
 		if (this.queue.length === 0 && this.free >= wanted) {

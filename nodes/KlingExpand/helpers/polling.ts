@@ -6,21 +6,31 @@ export interface PollSchedule {
 	minIntervalMs: number;
 	/** Longest wait between checks. */
 	maxIntervalMs: number;
-	/** Each wait is this share of the time already waited, so the detection lag stays a small share of the task's duration. */
+	/**
+	 * Each wait is this share of the time already waited, so the detection lag stays a small share of
+	 * the task's duration.
+	 */
 	growth: number;
 }
 
 /**
- * The wait before the next check: a fixed share of the time already elapsed, clamped. Tasks that take
+ * The wait before the next check: a fixed share of the time already elapsed, clamped. Tasks that
+ * take
  * 5 s are checked often enough to be seen within ~10 % of that; tasks that take minutes are not
  * asked about every second.
  */
 export function nextPollDelay(elapsedMs: number, schedule: PollSchedule): number {
-	return Math.min(schedule.maxIntervalMs, Math.max(schedule.minIntervalMs, elapsedMs * schedule.growth));
+	return Math.min(
+		schedule.maxIntervalMs,
+		Math.max(schedule.minIntervalMs, elapsedMs * schedule.growth),
+	);
 }
 
 export class WaitTimeoutError extends Error {
-	constructor(readonly taskId: string, readonly waitedMs: number) {
+	constructor(
+		readonly taskId: string,
+		readonly waitedMs: number,
+	) {
 		super(`Task ${taskId} did not finish within ${Math.round(waitedMs / 1000)} s`);
 	}
 }
@@ -33,14 +43,23 @@ interface Watched<T> {
 	dueAt: number;
 	/** The wait that led to dueAt. */
 	intervalMs: number;
-	/** Everyone waiting for this task (two items may wait for one task, e.g. after a lost create answer), each with its own deadline. */
-	waiters: Array<{ deadline: number; since: number; resolve: (task: T) => void; reject: (error: unknown) => void }>;
+	/**
+	 * Everyone waiting for this task (two items may wait for one task, e.g. after a lost create
+	 * answer), each with its own deadline.
+	 */
+	waiters: Array<{
+		deadline: number;
+		since: number;
+		resolve: (task: T) => void;
+		reject: (error: unknown) => void;
+	}>;
 }
 
 /**
  * Waits for many tasks with one polling loop: on each tick, every task whose check is due is asked
  * about in one batch (`fetchTasks` may answer them with a single list request). Each task's checks
- * follow `nextPollDelay` from its own start. A fetch error marked `final` ends the waits it concerned;
+ * follow `nextPollDelay` from its own start. A fetch error marked `final` ends the waits it
+ * concerned;
  * any other fetch error is left for the next tick.
  */
 export class TaskWatcher<T extends { task_status: string }> {
@@ -64,7 +83,13 @@ export class TaskWatcher<T extends { task_status: string }> {
 			if (watched) watched.waiters.push(waiter);
 			else {
 				const { minIntervalMs } = this.schedule;
-				this.watched.set(taskId, { taskId, startedAt: now, dueAt: now + minIntervalMs, intervalMs: minIntervalMs, waiters: [waiter] });
+				this.watched.set(taskId, {
+					taskId,
+					startedAt: now,
+					dueAt: now + minIntervalMs,
+					intervalMs: minIntervalMs,
+					waiters: [waiter],
+				});
 			}
 		});
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
@@ -73,9 +98,16 @@ export class TaskWatcher<T extends { task_status: string }> {
 
 	private async run(): Promise<void> {
 		while (this.watched.size > 0) {
-			const nextDue = Math.min(...[...this.watched.values()].map((entry) => Math.min(entry.dueAt, ...entry.waiters.map((waiter) => waiter.deadline))));
+			const nextDue = Math.min(
+				...[...this.watched.values()].map((entry) =>
+					Math.min(entry.dueAt, ...entry.waiters.map((waiter) => waiter.deadline)),
+				),
+			);
 			try {
-				await sleepUnlessCancelled(Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)), this.signal);
+				await sleepUnlessCancelled(
+					Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)),
+					this.signal,
+				);
 			} catch (error) {
 				for (const entry of this.watched.values()) settleWaiters(entry, { error });
 				this.watched.clear();
@@ -100,7 +132,9 @@ export class TaskWatcher<T extends { task_status: string }> {
 		// When one task is due, those in the second half of their wait are checked with it, so a batch
 		// submitted over a few seconds shares one list request per tick instead of drifting apart into
 		// several. Checking early never lengthens a wait, so the detection lag keeps its bound.
-		const due = pending.filter((entry) => entry.dueAt <= now + Math.max(TIMER_SLACK_MS, entry.intervalMs / 2));
+		const due = pending.filter(
+			(entry) => entry.dueAt <= now + Math.max(TIMER_SLACK_MS, entry.intervalMs / 2),
+		);
 		let tasks: Map<string, T>;
 		try {
 			tasks = await this.fetchTasks(due.map((entry) => entry.taskId));

@@ -1,6 +1,9 @@
 import { ValidationError } from '../../shared/validationError';
 
-/** The four expansion ratios Kling takes: up/down in units of the original height, left/right of its width. */
+/**
+ * The four expansion ratios Kling takes: up/down in units of the original height, left/right of its
+ * width.
+ */
 export interface ExpansionRatios {
 	up: number;
 	down: number;
@@ -15,16 +18,28 @@ export const MAX_AREA_MULTIPLIER = 3;
 export function parseAspectRatio(text: string): number {
 	const trimmed = String(text).trim();
 	const pair = /^(\d+(?:\.\d+)?)\s*[:/x]\s*(\d+(?:\.\d+)?)$/i.exec(trimmed);
-	const value = pair ? Number(pair[1]) / Number(pair[2]) : /^\d+(?:\.\d+)?$/.test(trimmed) ? Number(trimmed) : NaN;
+	const value = pair
+		? Number(pair[1]) / Number(pair[2])
+		: /^\d+(?:\.\d+)?$/.test(trimmed)
+			? Number(trimmed)
+			: NaN;
 	if (!Number.isFinite(value) || value <= 0) {
-		throw new ValidationError('targetAspectRatio', String(text), 'it must be width:height such as 16:9, or a positive decimal such as 1.7778', true, 'Target aspect ratio');
+		throw new ValidationError(
+			'targetAspectRatio',
+			String(text),
+			'it must be width:height such as 16:9, or a positive decimal such as 1.7778',
+			true,
+			'Target aspect ratio',
+		);
 	}
 	return value;
 }
 
 /**
- * Four decimals like the provider's example, or more for images so large that 0.0001 of a side is over a
- * quarter pixel (so the canvas stays within a pixel of the target shape). Rounded down, so the canvas
+ * Four decimals like the provider's example, or more for images so large that 0.0001 of a side is
+ * over a
+ * quarter pixel (so the canvas stays within a pixel of the target shape). Rounded down, so the
+ * canvas
  * never tips over the 3× area limit; the tiny tolerance keeps an exact 0 from becoming -0.0001.
  */
 function floorRatio(value: number, longestSide: number): number {
@@ -36,13 +51,25 @@ const round4 = (value: number) => Math.round(value * 10000) / 10000;
 /**
  * Kling's documented helper: the ratios that grow a W×H image to `areaMultiplier`× its area at
  * `aspect` (width / height), centred. Rounded down to 4 decimals like the provider's example
- * (100×100, ×3, 16:9 → 0.1495, 0.1495, 0.6547, 0.6547), more for very large images (see floorRatio).
+ * (100×100, ×3, 16:9 → 0.1495, 0.1495, 0.6547, 0.6547), more for very large images (see
+ * floorRatio).
  * Refuses rather than return a negative ratio.
  * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
  */
-export function ratiosFromAspect(width: number, height: number, areaMultiplier: number, aspect: number): ExpansionRatios {
+export function ratiosFromAspect(
+	width: number,
+	height: number,
+	areaMultiplier: number,
+	aspect: number,
+): ExpansionRatios {
 	if (!(areaMultiplier >= 1 && areaMultiplier <= MAX_AREA_MULTIPLIER)) {
-		throw new ValidationError('areaMultiplier', areaMultiplier, `it must be between 1 and ${MAX_AREA_MULTIPLIER}`, false, 'Area multiplier');
+		throw new ValidationError(
+			'areaMultiplier',
+			areaMultiplier,
+			`it must be between 1 and ${MAX_AREA_MULTIPLIER}`,
+			false,
+			'Area multiplier',
+		);
 	}
 	const targetHeight = Math.sqrt((areaMultiplier * width * height) / aspect);
 	const targetWidth = targetHeight * aspect;
@@ -60,10 +87,12 @@ export function ratiosFromAspect(width: number, height: number, areaMultiplier: 
 		throw ValidationError.worded(
 			'areaMultiplier',
 			areaMultiplier,
-			`A ${width}×${height} image does not fit inside a canvas of aspect ${round4(aspect)} at ${areaMultiplier}× its area; ` +
+			`A ${width}×${height} image does not fit inside a canvas of aspect ${round4(aspect)} at ` +
+				`${areaMultiplier}× its area; ` +
 				(needed <= MAX_AREA_MULTIPLIER
 					? `use an area multiplier of at least ${Math.ceil(needed * 100) / 100}`
-					: `that shape needs ${Math.ceil(needed * 100) / 100}× the area, more than Kling's limit of ${MAX_AREA_MULTIPLIER}×; choose an aspect ratio closer to the image's own`),
+					: `that shape needs ${Math.ceil(needed * 100) / 100}× the area, more than Kling's ` +
+						`limit of ${MAX_AREA_MULTIPLIER}×; choose an aspect ratio closer to the image's own`),
 		);
 	}
 	for (const [side, value] of Object.entries(ratios)) {
@@ -71,7 +100,8 @@ export function ratiosFromAspect(width: number, height: number, areaMultiplier: 
 			throw ValidationError.worded(
 				'targetAspectRatio',
 				value,
-				`The ${side} expansion ratio would be ${value}; each ratio must be at most ${MAX_RATIO}. Choose an aspect ratio closer to the image's own or a smaller area multiplier`,
+				`The ${side} expansion ratio would be ${value}; each ratio must be at most ${MAX_RATIO}. ` +
+					`Choose an aspect ratio closer to the image's own or a smaller area multiplier`,
 			);
 		}
 	}

@@ -3,20 +3,31 @@ import { createHmac } from 'node:crypto';
 import { safeEqual } from '../../shared/safeEqual';
 
 /**
- * Callback mode's batch identity in the resume URL (`kling_batch`, `kling_items`, `kling_execution`) is plain
- * query text that n8n does not sign: whoever holds the URL (Kling, a gateway, a proxy log) could edit it. So
- * the node signs it with a key only this credential holds and verifies it before any provider request.
+ * Callback mode's batch identity in the resume URL (`kling_batch`, `kling_items`,
+ * `kling_execution`) is plain
+ * query text that n8n does not sign: whoever holds the URL (Kling, a gateway, a proxy log) could
+ * edit it. So
+ * the node signs it with a key only this credential holds and verifies it before any provider
+ * request.
  */
 
-/** Fixed label: a key derived for resume URLs cannot be mistaken for (or used as) the credential's own key. */
+/**
+ * Fixed label: a key derived for resume URLs cannot be mistaken for (or used as) the credential's
+ * own key.
+ */
 const RESUME_URL_PURPOSE = 'n8n-nodes-kling-expand/resume-url/v1';
 
 /** The credential fields that authenticate requests: the secret the signing key is derived from. */
 const SECRET_FIELDS = ['secretKey', 'apiKey', 'cometApiKey', 'accessKey'] as const;
 
-/** An HMAC key only holders of this credential's secret values can compute; undefined when it has none. */
+/**
+ * An HMAC key only holders of this credential's secret values can compute; undefined when it has
+ * none.
+ */
 export function resumeKey(credentials: Record<string, unknown>): Buffer | undefined {
-	const secrets = SECRET_FIELDS.map((field) => credentials[field]).filter((value): value is string => typeof value === 'string' && value.length > 0);
+	const secrets = SECRET_FIELDS.map((field) => credentials[field]).filter(
+		(value): value is string => typeof value === 'string' && value.length > 0,
+	);
 	if (secrets.length === 0) return undefined;
 	return createHmac('sha256', secrets.join('\u0000')).update(RESUME_URL_PURPOSE).digest();
 }
@@ -28,9 +39,14 @@ export interface BatchIdentity {
 	itemCount: number;
 }
 
-/** base64url HMAC-SHA256 over the batch identity, each field length-delimited by a separator the values cannot contain. */
+/**
+ * base64url HMAC-SHA256 over the batch identity, each field length-delimited by a separator the
+ * values cannot contain.
+ */
 export function signBatch(key: Buffer, identity: BatchIdentity): string {
-	return createHmac('sha256', key).update(`${identity.executionId}\n${identity.batchId}\n${identity.itemCount}`).digest('base64url');
+	return createHmac('sha256', key)
+		.update(`${identity.executionId}\n${identity.batchId}\n${identity.itemCount}`)
+		.digest('base64url');
 }
 
 export function verifyBatch(key: Buffer, identity: BatchIdentity, signature: string): boolean {
@@ -38,7 +54,12 @@ export function verifyBatch(key: Buffer, identity: BatchIdentity, signature: str
 }
 
 /** The resume URL's query parameters that carry the batch identity and its signature. */
-const RESUME_QUERY = { execution: 'kling_execution', batch: 'kling_batch', items: 'kling_items', signature: 'kling_signature' } as const;
+const RESUME_QUERY = {
+	execution: 'kling_execution',
+	batch: 'kling_batch',
+	items: 'kling_items',
+	signature: 'kling_signature',
+} as const;
 
 /** More items than this in one callback batch is not a resume URL this node made. */
 const MAX_ITEMS = 100_000;
@@ -53,12 +74,26 @@ export function signedResumeUrl(resumeUrl: string, key: Buffer, identity: BatchI
 	return url.toString();
 }
 
-/** What a resume callback's query claims (nothing trusted yet), or undefined when it is not a resume URL this node made. */
-export function claimedBatch(query: Record<string, unknown>): { claimedExecutionId: unknown; batchId: string; itemCount: number; signature: string } | undefined {
+/**
+ * What a resume callback's query claims (nothing trusted yet), or undefined when it is not a resume
+ * URL this node made.
+ */
+export function claimedBatch(
+	query: Record<string, unknown>,
+):
+	| { claimedExecutionId: unknown; batchId: string; itemCount: number; signature: string }
+	| undefined {
 	const batchId = query[RESUME_QUERY.batch];
 	const signature = query[RESUME_QUERY.signature];
 	const itemCount = Number(query[RESUME_QUERY.items]);
-	if (typeof batchId !== 'string' || !batchId || typeof signature !== 'string' || !Number.isInteger(itemCount) || itemCount < 1 || itemCount > MAX_ITEMS) {
+	if (
+		typeof batchId !== 'string' ||
+		!batchId ||
+		typeof signature !== 'string' ||
+		!Number.isInteger(itemCount) ||
+		itemCount < 1 ||
+		itemCount > MAX_ITEMS
+	) {
 		return undefined;
 	}
 	return { claimedExecutionId: query[RESUME_QUERY.execution], batchId, itemCount, signature };

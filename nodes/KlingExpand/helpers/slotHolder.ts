@@ -1,5 +1,5 @@
-import type { SlotPool } from './concurrency';
 import { sleepUnlessCancelled } from '../../shared/sleep';
+import type { SlotPool } from './concurrency';
 
 /** How often the held tasks are checked. All in milliseconds. */
 export interface HoldSchedule {
@@ -7,7 +7,10 @@ export interface HoldSchedule {
 	maxIntervalMs: number;
 	/** Each wait is this share of the oldest held task's age: one check sees several tasks end. */
 	growth: number;
-	/** A task held longer than this gives its slots back anyway (it is treated as gone, as poll mode's timeout does). */
+	/**
+	 * A task held longer than this gives its slots back anyway (it is treated as gone, as poll mode's
+	 * timeout does).
+	 */
 	holdLimitMs: number;
 }
 
@@ -17,11 +20,16 @@ interface Held {
 }
 
 /**
- * Callback mode's slot accounting while items are still waiting to be submitted: a submitted task keeps
- * its slots in the run's SlotPool until one check (a single list request for all held tasks) sees it end,
- * so the next item is submitted when the account has room instead of into a 1303. Once every item has been
- * submitted (or has failed), `allSettled()` ends the checks: the execution can sleep and leave the rest to
- * Kling's callbacks. Checks are shared by all held tasks, so their cost grows with the tasks, not the ticks.
+ * Callback mode's slot accounting while items are still waiting to be submitted: a submitted task
+ * keeps
+ * its slots in the run's SlotPool until one check (a single list request for all held tasks) sees
+ * it end,
+ * so the next item is submitted when the account has room instead of into a 1303. Once every item
+ * has been
+ * submitted (or has failed), `allSettled()` ends the checks: the execution can sleep and leave the
+ * rest to
+ * Kling's callbacks. Checks are shared by all held tasks, so their cost grows with the tasks, not
+ * the ticks.
  */
 export class SlotHolder {
 	private readonly held = new Map<string, Held>();
@@ -41,14 +49,19 @@ export class SlotHolder {
 		private remaining = 0,
 	) {}
 
-	/** The task holds `slots` until it is seen to end, it is held too long, or no item waits any more. */
+	/**
+	 * The task holds `slots` until it is seen to end, it is held too long, or no item waits any more.
+	 */
 	hold(taskId: string, slots: number): void {
 		if (this.remaining === 0 || this.stopped.signal.aborted) return this.pool.release(slots);
 		this.held.set(taskId, { slots, since: Date.now() });
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 	}
 
-	/** One item is done with its submission (sent, or failed before): when none is left, nobody needs a slot. */
+	/**
+	 * One item is done with its submission (sent, or failed before): when none is left, nobody needs
+	 * a slot.
+	 */
 	itemSettled(): void {
 		this.remaining = Math.max(0, this.remaining - 1);
 		if (this.remaining === 0) this.stop();
@@ -76,11 +89,16 @@ export class SlotHolder {
 	}
 
 	private async run(): Promise<void> {
-		const signal = this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal;
+		const signal = this.signal
+			? AbortSignal.any([this.signal, this.stopped.signal])
+			: this.stopped.signal;
 		while (this.held.size > 0 && !signal.aborted) {
 			const oldest = Math.min(...[...this.held.values()].map((entry) => entry.since));
 			const { minIntervalMs, maxIntervalMs, growth, holdLimitMs } = this.schedule;
-			const intervalMs = Math.min(maxIntervalMs, Math.max(minIntervalMs, growth * (Date.now() - oldest)));
+			const intervalMs = Math.min(
+				maxIntervalMs,
+				Math.max(minIntervalMs, growth * (Date.now() - oldest)),
+			);
 			try {
 				await sleepUnlessCancelled(intervalMs, signal);
 			} catch {
@@ -88,9 +106,11 @@ export class SlotHolder {
 				break;
 			}
 			const now = Date.now();
-			for (const [taskId, entry] of this.held) if (now - entry.since >= holdLimitMs) this.releaseTask(taskId);
+			for (const [taskId, entry] of this.held)
+				if (now - entry.since >= holdLimitMs) this.releaseTask(taskId);
 			if (this.held.size === 0) break;
-			// Nobody waits for a slot (the items are still being read and sent): a check would learn nothing useful.
+			// Nobody waits for a slot (the items are still being read and sent): a check would learn
+			// nothing useful.
 			if (this.pool.waiting === 0) continue;
 			this.checks++;
 			let ended: Set<string>;

@@ -1,22 +1,41 @@
+import type { ImageInfo } from '../../shared/imageHeader';
 import { assertHttpUrl, ValidationError } from '../../shared/validationError';
 import type { ExpansionRatios } from './ratios';
 import { MAX_AREA_MULTIPLIER, MAX_RATIO } from './ratios';
-import type { ImageInfo } from '../../shared/imageHeader';
 
 export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
 export const MAX_PROMPT_LENGTH = 2500;
 
 /** Kling's documented image rules: ≤ 10 MB, both sides ≥ 300 px, aspect between 1:2.5 and 2.5:1. */
-export function validateImage(info: ImageInfo, byteLength: number | undefined, field = 'image'): void {
+export function validateImage(
+	info: ImageInfo,
+	byteLength: number | undefined,
+	field = 'image',
+): void {
 	if (byteLength !== undefined && byteLength > IMAGE_LIMITS.maxBytes) {
-		throw new ValidationError(field, `${(byteLength / 1024 / 1024).toFixed(1)} MB`, 'Kling accepts images up to 10 MB', false);
+		throw new ValidationError(
+			field,
+			`${(byteLength / 1024 / 1024).toFixed(1)} MB`,
+			'Kling accepts images up to 10 MB',
+			false,
+		);
 	}
 	if (info.width < IMAGE_LIMITS.minSide || info.height < IMAGE_LIMITS.minSide) {
-		throw new ValidationError(field, `${info.width}×${info.height} px`, 'width and height must each be at least 300 px', false);
+		throw new ValidationError(
+			field,
+			`${info.width}×${info.height} px`,
+			'width and height must each be at least 300 px',
+			false,
+		);
 	}
 	const aspect = info.width / info.height;
 	if (aspect > IMAGE_LIMITS.maxAspect || aspect < 1 / IMAGE_LIMITS.maxAspect) {
-		throw new ValidationError(field, `${info.width}×${info.height} px`, 'the aspect ratio must be between 1:2.5 and 2.5:1', false);
+		throw new ValidationError(
+			field,
+			`${info.width}×${info.height} px`,
+			'the aspect ratio must be between 1:2.5 and 2.5:1',
+			false,
+		);
 	}
 }
 
@@ -32,34 +51,61 @@ export function validateRatios(ratios: ExpansionRatios): void {
 	for (const side of Object.keys(RATIO_FIELDS) as Array<keyof ExpansionRatios>) {
 		const value = ratios[side];
 		if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_RATIO) {
-			throw new ValidationError(RATIO_FIELDS[side], value, `each expansion ratio must be a number between 0 and ${MAX_RATIO}`);
+			throw new ValidationError(
+				RATIO_FIELDS[side],
+				value,
+				`each expansion ratio must be a number between 0 and ${MAX_RATIO}`,
+			);
 		}
 	}
 	const area = (1 + ratios.left + ratios.right) * (1 + ratios.up + ratios.down);
 	if (area > MAX_AREA_MULTIPLIER + 1e-9) {
 		throw new ValidationError(
 			'expansion ratios',
-			`(1 + ${ratios.left} + ${ratios.right}) × (1 + ${ratios.up} + ${ratios.down}) = ${area.toFixed(3)}× the original area`,
+			`(1 + ${ratios.left} + ${ratios.right}) × (1 + ${ratios.up} + ${ratios.down}) = ` +
+				`${area.toFixed(3)}× the original area`,
 			`it must be at most ${MAX_AREA_MULTIPLIER}× the original area`,
 			false,
 			'The canvas these expansion ratios make',
 		);
 	}
 	if (area === 1) {
-		throw new ValidationError('expansion ratios', 0, 'at least one side must be expanded', false, 'Each expansion ratio');
+		throw new ValidationError(
+			'expansion ratios',
+			0,
+			'at least one side must be expanded',
+			false,
+			'Each expansion ratio',
+		);
 	}
 }
 
 /** The optional create fields: prompt length, image count, callback URL. */
-export function validateOptions(options: { prompt?: string; n?: number; callbackUrl?: string }): void {
+export function validateOptions(options: {
+	prompt?: string;
+	n?: number;
+	callbackUrl?: string;
+}): void {
 	if (options.prompt !== undefined && typeof options.prompt !== 'string') {
 		throw new ValidationError('prompt', options.prompt, 'the prompt must be text');
 	}
 	if (options.prompt !== undefined && options.prompt.length > MAX_PROMPT_LENGTH) {
-		throw new ValidationError('prompt', options.prompt, `the prompt must be at most ${MAX_PROMPT_LENGTH} characters`);
+		throw new ValidationError(
+			'prompt',
+			options.prompt,
+			`the prompt must be at most ${MAX_PROMPT_LENGTH} characters`,
+		);
 	}
-	if (options.n !== undefined && !(Number.isInteger(options.n) && options.n >= 1 && options.n <= 9)) {
-		throw new ValidationError('numberOfImages', options.n, 'the number of images must be a whole number from 1 to 9');
+	if (
+		options.n !== undefined &&
+		!(Number.isInteger(options.n) && options.n >= 1 && options.n <= 9)
+	) {
+		throw new ValidationError(
+			'numberOfImages',
+			options.n,
+			'the number of images must be a whole number from 1 to 9',
+		);
 	}
-	if (options.callbackUrl !== undefined && options.callbackUrl !== '') assertHttpUrl(options.callbackUrl, 'callbackUrl');
+	if (options.callbackUrl !== undefined && options.callbackUrl !== '')
+		assertHttpUrl(options.callbackUrl, 'callbackUrl');
 }

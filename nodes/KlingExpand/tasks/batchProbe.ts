@@ -1,11 +1,11 @@
 import type { KlingTask } from '../../shared/task';
 import { isTerminal, normaliseTask } from '../../shared/task';
-import type { KlingContext } from '../../shared/transport/request';
-import type { RequestPolicy } from '../../shared/transport/retry';
-import { findTask } from './lookup';
 import { KlingFailure } from '../../shared/transport/failure';
+import type { KlingContext } from '../../shared/transport/request';
 import { klingRequest } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
 import { settle } from '../../shared/transport/retry';
+import { findTask } from './lookup';
 
 /** Kling's largest list page: one request answers up to this many tasks. */
 const PAGE_SIZE = 500;
@@ -15,31 +15,53 @@ const MAX_PAGE_NUM = 1000;
 
 export type ProbeResult =
 	| { complete: false; requests: number }
-	/** Every task of the batch, by item index; undefined for an item Kling holds no task for (it was never submitted). */
+	/**
+	 * Every task of the batch, by item index; undefined for an item Kling holds no task for (it was
+	 * never submitted).
+	 */
 	| { complete: true; tasks: Array<KlingTask | undefined>; requests: number };
 
 /**
- * Whether a callback batch has ended, at a cost that stays linear in its size whatever else the account
- * holds. Each terminal callback runs this; the answer "not yet" is what most of them get, so it is found
+ * Whether a callback batch has ended, at a cost that stays linear in its size whatever else the
+ * account
+ * holds. Each terminal callback runs this; the answer "not yet" is what most of them get, so it is
+ * found
  * with as few requests as possible:
- * 1. the newest other task is asked first: tasks end roughly in the order they were submitted, so while
+ * 1. the newest other task is asked first: tasks end roughly in the order they were submitted, so
+ *    while
  *    the batch runs, the one submitted last is the likeliest still to run (one query, and done);
- * 2. only when that one has ended too are the rest read from list pages (500 tasks each, newest first),
+ * 2. only when that one has ended too are the rest read from list pages (500 tasks each, newest
+ *    first),
  *    while a page can still save more queries than it costs, stopping at the first unfinished task;
- * 3. whatever the pages did not show is asked for one by one, again stopping at the first unfinished one.
- * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is, asked last.
- * `ownEndedAt` (the callback body's updated_at) also stops the probe at a task that ended later: then this
+ * 3. whatever the pages did not show is asked for one by one, again stopping at the first
+ *    unfinished one.
+ * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is,
+ * asked last.
+ * `ownEndedAt` (the callback body's updated_at) also stops the probe at a task that ended later:
+ * then this
  * callback is not the one that resumes (see lastToEnd), and only "not complete" is reported.
  */
-export async function probeBatch(ctx: KlingContext, ids: string[], own: number, policy: RequestPolicy, ownEndedAt?: number): Promise<ProbeResult> {
+export async function probeBatch(
+	ctx: KlingContext,
+	ids: string[],
+	own: number,
+	policy: RequestPolicy,
+	ownEndedAt?: number,
+): Promise<ProbeResult> {
 	const tasks = new Array<KlingTask | undefined>(ids.length);
 	const known = new Set<number>();
 	let requests = 0;
 	const order = [...ids.keys()].reverse().filter((index) => index !== own);
 	order.push(own);
-	// A task that ended after this callback's own (by the callback's word: it only saves work) makes another callback the last one.
-	const endedLater = (index: number) => index !== own && ownEndedAt !== undefined && (tasks[index]!.updated_at ?? 0) > ownEndedAt;
-	const unfinished = () => [...known].some((index) => tasks[index] !== undefined && (!isTerminal(tasks[index]!.task_status) || endedLater(index)));
+	// A task that ended after this callback's own (by the callback's word: it only saves work) makes
+	// another callback the last one.
+	const endedLater = (index: number) =>
+		index !== own && ownEndedAt !== undefined && (tasks[index]!.updated_at ?? 0) > ownEndedAt;
+	const unfinished = () =>
+		[...known].some(
+			(index) =>
+				tasks[index] !== undefined && (!isTerminal(tasks[index]!.task_status) || endedLater(index)),
+		);
 
 	const ask = async (index: number) => {
 		requests++;
@@ -58,14 +80,19 @@ export async function probeBatch(ctx: KlingContext, ids: string[], own: number, 
 		// A page costs one request; asking the tasks one by one costs one each.
 		if (left < 2 || pageNum - 1 >= left) break;
 		requests++;
-		const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum, pageSize: PAGE_SIZE } }, policy));
-		// A provider without the list route (or a failed page): the tasks are asked for one by one below.
+		const page = await settle(
+			async () =>
+				await klingRequest(ctx, { method: 'GET', qs: { pageNum, pageSize: PAGE_SIZE } }, policy),
+		);
+		// A provider without the list route (or a failed page): the tasks are asked for one by one
+		// below.
 		if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
 		if (!page.ok) break;
 		const entries = Array.isArray(page.value) ? page.value : [];
 		for (const entry of entries) {
 			const task = normaliseTask(entry);
-			const index = task && (position.get(task.external_task_id ?? '') ?? position.get(task.task_id));
+			const index =
+				task && (position.get(task.external_task_id ?? '') ?? position.get(task.task_id));
 			if (task && index !== undefined && !known.has(index)) {
 				tasks[index] = task;
 				known.add(index);
@@ -84,8 +111,10 @@ export async function probeBatch(ctx: KlingContext, ids: string[], own: number, 
 }
 
 /**
- * The item whose task ended last (ties: the later item). Its terminal callback is the one that resumes
- * the execution and downloads the images, so callbacks that arrive later, duplicates included, or at the
+ * The item whose task ended last (ties: the later item). Its terminal callback is the one that
+ * resumes
+ * the execution and downloads the images, so callbacks that arrive later, duplicates included, or
+ * at the
  * same time, never download them again or resume twice.
  */
 export function lastToEnd(tasks: Array<KlingTask | undefined>): number | undefined {
@@ -99,16 +128,26 @@ export function lastToEnd(tasks: Array<KlingTask | undefined>): number | undefin
 }
 
 /**
- * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch is being
- * submitted: one list page, which shows every recent task at once, plus a query for the oldest task the
- * page missed (other workflows' newer tasks can push it off the page). At most two requests per check
+ * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch
+ * is being
+ * submitted: one list page, which shows every recent task at once, plus a query for the oldest
+ * task the
+ * page missed (other workflows' newer tasks can push it off the page). At most two requests per
+ * check
  * however many tasks are held or the account holds: tasks the page misses are learnt one per check.
  */
-export async function endedAmong(ctx: KlingContext, taskIds: string[], policy: RequestPolicy): Promise<Set<string>> {
+export async function endedAmong(
+	ctx: KlingContext,
+	taskIds: string[],
+	policy: RequestPolicy,
+): Promise<Set<string>> {
 	const wanted = new Set(taskIds);
 	const seen = new Set<string>();
 	const ended = new Set<string>();
-	const page = await settle(async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize: PAGE_SIZE } }, policy));
+	const page = await settle(
+		async () =>
+			await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize: PAGE_SIZE } }, policy),
+	);
 	if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
 	for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {
 		const task = normaliseTask(entry);

@@ -2,33 +2,43 @@ import { randomBytes } from 'node:crypto';
 
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 
+import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
 import type { KlingContext } from '../../shared/transport/request';
 import { sendOnce } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { settle, withRetries } from '../../shared/transport/retry';
-import type { KlingTask } from '../../shared/task';
 import { ValidationError } from '../../shared/validationError';
 import type { Batch, ItemRun } from '../actions/batch';
 import { findTask } from './lookup';
 
 /*
- * Creating a task at most once, whatever fails: every create carries an external_task_id (generated here
- * when the user gives none), a ledger in the node's execution context remembers what each try sent, a
- * later try looks its ids up before sending, and a create whose answer was lost is looked up, not re-sent.
+ * Creating a task at most once, whatever fails: every create carries an external_task_id
+ * (generated here
+ * when the user gives none), a ledger in the node's execution context remembers what each try
+ * sent, a
+ * later try looks its ids up before sending, and a create whose answer was lost is looked up, not
+ * re-sent.
  */
 
 /**
  * What this execution's node has sent under the external ids it generated. It lives in the node's
- * execution context, which n8n keeps when Retry On Fail runs execute() again, so a later try knows what
+ * execution context, which n8n keeps when Retry On Fail runs execute() again, so a later try knows
+ * what
  * an earlier one sent; a new execution starts with an empty one.
  */
 interface Ledger {
-	/** Random, so two executions never share an id, even on two n8n instances (both count executions from 1) on one account. */
+	/**
+	 * Random, so two executions never share an id, even on two n8n instances (both count executions
+	 * from 1) on one account.
+	 */
 	salt: string;
 	sent: Record<string, true>;
-	/** Per run and item, once a task under its id failed: the next try makes a fresh task under a new id. */
+	/**
+	 * Per run and item, once a task under its id failed: the next try makes a fresh task under a new
+	 * id.
+	 */
 	attempts: Record<string, number>;
 }
 
@@ -38,42 +48,70 @@ function ledgerOf(ctx: IExecuteFunctions): Ledger {
 	return context.klingExternalIds;
 }
 
-/** Which run of this node this is (a node runs again in loops); the same on every Retry On Fail try. */
-const runIndexOf = (ctx: IExecuteFunctions, itemIndex = 0) => Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0);
+/**
+ * Which run of this node this is (a node runs again in loops); the same on every Retry On Fail try.
+ */
+const runIndexOf = (ctx: IExecuteFunctions, itemIndex = 0) =>
+	Number(ctx.getWorkflowDataProxy(itemIndex).$runIndex ?? 0);
 
-const runItemKey = (ctx: IExecuteFunctions, itemIndex: number) => `${runIndexOf(ctx, itemIndex)}-${itemIndex}`;
+const runItemKey = (ctx: IExecuteFunctions, itemIndex: number) =>
+	`${runIndexOf(ctx, itemIndex)}-${itemIndex}`;
 
-/** The one external id format: `n8n-<execution>-<batch>-<item>`, and `-<attempt>` once a task under the earlier id failed. */
+/**
+ * The one external id format: `n8n-<execution>-<batch>-<item>`, and `-<attempt>` once a task under
+ * the earlier id failed.
+ */
 const formatExternalId = (executionId: string, batchId: string, itemIndex: number, attempt = 1) =>
 	`n8n-${executionId}-${batchId}-${itemIndex}${attempt > 1 ? `-${attempt}` : ''}`;
 
 /** `<salt>-<run>`: the same on every try of this run, never shared by two executions. */
-const batchIdOf = (ctx: IExecuteFunctions, itemIndex = 0) => `${ledgerOf(ctx).salt}-${runIndexOf(ctx, itemIndex)}`;
+const batchIdOf = (ctx: IExecuteFunctions, itemIndex = 0) =>
+	`${ledgerOf(ctx).salt}-${runIndexOf(ctx, itemIndex)}`;
 
-/** `n8n-<execution>-<salt>-<run>-<item>`, and `-<attempt>` once a task under the earlier id failed. */
+/**
+ * `n8n-<execution>-<salt>-<run>-<item>`, and `-<attempt>` once a task under the earlier id failed.
+ */
 export function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
 	const attempt = ledgerOf(ctx).attempts[runItemKey(ctx, itemIndex)] ?? 1;
-	return formatExternalId(String(ctx.getExecutionId() || 'run'), batchIdOf(ctx, itemIndex), itemIndex, attempt);
+	return formatExternalId(
+		String(ctx.getExecutionId() || 'run'),
+		batchIdOf(ctx, itemIndex),
+		itemIndex,
+		attempt,
+	);
 }
 
-/** Callback mode's batch id: the batch part of its items' generated ids, so the resume webhook can name them all. */
+/**
+ * Callback mode's batch id: the batch part of its items' generated ids, so the resume webhook can
+ * name them all.
+ */
 export function callbackBatchId(ctx: IExecuteFunctions): string {
 	return batchIdOf(ctx);
 }
 
-/** The external ids of a callback batch's items, in item order (callback mode never retires an id). */
+/**
+ * The external ids of a callback batch's items, in item order (callback mode never retires an id).
+ */
 export function batchExternalIds(executionId: string, batchId: string, count: number): string[] {
-	return Array.from({ length: count }, (_, itemIndex) => formatExternalId(executionId, batchId, itemIndex));
+	return Array.from({ length: count }, (_, itemIndex) =>
+		formatExternalId(executionId, batchId, itemIndex),
+	);
 }
 
-/** The item's task failed: a later try of this execution creates a new task instead of taking the failed one. */
+/**
+ * The item's task failed: a later try of this execution creates a new task instead of taking the
+ * failed one.
+ */
 export function retireGeneratedId(ctx: IExecuteFunctions, itemIndex: number): void {
 	const { attempts } = ledgerOf(ctx);
 	const key = runItemKey(ctx, itemIndex);
 	attempts[key] = (attempts[key] ?? 1) + 1;
 }
 
-/** Whether an earlier try of this execution sent a create under this id (then it is looked up before sending again). */
+/**
+ * Whether an earlier try of this execution sent a create under this id (then it is looked up before
+ * sending again).
+ */
 function wasSent(ctx: IExecuteFunctions, externalTaskId: string): boolean {
 	return ledgerOf(ctx).sent[externalTaskId] === true;
 }
@@ -83,14 +121,16 @@ function markSent(ctx: IExecuteFunctions, externalTaskId: string): void {
 }
 
 /**
- * Creates a task at most once. A create whose answer was lost (network error, broken JSON, a 5xx) may
+ * Creates a task at most once. A create whose answer was lost (network error, broken JSON, a 5xx)
+ * may
  * still have been accepted and billed, so before sending it again we look it up by its
  * `external_task_id`, and only re-send when the provider says it does not exist.
  *
  * Kling refuses a create whose external_task_id it already holds (1201). When that id can only be
  * ours (`idIsOurs`: generated for this item and kept for every try, so n8n's Retry On Fail sends it
  * again; or sent by an attempt of this call whose answer was lost), the task it names is the one we
- * created, and is returned instead of an error or a second task. A failure after a lost answer that no
+ * created, and is returned instead of an error or a second task. A failure after a lost answer
+ * that no
  * lookup settled carries the id as `unconfirmedTask`, so the error names what may exist.
  */
 export async function createTaskOnce(
@@ -101,7 +141,8 @@ export async function createTaskOnce(
 ): Promise<unknown> {
 	const startedAt = Date.now();
 	// A user's id may name an old task of theirs: only one created since this call began can be ours.
-	const ours = (task: unknown) => idIsOurs || (normaliseTask(task)?.created_at ?? 0) >= startedAt - CLOCK_SKEW_MS;
+	const ours = (task: unknown) =>
+		idIsOurs || (normaliseTask(task)?.created_at ?? 0) >= startedAt - CLOCK_SKEW_MS;
 	const lookUp = async () => {
 		const found = await findTask(ctx, body.external_task_id, policy, 'externalId');
 		return found !== undefined && ours(found) ? found : undefined;
@@ -130,7 +171,8 @@ export async function createTaskOnce(
 		if (existing.ok && existing.value !== undefined) return existing.value;
 		unconfirmed = true;
 	}
-	if (error instanceof KlingFailure && (unconfirmed || error.mayHaveBeenAccepted)) error.unconfirmedTask = body.external_task_id;
+	if (error instanceof KlingFailure && (unconfirmed || error.mayHaveBeenAccepted))
+		error.unconfirmedTask = body.external_task_id;
 	throw error;
 }
 
@@ -144,7 +186,11 @@ const CLOCK_SKEW_MS = 10 * 60_000;
 export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex: number): void {
 	const holder = batch.externalIds.get(externalTaskId);
 	if (holder !== undefined && holder !== itemIndex) {
-		throw new ValidationError('externalTaskId', externalTaskId, `item ${holder} of this run already uses it, and each task needs its own`);
+		throw new ValidationError(
+			'externalTaskId',
+			externalTaskId,
+			`item ${holder} of this run already uses it, and each task needs its own`,
+		);
 	}
 	batch.externalIds.set(externalTaskId, itemIndex);
 }
@@ -152,24 +198,40 @@ export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex:
 /** What a create needs to be sent at most once. */
 export interface CreateRequest {
 	externalTaskId: string;
-	/** Generated here rather than given by the user: a task Kling holds under it can only be this item's. */
+	/**
+	 * Generated here rather than given by the user: a task Kling holds under it can only be this
+	 * item's.
+	 */
 	externalIdIsOurs: boolean;
 	body: () => Promise<IDataObject & { external_task_id: string }>;
 }
 
 /**
- * Sends the create once (see createTaskOnce) and records the task on the item's run. When an earlier try
- * of this execution (n8n's Retry On Fail) already sent a create under this generated id, the task is
+ * Sends the create once (see createTaskOnce) and records the task on the item's run. When an
+ * earlier try
+ * of this execution (n8n's Retry On Fail) already sent a create under this generated id, the task
+ * is
  * looked up first and taken if it exists, so no try bills the same item twice.
  */
-export async function submitOnce(ctx: IExecuteFunctions, request: CreateRequest, run: ItemRun, policy: RequestPolicy): Promise<KlingTask> {
+export async function submitOnce(
+	ctx: IExecuteFunctions,
+	request: CreateRequest,
+	run: ItemRun,
+	policy: RequestPolicy,
+): Promise<KlingTask> {
 	const record: ItemRun['tasks'][number] = { external_task_id: request.externalTaskId };
 	run.tasks.push(record);
 	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
 	const earlier = sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined;
 	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
-	const task = normaliseTask(earlier ?? (await createTaskOnce(ctx, await request.body(), policy, request.externalIdIsOurs)));
-	if (!task) throw new KlingFailure('malformed', 'The provider accepted the task but its answer has no task_id');
+	const task = normaliseTask(
+		earlier ?? (await createTaskOnce(ctx, await request.body(), policy, request.externalIdIsOurs)),
+	);
+	if (!task)
+		throw new KlingFailure(
+			'malformed',
+			'The provider accepted the task but its answer has no task_id',
+		);
 	record.task_id = task.task_id;
 	return { ...task, external_task_id: task.external_task_id ?? request.externalTaskId };
 }

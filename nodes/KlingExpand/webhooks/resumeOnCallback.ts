@@ -1,4 +1,9 @@
-import type { IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+import type {
+	IDataObject,
+	INodeExecutionData,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
 
 import { taskOutputItems } from '../../shared/output';
 import type { KlingTask } from '../../shared/task';
@@ -11,31 +16,68 @@ import { lastToEnd, probeBatch } from '../tasks/batchProbe';
 import { batchExternalIds } from '../tasks/createOnce';
 
 /**
- * The webhook half of Submit and Wait's callback mode (the execute half is actions/submitAndWait.callback.ts).
+ * The webhook half of Submit and Wait's callback mode (the execute half is
+ * actions/submitAndWait.callback.ts).
  * webhook() runs on each callback, on the main (or webhook) process and without the input items. It
- * verifies the signature against n8n's own execution id before anything else (401, no provider request),
- * ignores tasks that are not this batch's and non-terminal callbacks (no request), and otherwise probes the
- * batch (tasks/batchProbe.ts) until the first unfinished task. Only the callback of the task that ended last
+ * verifies the signature against n8n's own execution id before anything else (401, no provider
+ * request),
+ * ignores tasks that are not this batch's and non-terminal callbacks (no request), and otherwise
+ * probes the
+ * batch (tasks/batchProbe.ts) until the first unfinished task. Only the callback of the task that
+ * ended last
  * resumes the execution and downloads the images, so each image is downloaded once.
  */
 
 /**
- * Kling is waiting for the answer to its callback: a few quick tries, not the node's minute of backoff. If
- * they all fail, the callback gets an error, and the wait's timeout still brings every task out by name.
+ * Kling is waiting for the answer to its callback: a few quick tries, not the node's minute of
+ * backoff. If
+ * they all fail, the callback gets an error, and the wait's timeout still brings every task out by
+ * name.
  */
 const CALLBACK_QUERY_POLICY: RequestPolicy = { attempts: 3, retryDelayMs: 500, timeoutMs: 10_000 };
 
-/** The task as an output item: downloaded images when asked, an error item for a failed or lost task. */
-async function taskToItems(ctx: IWebhookFunctions, itemIndex: number, externalTaskId: string, task: KlingTask | undefined, options: IDataObject, download: boolean): Promise<INodeExecutionData[]> {
-	const paired = (items: INodeExecutionData[]) => items.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
+/**
+ * The task as an output item: downloaded images when asked, an error item for a failed or lost
+ * task.
+ */
+async function taskToItems(
+	ctx: IWebhookFunctions,
+	itemIndex: number,
+	externalTaskId: string,
+	task: KlingTask | undefined,
+	options: IDataObject,
+	download: boolean,
+): Promise<INodeExecutionData[]> {
+	const paired = (items: INodeExecutionData[]) =>
+		items.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
 	if (!task) {
-		return paired([{ json: { wait_status: 'not_submitted', external_task_id: externalTaskId, error: `Kling has no task ${externalTaskId}: item ${itemIndex} was not submitted (see this node's run before the wait)` } }]);
+		return paired([
+			{
+				json: {
+					wait_status: 'not_submitted',
+					external_task_id: externalTaskId,
+					error:
+						`Kling has no task ${externalTaskId}: item ${itemIndex} was not submitted (see ` +
+						`this node's run before the wait)`,
+				},
+			},
+		]);
 	}
 	if (task.task_status === 'failed') {
-		return paired([{ json: { ...task, wait_status: 'completed', error: `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}` } as unknown as IDataObject }]);
+		return paired([
+			{
+				json: {
+					...task,
+					wait_status: 'completed',
+					error: `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`,
+				} as unknown as IDataObject,
+			},
+		]);
 	}
 	const json = { ...task, wait_status: 'completed' } as unknown as IDataObject;
-	return paired(await taskOutputItems(ctx, json, task, { download, options, policy: DEFAULT_POLICY }));
+	return paired(
+		await taskOutputItems(ctx, json, task, { download, options, policy: DEFAULT_POLICY }),
+	);
 }
 
 function answer(ctx: IWebhookFunctions, status: number, body: IDataObject): IWebhookResponseData {
@@ -43,46 +85,78 @@ function answer(ctx: IWebhookFunctions, status: number, body: IDataObject): IWeb
 	return { noWebhookResponse: true };
 }
 
-/** Runs on each callback to the resume URL: answers, and resumes the execution once the whole batch has ended. */
+/**
+ * Runs on each callback to the resume URL: answers, and resumes the execution once the whole batch
+ * has ended.
+ */
 export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const request = this.getRequestObject();
 	const response = this.getResponseObject();
 	const claimed = claimedBatch(request.query as Record<string, unknown>);
 	if (!claimed) return answer(this, 400, { error: 'not a Kling Expand resume URL' });
 	const { batchId, itemCount: count } = claimed;
-	// The execution is n8n's (its resume URL's signature covers the path); the batch identity is ours.
+	// The execution is n8n's (its resume URL's signature covers the path); the batch identity is
+	// ours.
 	const executionId = String(this.getExecutionId());
 	const key = resumeKey(await this.getCredentials('klingApi'));
-	if (!key || claimed.claimedExecutionId !== executionId || !verifyBatch(key, { executionId, batchId, itemCount: count }, claimed.signature)) {
-		return answer(this, 401, { error: 'the resume URL was altered: its batch signature does not match' });
+	if (
+		!key ||
+		claimed.claimedExecutionId !== executionId ||
+		!verifyBatch(key, { executionId, batchId, itemCount: count }, claimed.signature)
+	) {
+		return answer(this, 401, {
+			error: 'the resume URL was altered: its batch signature does not match',
+		});
 	}
 	const task = normaliseTask((request.body as IDataObject)?.data ?? request.body);
 	if (!task) return answer(this, 400, { error: 'the body is not a Kling task' });
 	const ids = batchExternalIds(executionId, batchId, count);
 	const own = task.external_task_id === undefined ? -1 : ids.indexOf(task.external_task_id);
-	// The body is only a hint (anyone holding the URL can post one): what comes out is read from Kling.
-	if (own === -1) return { webhookResponse: { received: true, resumed: false, ignored: 'the task is not one of this batch' } };
+	// The body is only a hint (anyone holding the URL can post one): what comes out is read from
+	// Kling.
+	if (own === -1)
+		return {
+			webhookResponse: {
+				received: true,
+				resumed: false,
+				ignored: 'the task is not one of this batch',
+			},
+		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
 	const probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
 	if (!probe.complete) return { webhookResponse: { received: true, resumed: false } };
-	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat it.
-	if (lastToEnd(probe.tasks) !== own) return { webhookResponse: { received: true, resumed: false } };
+	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat
+	// it.
+	if (lastToEnd(probe.tasks) !== own)
+		return { webhookResponse: { received: true, resumed: false } };
 
 	const download = this.getNodeParameter('downloadImages', true) as boolean;
 	const options = this.getNodeParameter('options', {}) as IDataObject;
 	// Answer before downloading: the sender's timeout is undocumented.
 	if (download) response.status(200).json({ received: true, resumed: true });
-	const outputs = await mapSettled(count, 4, async (itemIndex) => await taskToItems(this, itemIndex, ids[itemIndex], probe.tasks[itemIndex], options, download));
+	const outputs = await mapSettled(
+		count,
+		4,
+		async (itemIndex) =>
+			await taskToItems(this, itemIndex, ids[itemIndex], probe.tasks[itemIndex], options, download),
+	);
 	const output = outputs.flatMap((result, itemIndex) =>
 		result.status === 'fulfilled'
 			? result.value
 			: [
 					{
-						json: { wait_status: 'completed', task_id: probe.tasks[itemIndex]?.task_id, external_task_id: ids[itemIndex], error: (result.reason as Error).message },
+						json: {
+							wait_status: 'completed',
+							task_id: probe.tasks[itemIndex]?.task_id,
+							external_task_id: ids[itemIndex],
+							error: (result.reason as Error).message,
+						},
 						pairedItem: { item: itemIndex },
 					},
 				],
 	);
-	return download ? { noWebhookResponse: true, workflowData: [output] } : { workflowData: [output], webhookResponse: { received: true, resumed: true } };
+	return download
+		? { noWebhookResponse: true, workflowData: [output] }
+		: { workflowData: [output], webhookResponse: { received: true, resumed: true } };
 }

@@ -1,9 +1,15 @@
 import { isTerminal } from '../../shared/task';
 
-/** How many delivery keys a trigger remembers (oldest forgotten first), so its static data stays small. */
+/**
+ * How many delivery keys a trigger remembers (oldest forgotten first), so its static data stays
+ * small.
+ */
 export const REMEMBERED_DELIVERIES = 1000;
 
-/** Identifies one status report of one task, whichever delivery attempt carried it: `<task_id>:<task_status>`. */
+/**
+ * Identifies one status report of one task, whichever delivery attempt carried it:
+ * `<task_id>:<task_status>`.
+ */
 export function deliveryKey(task: { task_id: string; task_status: string }): string {
 	return `${task.task_id}:${task.task_status}`;
 }
@@ -11,14 +17,25 @@ export function deliveryKey(task: { task_id: string; task_status: string }): str
 export type DeliveryVerdict = 'new' | 'duplicate' | 'stale';
 
 /** A key seen before is a duplicate; a non-terminal status after the task's end is stale. */
-export function judgeDelivery(remembered: ReadonlySet<string>, task: { task_id: string; task_status: string }): DeliveryVerdict {
+export function judgeDelivery(
+	remembered: ReadonlySet<string>,
+	task: { task_id: string; task_status: string },
+): DeliveryVerdict {
 	if (remembered.has(deliveryKey(task))) return 'duplicate';
-	if (!isTerminal(task.task_status) && (remembered.has(`${task.task_id}:succeed`) || remembered.has(`${task.task_id}:failed`))) return 'stale';
+	if (
+		!isTerminal(task.task_status) &&
+		(remembered.has(`${task.task_id}:succeed`) || remembered.has(`${task.task_id}:failed`))
+	)
+		return 'stale';
 	return 'new';
 }
 
 /** `older` then the keys of `newer` not in it, the newest `limit` kept. */
-export function mergeKeys(older: readonly string[], newer: readonly string[], limit = REMEMBERED_DELIVERIES): string[] {
+export function mergeKeys(
+	older: readonly string[],
+	newer: readonly string[],
+	limit = REMEMBERED_DELIVERIES,
+): string[] {
 	const merged = [...new Set([...older, ...newer])];
 	return merged.slice(Math.max(0, merged.length - limit));
 }
@@ -26,10 +43,14 @@ export function mergeKeys(older: readonly string[], newer: readonly string[], li
 /**
  * The deliveries a trigger has accepted, held in this process per workflow and node (`scope`).
  *
- * n8n hands each delivery its own copy of the workflow's static data and saves that copy after webhook()
- * returns, so deliveries that overlap overwrite each other's keys. This memory is the authority within one
- * process: every delivery merges what its copy holds (keys saved by earlier processes) into it, claims its
- * key synchronously (two overlapping deliveries cannot both claim it), and writes the full union back, so
+ * n8n hands each delivery its own copy of the workflow's static data and saves that copy after
+ * webhook()
+ * returns, so deliveries that overlap overwrite each other's keys. This memory is the authority
+ * within one
+ * process: every delivery merges what its copy holds (keys saved by earlier processes) into it,
+ * claims its
+ * key synchronously (two overlapping deliveries cannot both claim it), and writes the full union
+ * back, so
  * whichever copy n8n saves last holds every key. Across processes (queue mode with several webhook
  * processes) it cannot help: the README shows Remove Duplicates keyed on `delivery_key` for that.
  */
@@ -40,13 +61,21 @@ export class DeliveryMemory {
 
 	/** Everything known for the scope: this process's keys merged with the saved ones. */
 	remembered(scope: string, saved: readonly string[]): string[] {
-		const merged = mergeKeys(saved.filter((key) => typeof key === 'string'), this.scopes.get(scope) ?? [], this.limit);
+		const merged = mergeKeys(
+			saved.filter((key) => typeof key === 'string'),
+			this.scopes.get(scope) ?? [],
+			this.limit,
+		);
 		this.scopes.set(scope, merged);
 		return merged;
 	}
 
 	/** Judges the delivery and, when it is new, remembers it; returns the keys to save either way. */
-	claim(scope: string, saved: readonly string[], task: { task_id: string; task_status: string }): { verdict: DeliveryVerdict; remembered: string[] } {
+	claim(
+		scope: string,
+		saved: readonly string[],
+		task: { task_id: string; task_status: string },
+	): { verdict: DeliveryVerdict; remembered: string[] } {
 		const known = this.remembered(scope, saved);
 		const verdict = judgeDelivery(new Set(known), task);
 		if (verdict !== 'new') return { verdict, remembered: known };

@@ -5,8 +5,8 @@ import { detectImageFormat, HEADER_BYTES, readImageHeader } from '../imageHeader
 import type { KlingResultImage, KlingTask } from '../task';
 import { assertHttpUrl } from '../validationError';
 import { KlingFailure } from './failure';
-import type { RequestPolicy } from './retry';
 import { requestFailure } from './request';
+import type { RequestPolicy } from './retry';
 import { settle, withRetries } from './retry';
 import type { StreamResponse } from './stream';
 import { deadlineSignal, readStream, untilAborted } from './stream';
@@ -15,8 +15,10 @@ import { deadlineSignal, readStream, untilAborted } from './stream';
 export const MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 
 /**
- * Reads a URL's body, stopping at `maxBytes`: with `atLimit: 'fail'` a larger body is an error (result
- * downloads), with `'truncate'` the first bytes are enough (reading an image header), and `enough` may
+ * Reads a URL's body, stopping at `maxBytes`: with `atLimit: 'fail'` a larger body is an error
+ * (result
+ * downloads), with `'truncate'` the first bytes are enough (reading an image header), and `enough`
+ * may
  * stop sooner. The Request Timeout is a deadline for the whole download. No credentials are sent:
  * result URLs are public CDN links, and a user's image URL is not Kling's. Messages show the URL's
  * origin and path only (see redactUrl): a signed link's query or a `user:pass@` stays out of them.
@@ -24,7 +26,13 @@ export const MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 export async function fetchBytes(
 	ctx: IExecuteFunctions | IWebhookFunctions,
 	url: string,
-	options: { maxBytes: number; atLimit: 'fail' | 'truncate'; field: string; policy: RequestPolicy; enough?: (bytes: Buffer) => boolean },
+	options: {
+		maxBytes: number;
+		atLimit: 'fail' | 'truncate';
+		field: string;
+		policy: RequestPolicy;
+		enough?: (bytes: Buffer) => boolean;
+	},
 ): Promise<{ bytes: Buffer; contentType?: string }> {
 	assertHttpUrl(url, options.field);
 	const shown = redactUrl(url);
@@ -40,18 +48,41 @@ export async function fetchBytes(
 			abortSignal: deadline,
 			headers: options.atLimit === 'truncate' ? { Range: `bytes=0-${options.maxBytes - 1}` } : {},
 		}) as Promise<StreamResponse>;
-		const outcome = await settle(async () => await untilAborted(sent, deadline, (late) => late.body.destroy()));
-		if (!outcome.ok) throw requestFailure(outcome.error, url, deadline, policy, `The download of ${shown}`);
+		const outcome = await settle(
+			async () => await untilAborted(sent, deadline, (late) => late.body.destroy()),
+		);
+		if (!outcome.ok)
+			throw requestFailure(outcome.error, url, deadline, policy, `The download of ${shown}`);
 		const response = outcome.value;
 		if (response.statusCode >= 400) {
 			response.body.destroy();
-			throw new KlingFailure('http', `Downloading ${shown} answered HTTP ${response.statusCode}`, undefined, response.statusCode);
+			throw new KlingFailure(
+				'http',
+				`Downloading ${shown} answered HTTP ${response.statusCode}`,
+				undefined,
+				response.statusCode,
+			);
 		}
-		const read = await readStream(response.body, { signal: deadline, maxBytes: options.maxBytes, atLimit: options.atLimit, enough: options.enough });
-		if (read.overLimit) throw new KlingFailure('http', `${shown} is larger than the download limit of ${options.maxBytes} bytes (the Max Download Size option)`);
-		if (read.aborted) throw requestFailure(undefined, url, deadline, policy, `The download of ${shown}`);
-		if (read.interrupted) throw new KlingFailure('network', `The download of ${shown} was interrupted`);
-		const contentType = typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined;
+		const read = await readStream(response.body, {
+			signal: deadline,
+			maxBytes: options.maxBytes,
+			atLimit: options.atLimit,
+			enough: options.enough,
+		});
+		if (read.overLimit)
+			throw new KlingFailure(
+				'http',
+				`${shown} is larger than the download limit of ${options.maxBytes} bytes (the Max ` +
+					`Download Size option)`,
+			);
+		if (read.aborted)
+			throw requestFailure(undefined, url, deadline, policy, `The download of ${shown}`);
+		if (read.interrupted)
+			throw new KlingFailure('network', `The download of ${shown} was interrupted`);
+		const contentType =
+			typeof response.headers['content-type'] === 'string'
+				? response.headers['content-type']
+				: undefined;
 		return { bytes: read.bytes, contentType };
 	}, policy);
 }
@@ -65,7 +96,8 @@ export interface DownloadedImage {
 }
 
 /**
- * Downloads every result image of a finished task as n8n binary data, named `<task_id>_<index>.<ext>`
+ * Downloads every result image of a finished task as n8n binary data, named
+ * `<task_id>_<index>.<ext>`
  * with the MIME type read from the bytes (CDNs often say application/octet-stream).
  */
 export async function downloadTaskImages(
@@ -77,9 +109,19 @@ export async function downloadTaskImages(
 	const images: KlingResultImage[] = task.task_result?.images ?? [];
 	const downloaded: DownloadedImage[] = [];
 	for (const image of images) {
-		const { bytes, contentType } = await fetchBytes(ctx, image.url, { maxBytes, atLimit: 'fail', field: 'task_result.images.url', policy });
+		const { bytes, contentType } = await fetchBytes(ctx, image.url, {
+			maxBytes,
+			atLimit: 'fail',
+			field: 'task_result.images.url',
+			policy,
+		});
 		const format = detectImageFormat(bytes);
-		const mimeType = format === 'png' ? 'image/png' : format === 'jpeg' ? 'image/jpeg' : (contentType?.split(';')[0].trim() || 'application/octet-stream');
+		const mimeType =
+			format === 'png'
+				? 'image/png'
+				: format === 'jpeg'
+					? 'image/jpeg'
+					: contentType?.split(';')[0].trim() || 'application/octet-stream';
 		const extension = format === 'jpeg' ? 'jpg' : (format ?? 'bin');
 		const fileName = `${task.task_id}_${image.index}.${extension}`;
 		let size: { width?: number; height?: number } = {};
@@ -89,16 +131,34 @@ export async function downloadTaskImages(
 			// Not a PNG/JPEG header: still hand the bytes over, without dimensions.
 		}
 		const binary = await ctx.helpers.prepareBinaryData(bytes, fileName, mimeType);
-		downloaded.push({ index: image.index, url: image.url, width: size.width, height: size.height, binary });
+		downloaded.push({
+			index: image.index,
+			url: image.url,
+			width: size.width,
+			height: size.height,
+			binary,
+		});
 	}
 	return downloaded;
 }
 
-/** Each result image's URL and size, read from its first bytes: what an agent's tool answers instead of binary. */
-export async function readTaskImageSizes(ctx: IExecuteFunctions | IWebhookFunctions, task: KlingTask, policy: RequestPolicy): Promise<IDataObject[]> {
+/**
+ * Each result image's URL and size, read from its first bytes: what an agent's tool answers instead
+ * of binary.
+ */
+export async function readTaskImageSizes(
+	ctx: IExecuteFunctions | IWebhookFunctions,
+	task: KlingTask,
+	policy: RequestPolicy,
+): Promise<IDataObject[]> {
 	const described: IDataObject[] = [];
 	for (const image of task.task_result?.images ?? []) {
-		const head = await fetchBytes(ctx, image.url, { maxBytes: HEADER_BYTES, atLimit: 'truncate', field: 'task_result.images.url', policy });
+		const head = await fetchBytes(ctx, image.url, {
+			maxBytes: HEADER_BYTES,
+			atLimit: 'truncate',
+			field: 'task_result.images.url',
+			policy,
+		});
 		let size: IDataObject = {};
 		try {
 			const info = readImageHeader(head.bytes);

@@ -10,12 +10,23 @@ import { describeKlingCode, redactSecrets } from '../errors';
  * - `redirect`: the API answered 3xx; not followed, so nothing was submitted.
  * - `credential`: the credential itself is unusable; nothing was sent.
  */
-export type FailureKind = 'api' | 'http' | 'network' | 'unreachable' | 'redirect' | 'credential' | 'malformed' | 'routeUnavailable';
+export type FailureKind =
+	| 'api'
+	| 'http'
+	| 'network'
+	| 'unreachable'
+	| 'redirect'
+	| 'credential'
+	| 'malformed'
+	| 'routeUnavailable';
 
 /**
- * A request the provider did not answer with code 0, as plain data so retry decisions stay testable.
- * Built only from the response's code, message and request id, or a network error's code: never from
- * request options, so no header (and no key) can leak into an error; a message that quotes one anyway
+ * A request the provider did not answer with code 0, as plain data so retry decisions stay
+ * testable.
+ * Built only from the response's code, message and request id, or a network error's code: never
+ * from
+ * request options, so no header (and no key) can leak into an error; a message that quotes one
+ * anyway
  * is redacted.
  */
 export class KlingFailure extends Error {
@@ -33,7 +44,8 @@ export class KlingFailure extends Error {
 	remedy?: string;
 
 	/**
-	 * The external_task_id of a create whose answer was lost and that no lookup has confirmed or ruled
+	 * The external_task_id of a create whose answer was lost and that no lookup has confirmed or
+	 * ruled
 	 * out: it may exist (and be billed), so the error names it, apart from the tasks known to exist.
 	 */
 	unconfirmedTask?: string;
@@ -42,37 +54,56 @@ export class KlingFailure extends Error {
 	get retry(): 'backoff' | 'resign' | 'never' {
 		if (this.kind === 'network' || this.kind === 'malformed') return 'backoff';
 		if (this.kind === 'api' && this.code !== undefined) return describeKlingCode(this.code).retry;
-		return this.httpStatus !== undefined && (this.httpStatus === 429 || this.httpStatus >= 500) ? 'backoff' : 'never';
+		return this.httpStatus !== undefined && (this.httpStatus === 429 || this.httpStatus >= 500)
+			? 'backoff'
+			: 'never';
 	}
 
 	/** A create that failed this way may still have been accepted (and billed) by the provider. */
 	get mayHaveBeenAccepted(): boolean {
-		return this.kind === 'network' || this.kind === 'malformed' || (this.retry === 'backoff' && this.code !== 1302 && this.code !== 1303);
+		return (
+			this.kind === 'network' ||
+			this.kind === 'malformed' ||
+			(this.retry === 'backoff' && this.code !== 1302 && this.code !== 1303)
+		);
 	}
 }
 
-/** The user-facing error: Kling's code and what it means, its message, the request id, and a way out. */
-export function toNodeApiError(node: INode, failure: KlingFailure, context: { itemIndex?: number; taskIds?: string[] } = {}): NodeApiError {
+/** The provider's own words, in brackets after our headline (when it gave any). */
+const providerText = (message: string) => (message ? ` (${message})` : '');
+
+/**
+ * The user-facing error: Kling's code and what it means, its message, the request id, and a way
+ * out.
+ */
+export function toNodeApiError(
+	node: INode,
+	failure: KlingFailure,
+	context: { itemIndex?: number; submitted?: string } = {},
+): NodeApiError {
 	const known = failure.code !== undefined ? describeKlingCode(failure.code) : undefined;
 	const headline =
 		failure.kind === 'routeUnavailable'
-			? 'CometAPI answered {"code": null, "message": "404"}: its gateway does not serve the Kling expand route for this key'
+			? 'CometAPI answered {"code": null, "message": "404"}: its gateway does not serve the ' +
+				'Kling expand route for this key'
 			: known
-				? `Kling error ${failure.code}: ${known.meaning}${failure.message ? ` (${failure.message})` : ''}`
+				? `Kling error ${failure.code}: ${known.meaning}${providerText(failure.message)}`
 				: failure.message;
 	const remedy =
 		failure.kind === 'routeUnavailable'
-			? 'Use the Kling (Direct) provider in the credential, or a base URL override that serves /kling/v1/images/editing/expand.'
+			? 'Use the Kling (Direct) provider in the credential, or a base URL override that serves ' +
+				'/kling/v1/images/editing/expand.'
 			: failure.remedy !== undefined
 				? redactSecrets(failure.remedy)
 				: (known?.remedy ?? '');
 	const parts = [remedy];
 	if (failure.requestId) parts.push(`Request ID: ${failure.requestId}.`);
-	// Only tasks the provider accepted: a refused create (1102, 1304, a 404 route) made none.
-	if (context.taskIds?.length) parts.push(`Tasks already submitted: ${context.taskIds.join(', ')} (use Get Task to fetch them).`);
+	if (context.submitted) parts.push(context.submitted);
 	if (failure.unconfirmedTask) {
 		parts.push(
-			`A create whose answer was lost may still have made a task under external_task_id ${failure.unconfirmedTask}: look it up with Get Task (Find By: External Task ID) before submitting again.`,
+			`A create whose answer was lost may still have made a task under external_task_id ` +
+				`${failure.unconfirmedTask}: look it up with Get Task (Find By: External Task ID) before ` +
+				`submitting again.`,
 		);
 	}
 	const response: JsonObject = { message: headline };
@@ -84,7 +115,8 @@ export function toNodeApiError(node: INode, failure: KlingFailure, context: { it
 		httpCode: failure.httpStatus !== undefined ? String(failure.httpStatus) : undefined,
 		itemIndex: context.itemIndex,
 	});
-	// NodeApiError swaps a message holding a common code (ECONNREFUSED, ENOTFOUND…) for a generic one; ours names the host and the cause.
+	// NodeApiError swaps a message holding a common code (ECONNREFUSED, ENOTFOUND…) for a generic
+	// one; ours names the host and the cause.
 	error.message = headline;
 	return error;
 }

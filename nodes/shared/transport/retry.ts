@@ -11,12 +11,18 @@ export interface RequestPolicy {
 
 export const DEFAULT_POLICY: RequestPolicy = { attempts: 8, retryDelayMs: 1000, timeoutMs: 30_000 };
 
-/** Exponential backoff with jitter, so a batch that hit the concurrency limit does not retry in lockstep. */
+/**
+ * Exponential backoff with jitter, so a batch that hit the concurrency limit does not retry in
+ * lockstep.
+ */
 export function backoffDelay(attempt: number, baseMs: number): number {
 	return Math.min(baseMs * 30, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
 }
 
-/** Runs `send` until it succeeds, retrying only what Kling's code says can heal; 1003/1004 get one fresh token. */
+/**
+ * Runs `send` until it succeeds, retrying only what Kling's code says can heal; 1003/1004 get one
+ * fresh token.
+ */
 export async function withRetries<T>(
 	send: () => Promise<T>,
 	policy: RequestPolicy,
@@ -37,8 +43,13 @@ export async function withRetries<T>(
 	}
 }
 
-/** A call's value or what it threw, so the caller decides outside a catch block which failures to keep. */
-export async function settle<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+/**
+ * A call's value or what it threw, so the caller decides outside a catch block which failures to
+ * keep.
+ */
+export async function settle<T>(
+	call: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
 	try {
 		return { ok: true, value: await call() };
 	} catch (error) {

@@ -1,10 +1,15 @@
 /**
  * Wall-clock deadlines for requests. n8n's `timeout` is an idle timeout (it fires only when the
- * connection goes silent), so a server that trickles bytes would hold a request forever; every request
- * here also runs under a deadline signal, and its body is read from a stream that the deadline destroys.
+ * connection goes silent), so a server that trickles bytes would hold a request forever; every
+ * request
+ * here also runs under a deadline signal, and its body is read from a stream that the deadline
+ * destroys.
  */
 
-/** What `encoding: 'stream'` answers with: a Node readable stream (typed by shape; shipped code imports no node:stream). */
+/**
+ * What `encoding: 'stream'` answers with: a Node readable stream (typed by shape; shipped code
+ * imports no node:stream).
+ */
 export interface ByteStream extends AsyncIterable<Buffer | Uint8Array> {
 	destroy(): void;
 }
@@ -25,7 +30,11 @@ export function deadlineSignal(timeoutMs: number, cancel?: AbortSignal): AbortSi
  * The promise's value, or a rejection as soon as `signal` aborts. A response that arrives after the
  * abort is handed to `discard`, so its socket is closed rather than left open.
  */
-export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, discard: (late: T) => void): Promise<T> {
+export async function untilAborted<T>(
+	promise: Promise<T>,
+	signal: AbortSignal,
+	discard: (late: T) => void,
+): Promise<T> {
 	return await new Promise<T>((resolve, reject) => {
 		const onAbort = () => reject(signal.reason);
 		if (signal.aborted) onAbort();
@@ -56,12 +65,18 @@ export interface ReadOutcome {
 
 /**
  * Reads a body until it ends, `maxBytes` are in (`atLimit`: 'truncate' keeps them, 'fail' flags the
- * body as too large), `enough` says the bytes so far suffice, or `signal` aborts. The stream is always
+ * body as too large), `enough` says the bytes so far suffice, or `signal` aborts. The stream is
+ * always
  * destroyed afterwards, so no socket stays open.
  */
 export async function readStream(
 	stream: ByteStream,
-	options: { signal: AbortSignal; maxBytes: number; atLimit: 'fail' | 'truncate'; enough?: (bytes: Buffer) => boolean },
+	options: {
+		signal: AbortSignal;
+		maxBytes: number;
+		atLimit: 'fail' | 'truncate';
+		enough?: (bytes: Buffer) => boolean;
+	},
 ): Promise<ReadOutcome> {
 	const chunks: Buffer[] = [];
 	let length = 0;
@@ -86,5 +101,10 @@ export async function readStream(
 		stream.destroy();
 	}
 	const aborted = options.signal.aborted && !overLimit;
-	return { bytes: Buffer.concat(chunks, length).subarray(0, options.maxBytes), overLimit, aborted, interrupted: interrupted && !aborted };
+	return {
+		bytes: Buffer.concat(chunks, length).subarray(0, options.maxBytes),
+		overLimit,
+		aborted,
+		interrupted: interrupted && !aborted,
+	};
 }

@@ -1,7 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { ICredentialDataDecryptedObject, IDataObject, INode, INodeExecutionData, INodeParameters, INodeProperties } from 'n8n-workflow';
+import type {
+	ICredentialDataDecryptedObject,
+	IDataObject,
+	INode,
+	INodeExecutionData,
+	INodeParameters,
+	INodeProperties,
+} from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 import sharp from 'sharp';
 
@@ -9,7 +16,12 @@ import { capturedLogs, loadPackage, NODE_TYPES, runWorkflow } from '../../harnes
 import { testImage, useSimulator } from '../../harness/fixtures';
 import type { WebhookServer } from '../../harness/webhooks';
 import { serveTrigger, TRIGGER_NODE, triggerWorkflow } from '../../harness/webhooks';
-import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../harness/workflows';
+import {
+	binaryItem,
+	expandWorkflow,
+	EXPAND_NODE,
+	simulatorCredentials,
+} from '../../harness/workflows';
 import type { CallbackMode, TaskStatus } from '../../simulator';
 import { SIMULATOR_DEFAULT_KEYS, signStandardWebhook } from '../../simulator';
 
@@ -35,10 +47,15 @@ async function serve(
 	node: Partial<INode> = {},
 	options: { staticData?: IDataObject } = {},
 ): Promise<WebhookServer> {
-	const server = await serveTrigger(triggerWorkflow(parameters, { typeVersion: 2, id: `trigger-${++nodeCount}`, ...node }), TRIGGER_NODE, credentials, {
-		databaseLatencyMs: 5,
-		...options,
-	});
+	const server = await serveTrigger(
+		triggerWorkflow(parameters, { typeVersion: 2, id: `trigger-${++nodeCount}`, ...node }),
+		TRIGGER_NODE,
+		credentials,
+		{
+			databaseLatencyMs: 5,
+			...options,
+		},
+	);
 	servers.push(server);
 	return server;
 }
@@ -56,7 +73,9 @@ function klingTask(status: TaskStatus = 'succeed', overrides: IDataObject = {}):
 		watermark_info: { enabled: false },
 		created_at: 1781080700000,
 		updated_at: 1781080794000,
-		...(status === 'succeed' ? { task_result: { images: [{ index: 0, url: `https://cdn.example/${taskId}/0.png` }] } } : {}),
+		...(status === 'succeed'
+			? { task_result: { images: [{ index: 0, url: `https://cdn.example/${taskId}/0.png` }] } }
+			: {}),
 		...overrides,
 	};
 }
@@ -98,13 +117,30 @@ let deliveryCount = 0;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** POSTs one callback to the trigger over real HTTP, signed the Standard Webhooks way unless told otherwise. */
-async function deliver(server: WebhookServer, delivery: Delivery): Promise<{ status: number; body: IDataObject }> {
-	const raw = Buffer.isBuffer(delivery.body) ? delivery.body : Buffer.from(typeof delivery.body === 'string' ? delivery.body : JSON.stringify(delivery.body));
+async function deliver(
+	server: WebhookServer,
+	delivery: Delivery,
+): Promise<{ status: number; body: IDataObject }> {
+	const raw = Buffer.isBuffer(delivery.body)
+		? delivery.body
+		: Buffer.from(
+				typeof delivery.body === 'string' ? delivery.body : JSON.stringify(delivery.body),
+			);
 	const id = delivery.id === undefined ? `msg_${++deliveryCount}_${Date.now()}` : delivery.id;
 	const timestamp = delivery.timestamp === undefined ? nowSeconds() : delivery.timestamp;
 	const signature =
-		delivery.signature === undefined ? signStandardWebhook(delivery.secret ?? SECRET, String(id), String(timestamp), raw.toString('utf8')) : delivery.signature;
-	const headers: Record<string, string> = { 'content-type': delivery.contentType ?? 'application/json', ...delivery.headers };
+		delivery.signature === undefined
+			? signStandardWebhook(
+					delivery.secret ?? SECRET,
+					String(id),
+					String(timestamp),
+					raw.toString('utf8'),
+				)
+			: delivery.signature;
+	const headers: Record<string, string> = {
+		'content-type': delivery.contentType ?? 'application/json',
+		...delivery.headers,
+	};
 	if (id !== null) headers['webhook-id'] = id;
 	if (timestamp !== null) headers['webhook-timestamp'] = String(timestamp);
 	if (signature !== null) headers['webhook-signature'] = signature;
@@ -133,8 +169,12 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
 	}
 }
 
-const outputOf = (server: WebhookServer): INodeExecutionData[][] => server.runs.map((run) => run.output(TRIGGER_NODE));
-const statusesOf = (server: WebhookServer) => outputOf(server).map((items) => `${items[0].json.task_id as string}:${items[0].json.task_status as string}`);
+const outputOf = (server: WebhookServer): INodeExecutionData[][] =>
+	server.runs.map((run) => run.output(TRIGGER_NODE));
+const statusesOf = (server: WebhookServer) =>
+	outputOf(server).map(
+		(items) => `${items[0].json.task_id as string}:${items[0].json.task_status as string}`,
+	);
 
 describe('signed callbacks', () => {
 	it('verifies a signed callback and starts exactly one run whose output is the normalised task', async () => {
@@ -184,15 +224,49 @@ describe('signed callbacks', () => {
 	});
 
 	it.each<[string, (task: IDataObject) => Partial<Delivery>, RegExp]>([
-		['a flipped body byte', () => ({ tamper: (raw) => Buffer.from(raw.toString('utf8').replace('"succeed"', '"succeee"')) }), /no signature in webhook-signature matches the body/],
-		['a flipped byte in the image URL', () => ({ tamper: (raw) => Buffer.from(raw.toString('utf8').replace('cdn.example', 'cdn.exbmple')) }), /no signature in webhook-signature matches/],
-		['a wrong secret', () => ({ secret: 'whsec_' + Buffer.from('not-the-secret-of-this-account!!').toString('base64') }), /no signature in webhook-signature matches/],
-		['no webhook-id header', () => ({ id: null, signature: signStandardWebhook(SECRET, '', nowSeconds(), '{}') }), /header is missing/],
+		[
+			'a flipped body byte',
+			() => ({
+				tamper: (raw) => Buffer.from(raw.toString('utf8').replace('"succeed"', '"succeee"')),
+			}),
+			/no signature in webhook-signature matches the body/,
+		],
+		[
+			'a flipped byte in the image URL',
+			() => ({
+				tamper: (raw) => Buffer.from(raw.toString('utf8').replace('cdn.example', 'cdn.exbmple')),
+			}),
+			/no signature in webhook-signature matches/,
+		],
+		[
+			'a wrong secret',
+			() => ({
+				secret: 'whsec_' + Buffer.from('not-the-secret-of-this-account!!').toString('base64'),
+			}),
+			/no signature in webhook-signature matches/,
+		],
+		[
+			'no webhook-id header',
+			() => ({ id: null, signature: signStandardWebhook(SECRET, '', nowSeconds(), '{}') }),
+			/header is missing/,
+		],
 		['no webhook-timestamp header', () => ({ timestamp: null }), /header is missing/],
 		['no webhook-signature header', () => ({ signature: null }), /header is missing/],
-		['a timestamp 301 s in the past', () => ({ timestamp: nowSeconds() - 301 }), /more than 5 minutes away/],
-		['a timestamp 310 s in the future', () => ({ timestamp: nowSeconds() + 310 }), /more than 5 minutes away/],
-		['a signature under another version', () => ({ signature: 'v2,' + signStandardWebhook(SECRET, 'x', 1, '{}').slice(3) }), /no signature in webhook-signature matches/],
+		[
+			'a timestamp 301 s in the past',
+			() => ({ timestamp: nowSeconds() - 301 }),
+			/more than 5 minutes away/,
+		],
+		[
+			'a timestamp 310 s in the future',
+			() => ({ timestamp: nowSeconds() + 310 }),
+			/more than 5 minutes away/,
+		],
+		[
+			'a signature under another version',
+			() => ({ signature: 'v2,' + signStandardWebhook(SECRET, 'x', 1, '{}').slice(3) }),
+			/no signature in webhook-signature matches/,
+		],
 	])('refuses %s with 401, starts no run, and logs why', async (_case, change, reason) => {
 		const server = await serve();
 		const logs = logsFromNow();
@@ -202,13 +276,21 @@ describe('signed callbacks', () => {
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
 		expect(server.failures).toEqual([]);
-		expect(logs()).toEqual([expect.stringMatching(new RegExp(`^warn Kling Expand Trigger refused a callback \\(HTTP 401\\): signature check failed: .*${reason.source}`))]);
+		expect(logs()).toEqual([
+			expect.stringMatching(
+				new RegExp(
+					`^warn Kling Expand Trigger refused a callback \\(HTTP 401\\): signature check failed: .*${reason.source}`,
+				),
+			),
+		]);
 	});
 
 	it.each([290, -290])('accepts a timestamp %i s away', async (offset) => {
 		const server = await serve();
 		const task = klingTask();
-		expect((await deliver(server, { body: task, timestamp: nowSeconds() + offset })).status).toBe(200);
+		expect((await deliver(server, { body: task, timestamp: nowSeconds() + offset })).status).toBe(
+			200,
+		);
 		await server.settled();
 		expect(statusesOf(server)).toEqual([`${task.task_id as string}:succeed`]);
 	});
@@ -216,7 +298,13 @@ describe('signed callbacks', () => {
 	it('refuses every callback when the credential has no signing secret, instead of trusting it', async () => {
 		const server = await serve({}, { klingApi: { webhookSecret: '' } });
 		const answer = await deliver(server, { body: klingTask() });
-		expect(answer).toEqual({ status: 401, body: { error: 'signature check failed: no callback signing secret is set in the Kling API credential' } });
+		expect(answer).toEqual({
+			status: 401,
+			body: {
+				error:
+					'signature check failed: no callback signing secret is set in the Kling API credential',
+			},
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
 	});
@@ -228,7 +316,10 @@ describe('statuses', () => {
 		const task = klingTask('submitted');
 		for (const status of ['submitted', 'processing'] as const) {
 			const answer = await deliver(server, { body: { ...task, task_status: status } });
-			expect(answer).toEqual({ status: 200, body: { received: true, started: false, reason: 'status not selected' } });
+			expect(answer).toEqual({
+				status: 200,
+				body: { received: true, started: false, reason: 'status not selected' },
+			});
 		}
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
@@ -241,9 +332,13 @@ describe('statuses', () => {
 	it('starts a run for each selected status', async () => {
 		const server = await serve({ statuses: ['processing', 'failed'] });
 		const task = klingTask('submitted');
-		for (const status of ['submitted', 'processing', 'failed']) await deliver(server, { body: { ...task, task_status: status } });
+		for (const status of ['submitted', 'processing', 'failed'])
+			await deliver(server, { body: { ...task, task_status: status } });
 		await server.settled();
-		expect(statusesOf(server)).toEqual([`${task.task_id as string}:processing`, `${task.task_id as string}:failed`]);
+		expect(statusesOf(server)).toEqual([
+			`${task.task_id as string}:processing`,
+			`${task.task_id as string}:failed`,
+		]);
 	});
 });
 
@@ -253,9 +348,17 @@ describe('duplicates and order', () => {
 		const task = klingTask();
 		const raw = JSON.stringify(task);
 		const timestamp = nowSeconds();
-		const delivery = { body: raw, id: 'msg_same', timestamp, signature: signStandardWebhook(SECRET, 'msg_same', timestamp, raw) };
+		const delivery = {
+			body: raw,
+			id: 'msg_same',
+			timestamp,
+			signature: signStandardWebhook(SECRET, 'msg_same', timestamp, raw),
+		};
 		expect((await deliver(server, delivery)).status).toBe(200);
-		expect(await deliver(server, delivery)).toEqual({ status: 200, body: { received: true, started: false, reason: 'duplicate' } });
+		expect(await deliver(server, delivery)).toEqual({
+			status: 200,
+			body: { received: true, started: false, reason: 'duplicate' },
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(1);
 	});
@@ -264,7 +367,11 @@ describe('duplicates and order', () => {
 		const server = await serve();
 		const task = klingTask();
 		await deliver(server, { body: task, id: 'msg_first' });
-		expect((await deliver(server, { body: task, id: 'msg_second' })).body).toEqual({ received: true, started: false, reason: 'duplicate' });
+		expect((await deliver(server, { body: task, id: 'msg_second' })).body).toEqual({
+			received: true,
+			started: false,
+			reason: 'duplicate',
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(1);
 	});
@@ -272,7 +379,9 @@ describe('duplicates and order', () => {
 	it('starts one run when the same delivery arrives several times at once', async () => {
 		const server = await serve();
 		const task = klingTask();
-		const answers = await Promise.all([1, 2, 3, 4, 5].map(async () => await deliver(server, { body: task, id: 'msg_burst' })));
+		const answers = await Promise.all(
+			[1, 2, 3, 4, 5].map(async () => await deliver(server, { body: task, id: 'msg_burst' })),
+		);
 		expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
 		await server.settled();
 		expect(server.runs).toHaveLength(1);
@@ -282,7 +391,8 @@ describe('duplicates and order', () => {
 		const server = await serve({ statuses: ['submitted', 'processing', 'succeed', 'failed'] });
 		const task = klingTask('submitted');
 		const id = task.task_id as string;
-		for (const status of ['submitted', 'succeed', 'processing', 'submitted', 'succeed']) await deliver(server, { body: { ...task, task_status: status } });
+		for (const status of ['submitted', 'succeed', 'processing', 'submitted', 'succeed'])
+			await deliver(server, { body: { ...task, task_status: status } });
 		await server.settled();
 		// The late "processing" is stale once the task has ended; the repeats are duplicates.
 		expect(statusesOf(server)).toEqual([`${id}:submitted`, `${id}:succeed`]);
@@ -295,7 +405,9 @@ describe('duplicates and order', () => {
 		await deliver(server, { body: first });
 		await deliver(server, { body: second });
 		await server.settled();
-		expect(statusesOf(server).sort()).toEqual([`${first.task_id as string}:succeed`, `${second.task_id as string}:succeed`].sort());
+		expect(statusesOf(server).sort()).toEqual(
+			[`${first.task_id as string}:succeed`, `${second.task_id as string}:succeed`].sort(),
+		);
 	});
 
 	it('remembers deliveries in the workflow’s static data, so a repeat after a restart of n8n starts nothing', async () => {
@@ -304,11 +416,17 @@ describe('duplicates and order', () => {
 		await deliver(server, { body: task, id: 'msg_kept' });
 		await server.settled();
 		const saved = server.savedStaticData();
-		expect(saved[`node:${TRIGGER_NODE}`]).toEqual({ seenDeliveries: [`${task.task_id as string}:succeed`] });
+		expect(saved[`node:${TRIGGER_NODE}`]).toEqual({
+			seenDeliveries: [`${task.task_id as string}:succeed`],
+		});
 
 		// Another node id: nothing this process remembers applies, only the saved static data.
 		const restarted = await serve({}, CREDENTIALS, {}, { staticData: saved });
-		expect((await deliver(restarted, { body: task, id: 'msg_kept_resent' })).body).toEqual({ received: true, started: false, reason: 'duplicate' });
+		expect((await deliver(restarted, { body: task, id: 'msg_kept_resent' })).body).toEqual({
+			received: true,
+			started: false,
+			reason: 'duplicate',
+		});
 		const next = klingTask();
 		expect((await deliver(restarted, { body: next })).status).toBe(200);
 		await restarted.settled();
@@ -320,11 +438,16 @@ describe('malformed deliveries', () => {
 	it('answers 400 to a signed body that is not JSON, starts nothing, and logs why', async () => {
 		const server = await serve();
 		const logs = logsFromNow();
-		const answer = await deliver(server, { body: '{"task_id": "t-1", "task_status": "succeed"', contentType: 'text/plain' });
+		const answer = await deliver(server, {
+			body: '{"task_id": "t-1", "task_status": "succeed"',
+			contentType: 'text/plain',
+		});
 		expect(answer).toEqual({ status: 400, body: { error: 'the body is not JSON' } });
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
-		expect(logs()).toEqual(['warn Kling Expand Trigger refused a callback (HTTP 400): the body is not JSON {}']);
+		expect(logs()).toEqual([
+			'warn Kling Expand Trigger refused a callback (HTTP 400): the body is not JSON {}',
+		]);
 	});
 
 	it('leaves a body that claims JSON but is not to n8n, which answers 422 before the trigger runs', async () => {
@@ -350,22 +473,39 @@ describe('malformed deliveries', () => {
 		const server = await serve();
 		const logs = logsFromNow();
 		const answer = await deliver(server, { body });
-		expect(answer).toEqual({ status: 400, body: { error: 'the body is not a Kling task (task_id and task_status are required)' } });
+		expect(answer).toEqual({
+			status: 400,
+			body: { error: 'the body is not a Kling task (task_id and task_status are required)' },
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
-		expect(logs()).toEqual([expect.stringMatching(/^warn Kling Expand Trigger refused a callback \(HTTP 400\): the body is not a Kling task/)]);
+		expect(logs()).toEqual([
+			expect.stringMatching(
+				/^warn Kling Expand Trigger refused a callback \(HTTP 400\): the body is not a Kling task/,
+			),
+		]);
 	});
 
 	it('lets no __proto__ or constructor key of the callback pollute Object.prototype or reach the output', async () => {
 		const server = await serve();
 		const task = klingTask();
-		const hostile = JSON.stringify(task).replace(
-			/^\{/,
-			'{"__proto__":{"polluted":"yes","task_status_msg":"injected"},"constructor":{"prototype":{"polluted":"yes"}},',
-		)
-			.replace('"task_info":{', '"task_info":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},')
-			.replace('"watermark_info":{"enabled":false}', '"watermark_info":{"__proto__":{"enabled":true}}')
-			.replace('"index":0,', '"index":0,"__proto__":{"watermark_url":"https://evil.example/x.png"},"constructor":{"name":"x"},');
+		const hostile = JSON.stringify(task)
+			.replace(
+				/^\{/,
+				'{"__proto__":{"polluted":"yes","task_status_msg":"injected"},"constructor":{"prototype":{"polluted":"yes"}},',
+			)
+			.replace(
+				'"task_info":{',
+				'"task_info":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},',
+			)
+			.replace(
+				'"watermark_info":{"enabled":false}',
+				'"watermark_info":{"__proto__":{"enabled":true}}',
+			)
+			.replace(
+				'"index":0,',
+				'"index":0,"__proto__":{"watermark_url":"https://evil.example/x.png"},"constructor":{"name":"x"},',
+			);
 		expect(JSON.parse(hostile)).toHaveProperty('__proto__');
 		expect(hostile).toContain('"watermark_info":{"__proto__"');
 
@@ -377,7 +517,12 @@ describe('malformed deliveries', () => {
 		const { watermark_info: _, ...expected } = normalised(task);
 		expect(item.json).toEqual(expected);
 		const ownKeys = (value: unknown): string[] =>
-			value !== null && typeof value === 'object' ? Object.getOwnPropertyNames(value).flatMap((key) => [key, ...ownKeys((value as IDataObject)[key])]) : [];
+			value !== null && typeof value === 'object'
+				? Object.getOwnPropertyNames(value).flatMap((key) => [
+						key,
+						...ownKeys((value as IDataObject)[key]),
+					])
+				: [];
 		expect(ownKeys(item.json)).not.toContain('__proto__');
 		expect(ownKeys(item.json)).not.toContain('constructor');
 		expect(JSON.stringify(item.json)).not.toMatch(/polluted|injected|evil/);
@@ -391,7 +536,9 @@ describe('shared token (CometAPI style)', () => {
 	it('starts a run when the token is in the URL', async () => {
 		const server = await serve(tokenOnly, {});
 		const task = klingTask();
-		expect((await deliver(server, { body: task, ...unsigned, query: `?token=${TOKEN}` })).status).toBe(200);
+		expect(
+			(await deliver(server, { body: task, ...unsigned, query: `?token=${TOKEN}` })).status,
+		).toBe(200);
 		await server.settled();
 		expect(outputOf(server)).toEqual([[expect.objectContaining({ json: normalised(task) })]]);
 	});
@@ -399,7 +546,10 @@ describe('shared token (CometAPI style)', () => {
 	it('starts a run when the token is in the x-kling-token header', async () => {
 		const server = await serve(tokenOnly, {});
 		const task = klingTask();
-		expect((await deliver(server, { body: task, ...unsigned, headers: { 'x-kling-token': TOKEN } })).status).toBe(200);
+		expect(
+			(await deliver(server, { body: task, ...unsigned, headers: { 'x-kling-token': TOKEN } }))
+				.status,
+		).toBe(200);
 		await server.settled();
 		expect(server.runs).toHaveLength(1);
 	});
@@ -414,15 +564,23 @@ describe('shared token (CometAPI style)', () => {
 		const server = await serve(tokenOnly, {});
 		const logs = logsFromNow();
 		const answer = await deliver(server, { body: klingTask(), ...unsigned, ...change });
-		expect(answer).toEqual({ status: 401, body: { error: 'the shared token is missing or wrong' } });
+		expect(answer).toEqual({
+			status: 401,
+			body: { error: 'the shared token is missing or wrong' },
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
-		expect(logs()).toEqual(['warn Kling Expand Trigger refused a callback (HTTP 401): the shared token is missing or wrong {}']);
+		expect(logs()).toEqual([
+			'warn Kling Expand Trigger refused a callback (HTTP 401): the shared token is missing or wrong {}',
+		]);
 	});
 
 	it('requires both the token and the signature when both are on (version 1)', async () => {
 		const server = await serve({ sharedToken: TOKEN }, CREDENTIALS, { typeVersion: 1 });
-		expect((await deliver(server, { body: klingTask(), signature: null, query: `?token=${TOKEN}` })).status).toBe(401);
+		expect(
+			(await deliver(server, { body: klingTask(), signature: null, query: `?token=${TOKEN}` }))
+				.status,
+		).toBe(401);
 		expect((await deliver(server, { body: klingTask() })).status).toBe(401);
 		const task = klingTask();
 		expect((await deliver(server, { body: task, query: `?token=${TOKEN}` })).status).toBe(200);
@@ -439,19 +597,46 @@ describe('logs', () => {
 		const timestamp = nowSeconds();
 		const signature = signStandardWebhook(SECRET, 'msg_log', timestamp, raw);
 		await deliver(server, { body: raw, query: '?token=wrong-token-guess' });
-		await deliver(server, { body: raw, id: 'msg_log', timestamp, signature, tamper: (bytes) => Buffer.concat([bytes, Buffer.from(' ')]), query: `?token=${TOKEN}` });
-		await deliver(server, { body: raw, id: 'msg_log', timestamp: timestamp - 400, signature, query: `?token=${TOKEN}` });
-		await deliver(server, { body: 'not json', contentType: 'text/plain', query: `?token=${TOKEN}` });
+		await deliver(server, {
+			body: raw,
+			id: 'msg_log',
+			timestamp,
+			signature,
+			tamper: (bytes) => Buffer.concat([bytes, Buffer.from(' ')]),
+			query: `?token=${TOKEN}`,
+		});
+		await deliver(server, {
+			body: raw,
+			id: 'msg_log',
+			timestamp: timestamp - 400,
+			signature,
+			query: `?token=${TOKEN}`,
+		});
+		await deliver(server, {
+			body: 'not json',
+			contentType: 'text/plain',
+			query: `?token=${TOKEN}`,
+		});
 		await server.settled();
 		const lines = logs();
-		expect(lines.filter((line) => line.startsWith('warn Kling Expand Trigger refused a callback'))).toEqual([
+		expect(
+			lines.filter((line) => line.startsWith('warn Kling Expand Trigger refused a callback')),
+		).toEqual([
 			'warn Kling Expand Trigger refused a callback (HTTP 401): the shared token is missing or wrong {}',
 			'warn Kling Expand Trigger refused a callback (HTTP 401): signature check failed: no signature in webhook-signature matches the body {}',
 			'warn Kling Expand Trigger refused a callback (HTTP 401): signature check failed: webhook-timestamp is more than 5 minutes away from now {}',
 			'warn Kling Expand Trigger refused a callback (HTTP 400): the body is not JSON {}',
 		]);
-		const secrets = [SECRET, SECRET.slice('whsec_'.length), Buffer.from(SECRET.slice('whsec_'.length), 'base64').toString('hex'), TOKEN, 'wrong-token-guess', signature.slice(3)];
-		for (const line of capturedLogs) for (const secret of secrets) expect(line).not.toContain(secret);
+		const secrets = [
+			SECRET,
+			SECRET.slice('whsec_'.length),
+			Buffer.from(SECRET.slice('whsec_'.length), 'base64').toString('hex'),
+			TOKEN,
+			'wrong-token-guess',
+			signature.slice(3),
+		];
+		for (const line of capturedLogs)
+			for (const secret of secrets) expect(line).not.toContain(secret);
 	});
 });
 
@@ -462,7 +647,9 @@ async function heldImageHost(image: Buffer) {
 	let requests = 0;
 	const server = createServer((_req, res) => {
 		requests++;
-		void released.then(() => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(image));
+		void released.then(() =>
+			res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(image),
+		);
 	});
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 	return {
@@ -478,7 +665,11 @@ async function heldImageHost(image: Buffer) {
 
 describe('download images', () => {
 	it('answers 200 before downloading, then outputs the task with the image as binary', async () => {
-		const image = await sharp({ create: { width: 640, height: 360, channels: 3, background: '#3a7' } }).png().toBuffer();
+		const image = await sharp({
+			create: { width: 640, height: 360, channels: 3, background: '#3a7' },
+		})
+			.png()
+			.toBuffer();
 		const host = await heldImageHost(image);
 		try {
 			const server = await serve({ downloadImages: true });
@@ -495,11 +686,25 @@ describe('download images', () => {
 			const [item, ...rest] = run.output(TRIGGER_NODE);
 			expect(rest).toHaveLength(0);
 			const fileName = `${task.task_id as string}_0.png`;
-			expect(item.json).toEqual({ ...normalised(task), image: { index: 0, url: host.url, width: 640, height: 360, file_name: fileName, mime_type: 'image/png' } });
+			expect(item.json).toEqual({
+				...normalised(task),
+				image: {
+					index: 0,
+					url: host.url,
+					width: 640,
+					height: 360,
+					file_name: fileName,
+					mime_type: 'image/png',
+				},
+			});
 			expect(item.binary?.data).toMatchObject({ fileName, mimeType: 'image/png' });
 			const bytes = Buffer.from(item.binary!.data.data, 'base64');
 			expect(bytes.equals(image)).toBe(true);
-			expect(await sharp(bytes).metadata()).toMatchObject({ width: 640, height: 360, format: 'png' });
+			expect(await sharp(bytes).metadata()).toMatchObject({
+				width: 640,
+				height: 360,
+				format: 'png',
+			});
 		} finally {
 			host.release();
 			await host.close();
@@ -516,8 +721,16 @@ describe('download images', () => {
 			expect((await deliver(server, { body: task, id: 'msg_slow' })).status).toBe(200);
 			await waitFor(() => host.requests() === 1);
 			// Kling resends (same id, or a new one) while the image is still downloading.
-			expect((await deliver(server, { body: task, id: 'msg_slow' })).body).toEqual({ received: true, started: false, reason: 'duplicate' });
-			expect((await deliver(server, { body: task, id: 'msg_slow_again' })).body).toEqual({ received: true, started: false, reason: 'duplicate' });
+			expect((await deliver(server, { body: task, id: 'msg_slow' })).body).toEqual({
+				received: true,
+				started: false,
+				reason: 'duplicate',
+			});
+			expect((await deliver(server, { body: task, id: 'msg_slow_again' })).body).toEqual({
+				received: true,
+				started: false,
+				reason: 'duplicate',
+			});
 			host.release();
 			await server.waitForRuns(1);
 			await server.settled();
@@ -537,14 +750,27 @@ describe('download images', () => {
 			const server = await serve({ downloadImages: true });
 			const task = klingTask();
 			task.task_result = { images: [{ index: 0, url }] };
-			expect((await deliver(server, { body: task, id: 'msg_expired' })).body).toEqual({ received: true, started: true });
+			expect((await deliver(server, { body: task, id: 'msg_expired' })).body).toEqual({
+				received: true,
+				started: true,
+			});
 			const [run] = await server.waitForRuns(1);
-			expect(run.output(TRIGGER_NODE)[0].json).toMatchObject({ task_id: task.task_id, download_error: `Downloading ${url} answered HTTP 404` });
+			expect(run.output(TRIGGER_NODE)[0].json).toMatchObject({
+				task_id: task.task_id,
+				download_error: `Downloading ${url} answered HTTP 404`,
+			});
 			expect(run.output(TRIGGER_NODE)[0].binary).toBeUndefined();
-			expect(capturedLogs.some((line) => line.includes(`could not download the images of task ${task.task_id}`))).toBe(true);
+			expect(
+				capturedLogs.some((line) =>
+					line.includes(`could not download the images of task ${task.task_id}`),
+				),
+			).toBe(true);
 
 			// The same delivery again is a duplicate: the task's run already happened.
-			expect((await deliver(server, { body: task, id: 'msg_expired' })).body).toMatchObject({ started: false, reason: 'duplicate' });
+			expect((await deliver(server, { body: task, id: 'msg_expired' })).body).toMatchObject({
+				started: false,
+				reason: 'duplicate',
+			});
 			await server.settled();
 			expect(server.runs).toHaveLength(1);
 		} finally {
@@ -556,7 +782,9 @@ describe('download images', () => {
 	it('outputs a failed task without downloading anything', async () => {
 		const server = await serve({ downloadImages: true });
 		const task = klingTask('failed');
-		expect((await deliver(server, { body: task })).body).toEqual({ message: 'Workflow was started' });
+		expect((await deliver(server, { body: task })).body).toEqual({
+			message: 'Workflow was started',
+		});
 		await server.settled();
 		expect(outputOf(server)).toEqual([[expect.objectContaining({ json: normalised(task) })]]);
 		expect(server.runs[0].output(TRIGGER_NODE)[0].binary).toBeUndefined();
@@ -564,11 +792,38 @@ describe('download images', () => {
 });
 
 describe.each<[CallbackMode, Array<[TaskStatus, number]>]>([
-	['normal', [['submitted', 200], ['processing', 200], ['succeed', 200]]],
-	['duplicate', [['submitted', 200], ['submitted', 200], ['processing', 200], ['processing', 200], ['succeed', 200], ['succeed', 200]]],
-	['outOfOrder', [['submitted', 200], ['succeed', 200], ['processing', 200]]],
+	[
+		'normal',
+		[
+			['submitted', 200],
+			['processing', 200],
+			['succeed', 200],
+		],
+	],
+	[
+		'duplicate',
+		[
+			['submitted', 200],
+			['submitted', 200],
+			['processing', 200],
+			['processing', 200],
+			['succeed', 200],
+			['succeed', 200],
+		],
+	],
+	[
+		'outOfOrder',
+		[
+			['submitted', 200],
+			['succeed', 200],
+			['processing', 200],
+		],
+	],
 ])('end to end with %s callbacks', (callbackMode, expectedDeliveries) => {
-	const simulator = useSimulator({ webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret, callbackMode });
+	const simulator = useSimulator({
+		webhookSecret: SIMULATOR_DEFAULT_KEYS.webhookSecret,
+		callbackMode,
+	});
 
 	it('submits with the trigger’s URL as callback_url and gets one run with the finished task and its expanded image', async () => {
 		const sim = simulator();
@@ -590,12 +845,20 @@ describe.each<[CallbackMode, Array<[TaskStatus, number]>]>([
 		);
 		expect(submitted.error).toBeUndefined();
 		const task = submitted.output(EXPAND_NODE)[0].json;
-		expect((sim.tasks.get(task.task_id as string)?.createBody as IDataObject).callback_url).toBe(server.url);
+		expect((sim.tasks.get(task.task_id as string)?.createBody as IDataObject).callback_url).toBe(
+			server.url,
+		);
 
 		await waitFor(() => sim.callbackDeliveries.length === expectedDeliveries.length);
 		await server.settled();
-		expect(sim.callbackDeliveries.map((delivery) => [delivery.body.task_status, delivery.status])).toEqual(expectedDeliveries);
-		expect(sim.callbackDeliveries.every((delivery) => delivery.headers['webhook-signature']?.startsWith('v1,'))).toBe(true);
+		expect(
+			sim.callbackDeliveries.map((delivery) => [delivery.body.task_status, delivery.status]),
+		).toEqual(expectedDeliveries);
+		expect(
+			sim.callbackDeliveries.every((delivery) =>
+				delivery.headers['webhook-signature']?.startsWith('v1,'),
+			),
+		).toBe(true);
 
 		expect(server.failures).toEqual([]);
 		expect(server.runs).toHaveLength(1);
@@ -603,7 +866,10 @@ describe.each<[CallbackMode, Array<[TaskStatus, number]>]>([
 		expect(rest).toHaveLength(0);
 		const expansion = task.expansion as { expected_width: number; expected_height: number };
 		expect(expansion).toMatchObject({ expected_width: 440, expected_height: 525 });
-		expect(sim.tasks.get(task.task_id as string)?.resultImageSize).toEqual({ width: 440, height: 525 });
+		expect(sim.tasks.get(task.task_id as string)?.resultImageSize).toEqual({
+			width: 440,
+			height: 525,
+		});
 		expect(item.json).toMatchObject({
 			task_id: task.task_id,
 			task_status: 'succeed',
@@ -615,11 +881,18 @@ describe.each<[CallbackMode, Array<[TaskStatus, number]>]>([
 		expect(await sharp(bytes).metadata()).toMatchObject({ width: 440, height: 525, format: 'png' });
 
 		// Downstream nodes cannot tell which path produced it: Get Task outputs the very same item, less the trigger's delivery_key.
-		const fetched = await runWorkflow(expandWorkflow({ operation: 'getTask', taskId: task.task_id as string, downloadImages: true }), {
-			startNode: EXPAND_NODE,
-			input: [{ json: {} }],
-			credentials,
-		});
+		const fetched = await runWorkflow(
+			expandWorkflow({
+				operation: 'getTask',
+				taskId: task.task_id as string,
+				downloadImages: true,
+			}),
+			{
+				startNode: EXPAND_NODE,
+				input: [{ json: {} }],
+				credentials,
+			},
+		);
 		const [viaGetTask] = fetched.output(EXPAND_NODE);
 		const { delivery_key: deliveryKey, ...taskFields } = item.json;
 		expect(deliveryKey).toBe(`${task.task_id as string}:succeed`);
@@ -634,7 +907,13 @@ describe('verification is a choice, closed unless the user opens it', () => {
 	it('checks the signature on a new trigger (version 2) unless told otherwise: an unsigned callback is refused', async () => {
 		const server = await serve({});
 		const answer = await deliver(server, { body: klingTask(), ...unsigned });
-		expect(answer).toEqual({ status: 401, body: { error: 'signature check failed: the webhook-id, webhook-timestamp or webhook-signature header is missing' } });
+		expect(answer).toEqual({
+			status: 401,
+			body: {
+				error:
+					'signature check failed: the webhook-id, webhook-timestamp or webhook-signature header is missing',
+			},
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
 	});
@@ -642,21 +921,35 @@ describe('verification is a choice, closed unless the user opens it', () => {
 	it('refuses with 401 when the signature is to be checked but no credential is selected', async () => {
 		const server = await serve({ verification: 'signature' }, {});
 		const logs = logsFromNow();
-		expect(await deliver(server, { body: klingTask() })).toEqual({ status: 401, body: { error: 'signature check failed: no Kling API credential is selected on the trigger' } });
+		expect(await deliver(server, { body: klingTask() })).toEqual({
+			status: 401,
+			body: { error: 'signature check failed: no Kling API credential is selected on the trigger' },
+		});
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
 		expect(server.failures).toEqual([]);
-		expect(logs()).toEqual([expect.stringMatching(/^warn Kling Expand Trigger refused a callback \(HTTP 401\): signature check failed: no Kling API credential/)]);
+		expect(logs()).toEqual([
+			expect.stringMatching(
+				/^warn Kling Expand Trigger refused a callback \(HTTP 401\): signature check failed: no Kling API credential/,
+			),
+		]);
 	});
 
 	it('accepts an unsigned, tokenless callback only under Verification: None, chosen explicitly', async () => {
 		const open = await serve({ verification: 'none' }, {});
 		const task = klingTask();
-		expect(await deliver(open, { body: task, ...unsigned })).toEqual({ status: 200, body: { message: 'Workflow was started' } });
+		expect(await deliver(open, { body: task, ...unsigned })).toEqual({
+			status: 200,
+			body: { message: 'Workflow was started' },
+		});
 		await open.settled();
 		expect(outputOf(open)).toEqual([[expect.objectContaining({ json: normalised(task) })]]);
 
-		for (const closed of [await serve({}), await serve({ verification: 'token', sharedToken: TOKEN }, {}), await serve({}, CREDENTIALS, { typeVersion: 1 })]) {
+		for (const closed of [
+			await serve({}),
+			await serve({ verification: 'token', sharedToken: TOKEN }, {}),
+			await serve({}, CREDENTIALS, { typeVersion: 1 }),
+		]) {
 			expect((await deliver(closed, { body: klingTask(), ...unsigned })).status).toBe(401);
 			await closed.settled();
 			expect(closed.runs).toHaveLength(0);
@@ -668,11 +961,24 @@ describe('verification is a choice, closed unless the user opens it', () => {
 		const logs = logsFromNow();
 		for (const query of ['', '?token=']) {
 			const answer = await deliver(server, { body: klingTask(), ...unsigned, query });
-			expect(answer).toEqual({ status: 401, body: { error: expect.stringMatching(/^Verification is Shared Token, but the Shared Token is empty/) } });
+			expect(answer).toEqual({
+				status: 401,
+				body: {
+					error: expect.stringMatching(
+						/^Verification is Shared Token, but the Shared Token is empty/,
+					),
+				},
+			});
 		}
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
-		expect(logs()).toEqual(Array(2).fill(expect.stringMatching(/^warn Kling Expand Trigger refused a callback \(HTTP 401\): Verification is Shared Token, but the Shared Token is empty/)));
+		expect(logs()).toEqual(
+			Array(2).fill(
+				expect.stringMatching(
+					/^warn Kling Expand Trigger refused a callback \(HTTP 401\): Verification is Shared Token, but the Shared Token is empty/,
+				),
+			),
+		);
 	});
 
 	it('refuses every callback to a version-1 trigger whose signature check is off with no Shared Token (no check was ever chosen), and says why', async () => {
@@ -680,7 +986,9 @@ describe('verification is a choice, closed unless the user opens it', () => {
 		const logs = logsFromNow();
 		const answer = await deliver(server, { body: klingTask(), ...unsigned });
 		expect(answer.status).toBe(401);
-		expect(answer.body.error).toMatch(/^Verify Kling Signature is off and no Shared Token is set, so nothing proves a callback comes from Kling/);
+		expect(answer.body.error).toMatch(
+			/^Verify Kling Signature is off and no Shared Token is set, so nothing proves a callback comes from Kling/,
+		);
 		await server.settled();
 		expect(server.runs).toHaveLength(0);
 		expect(logs()).toEqual([expect.stringContaining('choose Verification: None explicitly')]);
@@ -690,19 +998,30 @@ describe('verification is a choice, closed unless the user opens it', () => {
 		const signed = await serve({}, CREDENTIALS, { typeVersion: 1 });
 		const first = klingTask();
 		expect((await deliver(signed, { body: first })).status).toBe(200);
-		const tokened = await serve({ verifySignature: false, sharedToken: TOKEN }, {}, { typeVersion: 1 });
+		const tokened = await serve(
+			{ verifySignature: false, sharedToken: TOKEN },
+			{},
+			{ typeVersion: 1 },
+		);
 		const second = klingTask();
-		expect((await deliver(tokened, { body: second, ...unsigned, query: `?token=${TOKEN}` })).status).toBe(200);
+		expect(
+			(await deliver(tokened, { body: second, ...unsigned, query: `?token=${TOKEN}` })).status,
+		).toBe(200);
 		expect((await deliver(tokened, { body: klingTask(), ...unsigned })).status).toBe(401);
 		await Promise.all([signed.settled(), tokened.settled()]);
-		expect([...statusesOf(signed), ...statusesOf(tokened)]).toEqual([`${first.task_id as string}:succeed`, `${second.task_id as string}:succeed`]);
+		expect([...statusesOf(signed), ...statusesOf(tokened)]).toEqual([
+			`${first.task_id as string}:succeed`,
+			`${second.task_id as string}:succeed`,
+		]);
 	});
 
 	it('refuses an unknown Verification value (e.g. from an expression) rather than guessing', async () => {
 		const server = await serve({ verification: 'off' }, {});
 		expect(await deliver(server, { body: klingTask(), ...unsigned })).toEqual({
 			status: 401,
-			body: { error: 'Verification is "off"; choose Standard Webhooks Signature, Shared Token or None' },
+			body: {
+				error: 'Verification is "off"; choose Standard Webhooks Signature, Shared Token or None',
+			},
 		});
 	});
 });
@@ -711,14 +1030,41 @@ describe('in the editor', () => {
 	const nodeFor = async (typeVersion: number, parameters: INodeParameters) => {
 		const { nodeTypes } = await loadPackage();
 		const description = nodeTypes.getByNameAndVersion(NODE_TYPES.trigger, typeVersion).description;
-		const node: INode = { id: 'n', name: TRIGGER_NODE, type: NODE_TYPES.trigger, typeVersion, position: [0, 0], parameters: {} };
-		node.parameters = NodeHelpers.getNodeParameters(description.properties, parameters, true, false, node, description) ?? {};
-		const shown = (property: INodeProperties) => NodeHelpers.displayParameter(node.parameters, property, node, description);
+		const node: INode = {
+			id: 'n',
+			name: TRIGGER_NODE,
+			type: NODE_TYPES.trigger,
+			typeVersion,
+			position: [0, 0],
+			parameters: {},
+		};
+		node.parameters =
+			NodeHelpers.getNodeParameters(
+				description.properties,
+				parameters,
+				true,
+				false,
+				node,
+				description,
+			) ?? {};
+		const shown = (property: INodeProperties) =>
+			NodeHelpers.displayParameter(node.parameters, property, node, description);
 		return {
-			notices: description.properties.filter((property) => property.type === 'notice' && shown(property)).map((property) => property.name),
-			credentialRequired: (description.credentials ?? []).some((credential) => credential.required && NodeHelpers.displayParameter(node.parameters, credential, node, description)),
-			issues: Object.keys(NodeHelpers.getNodeParametersIssues(description.properties, node, description)?.parameters ?? {}),
-			shownFields: description.properties.filter((property) => property.type !== 'notice' && shown(property)).map((property) => property.name),
+			notices: description.properties
+				.filter((property) => property.type === 'notice' && shown(property))
+				.map((property) => property.name),
+			credentialRequired: (description.credentials ?? []).some(
+				(credential) =>
+					credential.required &&
+					NodeHelpers.displayParameter(node.parameters, credential, node, description),
+			),
+			issues: Object.keys(
+				NodeHelpers.getNodeParametersIssues(description.properties, node, description)
+					?.parameters ?? {},
+			),
+			shownFields: description.properties
+				.filter((property) => property.type !== 'notice' && shown(property))
+				.map((property) => property.name),
 		};
 	};
 
@@ -727,7 +1073,9 @@ describe('in the editor', () => {
 		const description = nodeTypes.getByNameAndVersion(NODE_TYPES.trigger, 2).description;
 		expect(description.version).toEqual([1, 2]);
 		expect(description.defaultVersion).toBe(2);
-		const verification = description.properties.find((property) => property.name === 'verification');
+		const verification = description.properties.find(
+			(property) => property.name === 'verification',
+		);
 		expect(verification).toMatchObject({ type: 'options', required: true, default: 'signature' });
 		expect(verification?.options?.map((option) => (option as { name: string }).name)).toEqual([
 			'Standard Webhooks Signature',
@@ -737,24 +1085,72 @@ describe('in the editor', () => {
 	});
 
 	it.each<[string, number, INodeParameters, Partial<Awaited<ReturnType<typeof nodeFor>>>]>([
-		['signature (default)', 2, {}, { notices: ['notice', 'signatureNotice'], credentialRequired: true, issues: [] }],
-		['Shared Token, empty', 2, { verification: 'token' }, { notices: ['notice'], credentialRequired: false, issues: ['sharedToken'] }],
-		['Shared Token, set', 2, { verification: 'token', sharedToken: TOKEN }, { notices: ['notice'], credentialRequired: false, issues: [] }],
-		['None: a warning', 2, { verification: 'none' }, { notices: ['notice', 'unverifiedNotice'], credentialRequired: false, issues: [] }],
-		['version 1, signature on', 1, {}, { notices: ['notice'], credentialRequired: true, issues: [] }],
-		['version 1, signature off, no token: says every callback is refused', 1, { verifySignature: false }, { notices: ['notice', 'noCheckNotice'], credentialRequired: false }],
-		['version 1, signature off, token set', 1, { verifySignature: false, sharedToken: TOKEN }, { notices: ['notice'], credentialRequired: false }],
-	])('shows, for %s, the notices, whether the credential is required, and the parameter issues', async (_case, version, parameters, expected) => {
-		expect(await nodeFor(version, parameters)).toMatchObject(expected);
-	});
+		[
+			'signature (default)',
+			2,
+			{},
+			{ notices: ['notice', 'signatureNotice'], credentialRequired: true, issues: [] },
+		],
+		[
+			'Shared Token, empty',
+			2,
+			{ verification: 'token' },
+			{ notices: ['notice'], credentialRequired: false, issues: ['sharedToken'] },
+		],
+		[
+			'Shared Token, set',
+			2,
+			{ verification: 'token', sharedToken: TOKEN },
+			{ notices: ['notice'], credentialRequired: false, issues: [] },
+		],
+		[
+			'None: a warning',
+			2,
+			{ verification: 'none' },
+			{ notices: ['notice', 'unverifiedNotice'], credentialRequired: false, issues: [] },
+		],
+		[
+			'version 1, signature on',
+			1,
+			{},
+			{ notices: ['notice'], credentialRequired: true, issues: [] },
+		],
+		[
+			'version 1, signature off, no token: says every callback is refused',
+			1,
+			{ verifySignature: false },
+			{ notices: ['notice', 'noCheckNotice'], credentialRequired: false },
+		],
+		[
+			'version 1, signature off, token set',
+			1,
+			{ verifySignature: false, sharedToken: TOKEN },
+			{ notices: ['notice'], credentialRequired: false },
+		],
+	])(
+		'shows, for %s, the notices, whether the credential is required, and the parameter issues',
+		async (_case, version, parameters, expected) => {
+			expect(await nodeFor(version, parameters)).toMatchObject(expected);
+		},
+	);
 
 	it('shows Download Only From Hosts (default *.klingai.com) only for unverified triggers that download', async () => {
-		expect((await nodeFor(2, { verification: 'none', downloadImages: true })).shownFields).toContain('downloadHosts');
-		for (const [version, parameters] of [[2, { verification: 'none' }], [2, { downloadImages: true }], [1, { downloadImages: true }]] as const) {
+		expect(
+			(await nodeFor(2, { verification: 'none', downloadImages: true })).shownFields,
+		).toContain('downloadHosts');
+		for (const [version, parameters] of [
+			[2, { verification: 'none' }],
+			[2, { downloadImages: true }],
+			[1, { downloadImages: true }],
+		] as const) {
 			expect((await nodeFor(version, parameters)).shownFields).not.toContain('downloadHosts');
 		}
 		const { nodeTypes } = await loadPackage();
-		expect(nodeTypes.getByNameAndVersion(NODE_TYPES.trigger, 2).description.properties.find((property) => property.name === 'downloadHosts')?.default).toBe('*.klingai.com');
+		expect(
+			nodeTypes
+				.getByNameAndVersion(NODE_TYPES.trigger, 2)
+				.description.properties.find((property) => property.name === 'downloadHosts')?.default,
+		).toBe('*.klingai.com');
 	});
 });
 
@@ -786,7 +1182,9 @@ describe('unverified callbacks never make n8n download', () => {
 		try {
 			const server = await serve({ verification: 'none', downloadImages: true }, {});
 			const logs = logsFromNow();
-			const task = klingTask('succeed', { task_result: { images: [{ index: 0, url: internal.url }] } });
+			const task = klingTask('succeed', {
+				task_result: { images: [{ index: 0, url: internal.url }] },
+			});
 			expect((await deliver(server, { body: task, ...unsigned })).status).toBe(200);
 			await server.settled();
 			expect(internal.requests()).toBe(0);
@@ -795,7 +1193,9 @@ describe('unverified callbacks never make n8n download', () => {
 			expect(item.binary).toBeUndefined();
 			const reason = `not downloaded: the callback is unverified (Verification: None) and http://127.0.0.1:${internal.port} is not in Download Only From Hosts`;
 			expect(item.json).toEqual({ ...normalised(task), download_error: reason });
-			expect(logs()).toEqual([`warn Kling Expand Trigger did not download the images of task ${task.task_id as string}: ${reason} {}`]);
+			expect(logs()).toEqual([
+				`warn Kling Expand Trigger did not download the images of task ${task.task_id as string}: ${reason} {}`,
+			]);
 		} finally {
 			await internal.close();
 		}
@@ -804,12 +1204,28 @@ describe('unverified callbacks never make n8n download', () => {
 	it('downloads nothing when only some of the images are on the list, nor from the listed host on another port', async () => {
 		const internal = await countingHost();
 		try {
-			const server = await serve({ verification: 'none', downloadImages: true, downloadHosts: `*.klingai.com, 127.0.0.1:${internal.port + 1}` }, {});
-			const task = klingTask('succeed', { task_result: { images: [{ index: 0, url: 'https://p1-kling.klingai.com/x.png' }, { index: 1, url: internal.url }] } });
+			const server = await serve(
+				{
+					verification: 'none',
+					downloadImages: true,
+					downloadHosts: `*.klingai.com, 127.0.0.1:${internal.port + 1}`,
+				},
+				{},
+			);
+			const task = klingTask('succeed', {
+				task_result: {
+					images: [
+						{ index: 0, url: 'https://p1-kling.klingai.com/x.png' },
+						{ index: 1, url: internal.url },
+					],
+				},
+			});
 			await deliver(server, { body: task, ...unsigned });
 			await server.settled();
 			expect(internal.requests()).toBe(0);
-			expect(server.runs[0].output(TRIGGER_NODE)[0].json.download_error).toMatch(/http:\/\/127\.0\.0\.1:\d+ is not in Download Only From Hosts/);
+			expect(server.runs[0].output(TRIGGER_NODE)[0].json.download_error).toMatch(
+				/http:\/\/127\.0\.0\.1:\d+ is not in Download Only From Hosts/,
+			);
 		} finally {
 			await internal.close();
 		}
@@ -819,13 +1235,28 @@ describe('unverified callbacks never make n8n download', () => {
 		const image = await testImage(400, 300);
 		const results = await countingHost(image);
 		try {
-			const server = await serve({ verification: 'none', downloadImages: true, downloadHosts: `*.klingai.com, 127.0.0.1:${results.port}` }, {});
-			const task = klingTask('succeed', { task_result: { images: [{ index: 0, url: results.url }] } });
-			expect((await deliver(server, { body: task, ...unsigned })).body).toEqual({ received: true, started: true });
+			const server = await serve(
+				{
+					verification: 'none',
+					downloadImages: true,
+					downloadHosts: `*.klingai.com, 127.0.0.1:${results.port}`,
+				},
+				{},
+			);
+			const task = klingTask('succeed', {
+				task_result: { images: [{ index: 0, url: results.url }] },
+			});
+			expect((await deliver(server, { body: task, ...unsigned })).body).toEqual({
+				received: true,
+				started: true,
+			});
 			const [run] = await server.waitForRuns(1);
 			expect(results.requests()).toBe(1);
 			const [item] = run.output(TRIGGER_NODE);
-			expect(item.json).toMatchObject({ delivery_key: `${task.task_id as string}:succeed`, image: { width: 400, height: 300 } });
+			expect(item.json).toMatchObject({
+				delivery_key: `${task.task_id as string}:succeed`,
+				image: { width: 400, height: 300 },
+			});
 			expect(Buffer.from(item.binary!.data.data, 'base64').equals(image)).toBe(true);
 		} finally {
 			await results.close();
@@ -834,15 +1265,24 @@ describe('unverified callbacks never make n8n download', () => {
 });
 
 describe('duplicates under concurrency (n8n copies static data per delivery and saves it after webhook() returns)', () => {
-	const remembered = (server: WebhookServer) => ((server.savedStaticData()[`node:${TRIGGER_NODE}`] as IDataObject | undefined)?.seenDeliveries ?? []) as string[];
-	const deliverAll = async (server: WebhookServer, tasks: IDataObject[]) => await Promise.all(tasks.map(async (task) => await deliver(server, { body: task })));
+	const remembered = (server: WebhookServer) =>
+		((server.savedStaticData()[`node:${TRIGGER_NODE}`] as IDataObject | undefined)
+			?.seenDeliveries ?? []) as string[];
+	const deliverAll = async (server: WebhookServer, tasks: IDataObject[]) =>
+		await Promise.all(tasks.map(async (task) => await deliver(server, { body: task })));
 
 	it('50 concurrent distinct deliveries: 50 runs, 50 keys saved; the same 50 again: 0 runs, in this process and after a restart', async () => {
 		const server = await serve();
-		const tasks = Array.from({ length: 50 }, (_, index) => klingTask(index % 2 ? 'failed' : 'succeed'));
+		const tasks = Array.from({ length: 50 }, (_, index) =>
+			klingTask(index % 2 ? 'failed' : 'succeed'),
+		);
 		const keys = tasks.map((task) => `${task.task_id as string}:${task.task_status as string}`);
 		const first = await deliverAll(server, tasks);
-		expect(first.every((answer) => answer.status === 200 && answer.body.message === 'Workflow was started')).toBe(true);
+		expect(
+			first.every(
+				(answer) => answer.status === 200 && answer.body.message === 'Workflow was started',
+			),
+		).toBe(true);
 		await server.settled();
 		expect(server.runs).toHaveLength(50);
 		expect(statusesOf(server).sort()).toEqual([...keys].sort());
@@ -850,7 +1290,9 @@ describe('duplicates under concurrency (n8n copies static data per delivery and 
 
 		// Kling resends all of them at once (new webhook-ids): nothing starts.
 		const again = await deliverAll(server, tasks);
-		expect(again.map((answer) => answer.body)).toEqual(Array(50).fill({ received: true, started: false, reason: 'duplicate' }));
+		expect(again.map((answer) => answer.body)).toEqual(
+			Array(50).fill({ received: true, started: false, reason: 'duplicate' }),
+		);
 		await server.settled();
 		expect(server.runs).toHaveLength(50);
 
@@ -875,7 +1317,9 @@ describe('duplicates under concurrency (n8n copies static data per delivery and 
 			await waitFor(() => server.runs.length === 10);
 			host.release();
 			await server.waitForRuns(11);
-			const keys = [slow, ...quick].map((task) => `${task.task_id as string}:${task.task_status as string}`);
+			const keys = [slow, ...quick].map(
+				(task) => `${task.task_id as string}:${task.task_status as string}`,
+			);
 			expect([...remembered(server)].sort()).toEqual(keys.sort());
 		} finally {
 			host.release();
@@ -885,12 +1329,21 @@ describe('duplicates under concurrency (n8n copies static data per delivery and 
 
 	it('a restarted trigger merges saved keys with new ones, and remembers the newest 1000', async () => {
 		const saved = Array.from({ length: 1000 }, (_, index) => `old-${index}:succeed`);
-		const server = await serve({}, CREDENTIALS, {}, { staticData: { [`node:${TRIGGER_NODE}`]: { seenDeliveries: saved } } });
-		expect((await deliver(server, { body: { ...klingTask(), task_id: 'old-999' } })).body.reason).toBe('duplicate');
+		const server = await serve(
+			{},
+			CREDENTIALS,
+			{},
+			{ staticData: { [`node:${TRIGGER_NODE}`]: { seenDeliveries: saved } } },
+		);
+		expect(
+			(await deliver(server, { body: { ...klingTask(), task_id: 'old-999' } })).body.reason,
+		).toBe('duplicate');
 		const task = klingTask();
 		await deliver(server, { body: task });
 		await server.settled();
 		expect(remembered(server)).toEqual([...saved.slice(1), `${task.task_id as string}:succeed`]);
-		expect((await deliver(server, { body: { ...klingTask(), task_id: 'old-0' } })).body).toEqual({ message: 'Workflow was started' });
+		expect((await deliver(server, { body: { ...klingTask(), task_id: 'old-0' } })).body).toEqual({
+			message: 'Workflow was started',
+		});
 	});
 });

@@ -71,7 +71,10 @@ function boundsChecked(bytes: Uint8Array): Uint8Array {
  * Runs the parser on bounds-checked bytes and fails the test on anything thrown that is not an
  * ImageHeaderError, an out-of-bounds read included.
  */
-function outcome(bytes: Uint8Array, options: { checkBounds: boolean } = { checkBounds: true }): Outcome {
+function outcome(
+	bytes: Uint8Array,
+	options: { checkBounds: boolean } = { checkBounds: true },
+): Outcome {
 	try {
 		return { ok: true, info: readImageHeader(options.checkBounds ? boundsChecked(bytes) : bytes) };
 	} catch (error) {
@@ -112,7 +115,11 @@ function afterSoi(jpeg: Buffer, ...inserted: Buffer[]): Buffer {
 	return Buffer.concat([jpeg.subarray(0, 2), ...inserted, jpeg.subarray(2)]);
 }
 
-function pngHeader(width: number, height: number, options: { type?: string; crc?: number } = {}): Buffer {
+function pngHeader(
+	width: number,
+	height: number,
+	options: { type?: string; crc?: number } = {},
+): Buffer {
 	const chunk = Buffer.alloc(25);
 	chunk.writeUInt32BE(13, 0);
 	chunk.write(options.type ?? 'IHDR', 4, 'latin1');
@@ -125,7 +132,11 @@ function pngHeader(width: number, height: number, options: { type?: string; crc?
 
 function pngTraits(bytes: Buffer): string[] {
 	const colourType = ['grey', '?', 'rgb', 'palette', 'grey+alpha', '?', 'rgba'][bytes[25]];
-	return [`png:${colourType}`, `png:${bytes[24]}-bit`, bytes[28] ? 'png:interlaced' : 'png:straight'];
+	return [
+		`png:${colourType}`,
+		`png:${bytes[24]}-bit`,
+		bytes[28] ? 'png:interlaced' : 'png:straight',
+	];
 }
 
 function jpegTraits(bytes: Buffer, space: string | undefined): string[] {
@@ -143,7 +154,10 @@ function jpegTraits(bytes: Buffer, space: string | undefined): string[] {
 }
 
 /** One random image spec and its encoding, drawn from the variety the node will meet. */
-async function encodeRandomImage(index: number, random: () => number): Promise<{ label: string; bytes: Buffer }> {
+async function encodeRandomImage(
+	index: number,
+	random: () => number,
+): Promise<{ label: string; bytes: Buffer }> {
 	const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 	const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 	const side = () => {
@@ -152,7 +166,14 @@ async function encodeRandomImage(index: number, random: () => number): Promise<{
 		if (roll < 0.95) return between(301, 1500);
 		return between(1501, 4000);
 	};
-	const edgeSizes: Array<[number, number]> = [[1, 1], [4000, 4000], [1, 4000], [4000, 1], [300, 300], [2, 1]];
+	const edgeSizes: Array<[number, number]> = [
+		[1, 1],
+		[4000, 4000],
+		[1, 4000],
+		[4000, 1],
+		[300, 300],
+		[2, 1],
+	];
 	const [width, height] = edgeSizes[index] ?? [side(), side()];
 	const channels = pick([3, 4] as const);
 
@@ -162,11 +183,18 @@ async function encodeRandomImage(index: number, random: () => number): Promise<{
 		const pixels = Buffer.alloc(width * height * channels);
 		const smooth = random() < 0.5;
 		for (let i = 0; i < pixels.length; i++) {
-			pixels[i] = smooth ? (i * 7 + Math.floor(i / (width * channels))) & 0xff : Math.floor(random() * 256);
+			pixels[i] = smooth
+				? (i * 7 + Math.floor(i / (width * channels))) & 0xff
+				: Math.floor(random() * 256);
 		}
 		image = sharp(pixels, { raw: { width, height, channels } });
 	} else {
-		const background = { r: between(0, 255), g: between(0, 255), b: between(0, 255), alpha: random() };
+		const background = {
+			r: between(0, 255),
+			g: between(0, 255),
+			b: between(0, 255),
+			alpha: random(),
+		};
 		image = sharp({ create: { width, height, channels, background } });
 	}
 
@@ -180,11 +208,19 @@ async function encodeRandomImage(index: number, random: () => number): Promise<{
 		if (kind === 'rgb16') image = image.toColourspace('rgb16');
 		const palette = kind === 'palette' && !large;
 		const colours = pick([2, 4, 16, 256]);
-		const metadata = pick(['none', 'none', 'withMetadata', 'orientation', 'icc-p3', 'exif'] as const);
+		const metadata = pick([
+			'none',
+			'none',
+			'withMetadata',
+			'orientation',
+			'icc-p3',
+			'exif',
+		] as const);
 		if (metadata === 'withMetadata') image = image.withMetadata();
 		if (metadata === 'orientation') image = image.withMetadata({ orientation: between(1, 8) });
 		if (metadata === 'icc-p3') image = image.withIccProfile('p3');
-		if (metadata === 'exif') image = image.withExif({ IFD0: { ImageDescription: 'fixture '.repeat(between(1, 200)) } });
+		if (metadata === 'exif')
+			image = image.withExif({ IFD0: { ImageDescription: 'fixture '.repeat(between(1, 200)) } });
 		const progressive = random() < 0.35;
 		image = image.png({
 			progressive,
@@ -192,17 +228,29 @@ async function encodeRandomImage(index: number, random: () => number): Promise<{
 			adaptiveFiltering: random() < 0.5,
 			...(palette ? { palette: true, colours, dither: random(), effort: 1 } : {}),
 		});
-		parts.push(`png ${kind}${palette ? ` ${colours} colours` : ''} ${metadata}${progressive ? ' interlaced' : ''}`);
+		parts.push(
+			`png ${kind}${palette ? ` ${colours} colours` : ''} ${metadata}${progressive ? ' interlaced' : ''}`,
+		);
 	} else {
 		const kind = pick(['colour', 'colour', 'grey', 'cmyk'] as const);
 		if (kind === 'grey') image = image.toColourspace('b-w');
 		if (kind === 'cmyk') image = image.toColourspace('cmyk');
-		const metadata = pick(['none', 'none', 'withMetadata', 'orientation', 'icc-p3', 'exif', 'xmp'] as const);
+		const metadata = pick([
+			'none',
+			'none',
+			'withMetadata',
+			'orientation',
+			'icc-p3',
+			'exif',
+			'xmp',
+		] as const);
 		if (metadata === 'withMetadata') image = image.withMetadata();
 		if (metadata === 'orientation') image = image.withMetadata({ orientation: between(1, 8) });
 		if (metadata === 'icc-p3' && kind !== 'cmyk') image = image.withIccProfile('p3');
-		if (metadata === 'exif') image = image.withExif({ IFD0: { ImageDescription: 'fixture '.repeat(between(1, 2000)) } });
-		if (metadata === 'xmp') image = image.withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>');
+		if (metadata === 'exif')
+			image = image.withExif({ IFD0: { ImageDescription: 'fixture '.repeat(between(1, 2000)) } });
+		if (metadata === 'xmp')
+			image = image.withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>');
 		const mozjpeg = random() < 0.25;
 		const progressive = mozjpeg || random() < 0.4;
 		image = image.jpeg({
@@ -214,7 +262,9 @@ async function encodeRandomImage(index: number, random: () => number): Promise<{
 			trellisQuantisation: random() < 0.2,
 			quantisationTable: between(0, 8),
 		});
-		parts.push(`jpeg ${kind} ${metadata}${progressive ? ' progressive' : ' baseline'}${mozjpeg ? ' mozjpeg' : ''}`);
+		parts.push(
+			`jpeg ${kind} ${metadata}${progressive ? ' progressive' : ' baseline'}${mozjpeg ? ' mozjpeg' : ''}`,
+		);
 	}
 	return { label: parts.join(' '), bytes: await image.toBuffer() };
 }
@@ -235,23 +285,45 @@ async function fixtureFromSharp(label: string, bytes: Buffer): Promise<Fixture> 
 
 /** Structural variants sharp does not write but real files contain; each still opens in sharp. */
 async function craftedJpegs(base: Buffer): Promise<Array<{ label: string; bytes: Buffer }>> {
-	const thumbnail = await sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080' } })
+	const thumbnail = await sharp({
+		create: { width: 160, height: 120, channels: 3, background: '#808080' },
+	})
 		.jpeg()
 		.toBuffer();
 	// A minimal little-endian TIFF block (empty IFD0) followed by the thumbnail, like a camera's EXIF.
 	const exifWithThumbnail = Buffer.concat([
 		Buffer.from('Exif\0\0', 'latin1'),
-		Buffer.from([0x49, 0x49, 0x2a, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]),
+		Buffer.from([
+			0x49, 0x49, 0x2a, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		]),
 		thumbnail,
 	]);
 	const hugeApp = segment(0xed, Buffer.alloc(65533, 0xff));
 	return [
-		{ label: 'crafted: EXIF APP1 holding a thumbnail with its own SOF', bytes: afterSoi(base, segment(0xe1, exifWithThumbnail)) },
-		{ label: 'crafted: comment with 0xFF bytes in it', bytes: afterSoi(base, segment(0xfe, Buffer.from([0xff, 0xc0, 0xff, 0xd9, 0xff]))) },
-		{ label: 'crafted: fill bytes before a marker', bytes: afterSoi(base, Buffer.from([0xff, 0xff, 0xff, 0xff])) },
-		{ label: 'crafted: TEM and RST standalone markers', bytes: afterSoi(base, Buffer.from([0xff, 0x01, 0xff, 0xd0, 0xff, 0xd7])) },
-		{ label: 'crafted: stray bytes between segments', bytes: afterSoi(base, Buffer.from([0x00, 0x12, 0x34])) },
-		{ label: 'crafted: three full-size APP13 segments (SOF past 192 KB)', bytes: afterSoi(base, hugeApp, hugeApp, hugeApp) },
+		{
+			label: 'crafted: EXIF APP1 holding a thumbnail with its own SOF',
+			bytes: afterSoi(base, segment(0xe1, exifWithThumbnail)),
+		},
+		{
+			label: 'crafted: comment with 0xFF bytes in it',
+			bytes: afterSoi(base, segment(0xfe, Buffer.from([0xff, 0xc0, 0xff, 0xd9, 0xff]))),
+		},
+		{
+			label: 'crafted: fill bytes before a marker',
+			bytes: afterSoi(base, Buffer.from([0xff, 0xff, 0xff, 0xff])),
+		},
+		{
+			label: 'crafted: TEM and RST standalone markers',
+			bytes: afterSoi(base, Buffer.from([0xff, 0x01, 0xff, 0xd0, 0xff, 0xd7])),
+		},
+		{
+			label: 'crafted: stray bytes between segments',
+			bytes: afterSoi(base, Buffer.from([0x00, 0x12, 0x34])),
+		},
+		{
+			label: 'crafted: three full-size APP13 segments (SOF past 192 KB)',
+			bytes: afterSoi(base, hugeApp, hugeApp, hugeApp),
+		},
 	];
 }
 
@@ -270,7 +342,9 @@ beforeAll(async () => {
 	for (let i = 0; i < specs.length; i += 4) {
 		encoded.push(...(await Promise.all(specs.slice(i, i + 4).map((spec) => spec()))));
 	}
-	const base = encoded.find((item) => item.label.includes('jpeg colour none baseline'))?.bytes ?? encoded[1].bytes;
+	const base =
+		encoded.find((item) => item.label.includes('jpeg colour none baseline'))?.bytes ??
+		encoded[1].bytes;
 	encoded.push(...(await craftedJpegs(base)));
 	for (const { label, bytes } of encoded) fixtures.push(await fixtureFromSharp(label, bytes));
 
@@ -282,13 +356,25 @@ beforeAll(async () => {
 		{ name: /TIFF/, bytes: Buffer.from('4d4d002a00000008', 'hex') },
 		{ name: /AVIF/, bytes: await source.clone().avif().toBuffer() },
 		{ name: /BMP/, bytes: Buffer.concat([Buffer.from('BM', 'latin1'), Buffer.alloc(52, 0x01)]) },
-		{ name: /PDF/, bytes: Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>', 'latin1') },
+		{
+			name: /PDF/,
+			bytes: Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>', 'latin1'),
+		},
 		{ name: /HTML/, bytes: Buffer.from('<!DOCTYPE html><html><body>403 Forbidden</body></html>') },
-		{ name: /SVG/, bytes: Buffer.from('\xef\xbb\xbf<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', 'latin1') },
+		{
+			name: /SVG/,
+			bytes: Buffer.from(
+				'\xef\xbb\xbf<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+				'latin1',
+			),
+		},
 		{ name: /JSON/, bytes: Buffer.from('{"code":1201,"message":"invalid image"}') },
 		{ name: /base64 text of a PNG/, bytes: Buffer.from(pngHeader(400, 300).toString('base64')) },
 		{ name: /base64 text of a JPEG/, bytes: Buffer.from(base.toString('base64')) },
-		{ name: /not a PNG or JPEG \(first bytes/, bytes: Buffer.from([0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x10, 0x10]) },
+		{
+			name: /not a PNG or JPEG \(first bytes/,
+			bytes: Buffer.from([0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x10, 0x10]),
+		},
 		{ name: /not a PNG or JPEG \(first bytes/, bytes: Buffer.from('plain text that is no image') },
 	);
 }, 120_000);
@@ -307,9 +393,25 @@ describe('readImageHeader', () => {
 	it('was compared on a varied sample: sizes from 1 to 4000 px, every PNG colour type and depth, every JPEG kind', () => {
 		const traits = new Set(fixtures.flatMap((fixture) => fixture.traits));
 		for (const trait of [
-			'png:grey', 'png:grey+alpha', 'png:rgb', 'png:rgba', 'png:palette',
-			'png:1-bit', 'png:2-bit', 'png:4-bit', 'png:8-bit', 'png:16-bit', 'png:interlaced', 'png:straight',
-			'jpeg:srgb', 'jpeg:b-w', 'jpeg:cmyk', 'jpeg:baseline', 'jpeg:progressive', 'jpeg:exif-or-xmp', 'jpeg:icc',
+			'png:grey',
+			'png:grey+alpha',
+			'png:rgb',
+			'png:rgba',
+			'png:palette',
+			'png:1-bit',
+			'png:2-bit',
+			'png:4-bit',
+			'png:8-bit',
+			'png:16-bit',
+			'png:interlaced',
+			'png:straight',
+			'jpeg:srgb',
+			'jpeg:b-w',
+			'jpeg:cmyk',
+			'jpeg:baseline',
+			'jpeg:progressive',
+			'jpeg:exif-or-xmp',
+			'jpeg:icc',
 		]) {
 			expect({ trait, present: traits.has(trait) }).toEqual({ trait, present: true });
 		}
@@ -321,7 +423,10 @@ describe('readImageHeader', () => {
 
 	it('needs exactly the 33-byte IHDR of a PNG, or a JPEG up to the end of its SOF size fields', () => {
 		for (const { label, bytes, expected, headerEnd } of fixtures) {
-			expect({ label, reason: reasonOf(bytes.subarray(0, headerEnd - 1)) }).toEqual({ label, reason: 'truncated' });
+			expect({ label, reason: reasonOf(bytes.subarray(0, headerEnd - 1)) }).toEqual({
+				label,
+				reason: 'truncated',
+			});
 			if (expected.format === 'png') {
 				expect({ label, headerEnd }).toEqual({ label, headerEnd: 33 });
 			} else {
@@ -340,14 +445,17 @@ describe('readImageHeader', () => {
 		for (const { label, bytes, expected, headerEnd } of fixtures) {
 			const head = bytes.subarray(0, 64 * 1024);
 			const result = outcome(head);
-			if (headerEnd <= head.length) expect({ label, result }).toEqual({ label, result: { ok: true, info: expected } });
+			if (headerEnd <= head.length)
+				expect({ label, result }).toEqual({ label, result: { ok: true, info: expected } });
 			else expect({ label, reason: reasonOf(head) }).toEqual({ label, reason: 'truncated' });
 		}
 		expect(fixtures.some((fixture) => fixture.headerEnd > 64 * 1024)).toBe(true);
 	});
 
 	it('reports the stored size and ignores EXIF orientation, as sharp metadata does', async () => {
-		const rotated = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#000' } })
+		const rotated = await sharp({
+			create: { width: 640, height: 480, channels: 3, background: '#000' },
+		})
 			.withMetadata({ orientation: 6 })
 			.jpeg()
 			.toBuffer();
@@ -366,7 +474,12 @@ describe('readImageHeader', () => {
 		}
 		// Each decoy's payload looks like a frame header for 1 × 1 px.
 		const decoy = Buffer.from([0x08, 0x00, 0x01, 0x00, 0x01, 0x03]);
-		const decoys = afterSoi(base.bytes, segment(0xc4, decoy), segment(0xc8, decoy), segment(0xcc, decoy));
+		const decoys = afterSoi(
+			base.bytes,
+			segment(0xc4, decoy),
+			segment(0xc8, decoy),
+			segment(0xcc, decoy),
+		);
 		expect(readImageHeader(decoys)).toEqual(base.expected);
 	});
 
@@ -376,7 +489,11 @@ describe('readImageHeader', () => {
 			[pngHeader(300, 0x80000000), 'invalid-size', /invalid size/],
 			[pngHeader(300, 300, { crc: 0x12345678 }), 'corrupt', /fails its checksum/],
 			[pngHeader(300, 300, { type: 'IDAT' }), 'corrupt', /IHDR/],
-			[pngHeader(300, 300).subarray(0, 32), 'truncated', /PNG header is truncated: it needs 33 bytes and only 32/],
+			[
+				pngHeader(300, 300).subarray(0, 32),
+				'truncated',
+				/PNG header is truncated: it needs 33 bytes and only 32/,
+			],
 			[pngHeader(300, 300).subarray(0, 5), 'truncated', /only 5 bytes were given/],
 		];
 		for (const [bytes, reason, message] of cases) {
@@ -393,27 +510,70 @@ describe('readImageHeader', () => {
 	it('rejects a JPEG that ends, starts its data, or breaks a segment before stating its size', () => {
 		const soi = Buffer.from([0xff, 0xd8]);
 		const sof = (height: number, width: number, length = 11) =>
-			Buffer.from([0xff, 0xc0, length >> 8, length & 0xff, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]);
+			Buffer.from([
+				0xff,
+				0xc0,
+				length >> 8,
+				length & 0xff,
+				8,
+				height >> 8,
+				height & 0xff,
+				width >> 8,
+				width & 0xff,
+				1,
+				1,
+				0x11,
+				0,
+			]);
 		const cases: Array<[Buffer, string, RegExp]> = [
-			[Buffer.concat([soi, Buffer.from([0xff, 0xd9])]), 'missing-size', /ends before stating its size/],
-			[Buffer.concat([soi, segment(0xda, Buffer.alloc(10)), sof(300, 300)]), 'corrupt', /image data starts before its size marker/],
-			[Buffer.concat([soi, Buffer.from([0xff, 0xe0, 0x00, 0x01]), sof(300, 300)]), 'corrupt', /impossible length \(1\)/],
+			[
+				Buffer.concat([soi, Buffer.from([0xff, 0xd9])]),
+				'missing-size',
+				/ends before stating its size/,
+			],
+			[
+				Buffer.concat([soi, segment(0xda, Buffer.alloc(10)), sof(300, 300)]),
+				'corrupt',
+				/image data starts before its size marker/,
+			],
+			[
+				Buffer.concat([soi, Buffer.from([0xff, 0xe0, 0x00, 0x01]), sof(300, 300)]),
+				'corrupt',
+				/impossible length \(1\)/,
+			],
 			[Buffer.concat([soi, sof(300, 300, 7)]), 'corrupt', /too short/],
 			[Buffer.concat([soi, sof(0, 300)]), 'invalid-size', /invalid size of 300 × 0 px/],
-			[Buffer.concat([soi, sof(300, 300)]).subarray(0, 10), 'truncated', /^The JPEG header is truncated before its size marker/],
-			[Buffer.concat([soi, Buffer.from([0xff, 0xe1, 0x40, 0x00]), Buffer.alloc(100)]), 'truncated', /truncated before its size marker/],
-			[soi, 'truncated', /^The JPEG header is truncated before its size marker \(2 bytes were given\)/],
+			[
+				Buffer.concat([soi, sof(300, 300)]).subarray(0, 10),
+				'truncated',
+				/^The JPEG header is truncated before its size marker/,
+			],
+			[
+				Buffer.concat([soi, Buffer.from([0xff, 0xe1, 0x40, 0x00]), Buffer.alloc(100)]),
+				'truncated',
+				/truncated before its size marker/,
+			],
+			[
+				soi,
+				'truncated',
+				/^The JPEG header is truncated before its size marker \(2 bytes were given\)/,
+			],
 			[Buffer.from([0xff]), 'truncated', /only 1 byte was given/],
 		];
 		for (const [bytes, reason, message] of cases) {
 			const result = outcome(bytes);
-			expect({ bytes: bytes.toString('hex'), ok: result.ok }).toEqual({ bytes: bytes.toString('hex'), ok: false });
+			expect({ bytes: bytes.toString('hex'), ok: result.ok }).toEqual({
+				bytes: bytes.toString('hex'),
+				ok: false,
+			});
 			if (!result.ok) {
 				expect(result.error.reason).toBe(reason);
 				expect(result.error.message).toMatch(message);
 			}
 		}
-		expect(readImageHeader(Buffer.concat([soi, sof(65535, 65535)]))).toEqual(infoFor('jpeg', 65535, 65535));
+		expect(readImageHeader(Buffer.concat([soi, sof(65535, 65535)]))).toEqual(
+			infoFor('jpeg', 65535, 65535),
+		);
 	});
 
 	it('names other formats and shows the first bytes in its message', () => {
@@ -423,7 +583,12 @@ describe('readImageHeader', () => {
 			if (!result.ok) {
 				expect(result.error.reason).toBe('unsupported-format');
 				expect(result.error.message).toMatch(name);
-				expect(result.error.message).toContain(`first bytes: ${bytes.subarray(0, 8).toString('hex').replace(/(..)(?!$)/g, '$1 ')}`);
+				expect(result.error.message).toContain(
+					`first bytes: ${bytes
+						.subarray(0, 8)
+						.toString('hex')
+						.replace(/(..)(?!$)/g, '$1 ')}`,
+				);
 			}
 		}
 		expect(() => readImageHeader(otherFormats[0].bytes)).toThrow(
@@ -432,28 +597,42 @@ describe('readImageHeader', () => {
 	});
 
 	it('rejects empty and missing input with an ImageHeaderError', () => {
-		expect(outcome(new Uint8Array(0))).toMatchObject({ ok: false, error: { reason: 'empty', message: 'The image is empty (0 bytes)' } });
+		expect(outcome(new Uint8Array(0))).toMatchObject({
+			ok: false,
+			error: { reason: 'empty', message: 'The image is empty (0 bytes)' },
+		});
 		const unchecked = { checkBounds: false };
-		expect(outcome(undefined as unknown as Uint8Array, unchecked)).toMatchObject({ ok: false, error: { reason: 'empty' } });
-		expect(outcome(null as unknown as Uint8Array, unchecked)).toMatchObject({ ok: false, error: { reason: 'empty' } });
+		expect(outcome(undefined as unknown as Uint8Array, unchecked)).toMatchObject({
+			ok: false,
+			error: { reason: 'empty' },
+		});
+		expect(outcome(null as unknown as Uint8Array, unchecked)).toMatchObject({
+			ok: false,
+			error: { reason: 'empty' },
+		});
 	});
 
 	it('gives the true size or "truncated" for any cut of a real file, and nothing in between', () => {
-		const cut = fc
-			.nat({ max: fixtures.length - 1 })
-			.chain((index) => {
-				const { bytes, headerEnd } = fixtures[index];
-				return fc.tuple(
-					fc.constant(index),
-					fc.oneof(fc.integer({ min: 0, max: Math.min(bytes.length, headerEnd + 16) }), fc.integer({ min: 0, max: bytes.length })),
-				);
-			});
+		const cut = fc.nat({ max: fixtures.length - 1 }).chain((index) => {
+			const { bytes, headerEnd } = fixtures[index];
+			return fc.tuple(
+				fc.constant(index),
+				fc.oneof(
+					fc.integer({ min: 0, max: Math.min(bytes.length, headerEnd + 16) }),
+					fc.integer({ min: 0, max: bytes.length }),
+				),
+			);
+		});
 		fc.assert(
 			fc.property(cut, ([index, length]) => {
 				const { bytes, expected, headerEnd, label } = fixtures[index];
 				const head = bytes.subarray(0, length);
 				if (length >= headerEnd) {
-					expect({ label, length, result: outcome(head) }).toEqual({ label, length, result: { ok: true, info: expected } });
+					expect({ label, length, result: outcome(head) }).toEqual({
+						label,
+						length,
+						result: { ok: true, info: expected },
+					});
 				} else {
 					const reason = length === 0 ? 'empty' : 'truncated';
 					expect({ label, length, reason: reasonOf(head) }).toEqual({ label, length, reason });
@@ -481,15 +660,22 @@ describe('readImageHeader', () => {
 				const corrupted = Buffer.from(bytes);
 				for (const { position, mask } of changes) corrupted[position] ^= mask;
 				// Two flips of one byte can cancel out, so classify by what actually changed.
-				const changed = changes.map((change) => change.position).filter((at) => corrupted[at] !== bytes[at]);
+				const changed = changes
+					.map((change) => change.position)
+					.filter((at) => corrupted[at] !== bytes[at]);
 				const result = outcome(corrupted);
 				if (changed.every((at) => at >= headerEnd)) {
 					flipsAfterHeader++;
-					expect({ label, changes, result }).toEqual({ label, changes, result: { ok: true, info: expected } });
+					expect({ label, changes, result }).toEqual({
+						label,
+						changes,
+						result: { ok: true, info: expected },
+					});
 					return;
 				}
 				flipsInHeader++;
-				if (expected.format === 'png') expect({ label, changes, ok: result.ok }).toEqual({ label, changes, ok: false });
+				if (expected.format === 'png')
+					expect({ label, changes, ok: result.ok }).toEqual({ label, changes, ok: false });
 				if (result.ok) expectWellFormed(result.info);
 			}),
 			{ numRuns: RUNS * 2 },
@@ -514,7 +700,8 @@ describe('readImageHeader', () => {
 				const bytes = length >= 4 ? Buffer.concat([head, tail]) : head;
 				const result = outcome(bytes);
 				expect(result.ok).toBe(false);
-				if (!result.ok) expect(result.error.reason).toBe(bytes.length === 0 ? 'empty' : 'unsupported-format');
+				if (!result.ok)
+					expect(result.error.reason).toBe(bytes.length === 0 ? 'empty' : 'unsupported-format');
 			}),
 			{ numRuns: RUNS },
 		);
@@ -531,7 +718,11 @@ describe('readImageHeader', () => {
 		const tail = fc.oneof(
 			fc.uint8Array({ maxLength: 4096 }),
 			// Mostly 0xFF and marker-like bytes, to drive the JPEG walker through odd paths.
-			fc.array(fc.constantFrom(0xff, 0xff, 0x00, 0x01, 0x02, 0xc0, 0xc4, 0xd0, 0xd9, 0xda, 0xe1, 0xfe), { maxLength: 2048 })
+			fc
+				.array(
+					fc.constantFrom(0xff, 0xff, 0x00, 0x01, 0x02, 0xc0, 0xc4, 0xd0, 0xd9, 0xda, 0xe1, 0xfe),
+					{ maxLength: 2048 },
+				)
 				.map((values) => Uint8Array.from(values)),
 		);
 		fc.assert(
@@ -549,11 +740,18 @@ describe('readImageHeader', () => {
 
 	it('finds the size after any valid run of segments, fill bytes and standalone markers', () => {
 		const piece = fc.oneof(
-			fc.record({ marker: fc.integer({ min: 0xe0, max: 0xef }), payload: fc.uint8Array({ maxLength: 300 }) })
+			fc
+				.record({
+					marker: fc.integer({ min: 0xe0, max: 0xef }),
+					payload: fc.uint8Array({ maxLength: 300 }),
+				})
 				.map(({ marker, payload }) => segment(marker, payload)),
 			fc.uint8Array({ maxLength: 300 }).map((payload) => segment(0xfe, payload)),
-			fc.constantFrom(0xc4, 0xc8, 0xcc, 0xdb, 0xdd)
-				.chain((marker) => fc.uint8Array({ maxLength: 64 }).map((payload) => segment(marker, payload))),
+			fc
+				.constantFrom(0xc4, 0xc8, 0xcc, 0xdb, 0xdd)
+				.chain((marker) =>
+					fc.uint8Array({ maxLength: 64 }).map((payload) => segment(marker, payload)),
+				),
 			fc.integer({ min: 1, max: 8 }).map((count) => Buffer.alloc(count, 0xff)),
 			fc.constantFrom(0x01, 0xd0, 0xd3, 0xd7, 0xd8).map((marker) => Buffer.from([0xff, marker])),
 		);
@@ -566,13 +764,30 @@ describe('readImageHeader', () => {
 		});
 		fc.assert(
 			fc.property(jpeg, ({ pieces, marker, width, height, rest }) => {
-				const frame = Buffer.from([0xff, marker, 0, 11, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]);
+				const frame = Buffer.from([
+					0xff,
+					marker,
+					0,
+					11,
+					8,
+					height >> 8,
+					height & 0xff,
+					width >> 8,
+					width & 0xff,
+					1,
+					1,
+					0x11,
+					0,
+				]);
 				const bytes = Buffer.concat([Buffer.from([0xff, 0xd8]), ...pieces, frame]);
 				const headerEnd = bytes.length - 4;
 				const info = infoFor('jpeg', width, height);
 				expect(outcome(Buffer.concat([bytes, rest]))).toEqual({ ok: true, info });
 				expect(outcome(bytes.subarray(0, headerEnd))).toEqual({ ok: true, info });
-				expect(outcome(bytes.subarray(0, headerEnd - 1))).toMatchObject({ ok: false, error: { reason: 'truncated' } });
+				expect(outcome(bytes.subarray(0, headerEnd - 1))).toMatchObject({
+					ok: false,
+					error: { reason: 'truncated' },
+				});
 			}),
 			{ numRuns: RUNS },
 		);
@@ -593,13 +808,22 @@ describe('readImageHeader', () => {
 		const inputs = [
 			Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(megabytes, 0xff)]),
 			Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(megabytes, 0x00)]),
-			Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(megabytes, Buffer.from([0xff, 0xfe, 0x00, 0x02]))]),
-			Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(megabytes, Buffer.from([0xff, 0xd0, 0xff, 0x01]))]),
+			Buffer.concat([
+				Buffer.from([0xff, 0xd8]),
+				Buffer.alloc(megabytes, Buffer.from([0xff, 0xfe, 0x00, 0x02])),
+			]),
+			Buffer.concat([
+				Buffer.from([0xff, 0xd8]),
+				Buffer.alloc(megabytes, Buffer.from([0xff, 0xd0, 0xff, 0x01])),
+			]),
 		];
 		for (const bytes of inputs) {
 			const started = Date.now();
 			// Unchecked: the bounds proxy would cost more than the parser on 8 MB.
-			expect(outcome(bytes, { checkBounds: false })).toMatchObject({ ok: false, error: { reason: 'truncated' } });
+			expect(outcome(bytes, { checkBounds: false })).toMatchObject({
+				ok: false,
+				error: { reason: 'truncated' },
+			});
 			expect(Date.now() - started).toBeLessThan(2000);
 		}
 	});
@@ -608,8 +832,14 @@ describe('readImageHeader', () => {
 describe('detectImageFormat', () => {
 	it('tells PNG from JPEG by magic bytes for every fixture', () => {
 		for (const { label, bytes, expected } of fixtures) {
-			expect({ label, format: detectImageFormat(bytes) }).toEqual({ label, format: expected.format });
-			expect({ label, format: detectImageFormat(bytes.subarray(0, 8)) }).toEqual({ label, format: expected.format });
+			expect({ label, format: detectImageFormat(bytes) }).toEqual({
+				label,
+				format: expected.format,
+			});
+			expect({ label, format: detectImageFormat(bytes.subarray(0, 8)) }).toEqual({
+				label,
+				format: expected.format,
+			});
 		}
 	});
 

@@ -1,45 +1,85 @@
 import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import type { AuthStyle } from '../../../harness/workflows';
-import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+import {
+	binaryItem,
+	expandWorkflow,
+	EXPAND_NODE,
+	simulatorCredentials,
+} from '../../../harness/workflows';
 
 const simulator = useSimulator();
-const ratios = { expansionMode: 'ratios', upExpansionRatio: 0.5, downExpansionRatio: 0, leftExpansionRatio: 0, rightExpansionRatio: 0 };
+const ratios = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.5,
+	downExpansionRatio: 0,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+};
 
 async function submitOne(auth: AuthStyle, externalTaskId?: string) {
 	const sim = simulator();
-	const result = await runWorkflow(expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios, options: { externalTaskId } } as never), {
-		startNode: EXPAND_NODE,
-		input: [binaryItem(await testImage())],
-		credentials: simulatorCredentials(sim.url, auth),
-	});
+	const result = await runWorkflow(
+		expandWorkflow({
+			operation: 'submit',
+			imageSource: 'binary',
+			...ratios,
+			options: { externalTaskId },
+		} as never),
+		{
+			startNode: EXPAND_NODE,
+			input: [binaryItem(await testImage())],
+			credentials: simulatorCredentials(sim.url, auth),
+		},
+	);
 	return result.output(EXPAND_NODE)[0].json as { task_id: string; external_task_id: string };
 }
 
 async function getTask(parameters: Record<string, unknown>, auth: AuthStyle = 'accessKey') {
 	const sim = simulator();
-	return await runWorkflow(expandWorkflow({ operation: 'getTask', ...parameters } as never), { startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url, auth) });
+	return await runWorkflow(expandWorkflow({ operation: 'getTask', ...parameters } as never), {
+		startNode: EXPAND_NODE,
+		input: [{ json: {} }],
+		credentials: simulatorCredentials(sim.url, auth),
+	});
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 400));
 
 describe('getTask', () => {
-	it.each<AuthStyle>(['accessKey', 'apiKey', 'cometapi'])('fetches a finished task by task_id with %s auth, with its result images', async (auth) => {
-		const sim = simulator();
-		const submitted = await submitOne(auth);
-		await settle();
-		const result = await getTask({ taskId: submitted.task_id }, auth);
-		expect(result.error).toBeUndefined();
-		expect(result.output(EXPAND_NODE)[0].json).toMatchObject({ task_id: submitted.task_id, task_status: 'succeed', task_result: { images: [{ index: 0, url: expect.any(String) }] } });
-		expect(requestsOf(sim, 'query').at(-1)!.path).toBe(`${auth === 'cometapi' ? '/kling' : ''}/v1/images/editing/expand/${submitted.task_id}`);
-	});
+	it.each<AuthStyle>(['accessKey', 'apiKey', 'cometapi'])(
+		'fetches a finished task by task_id with %s auth, with its result images',
+		async (auth) => {
+			const sim = simulator();
+			const submitted = await submitOne(auth);
+			await settle();
+			const result = await getTask({ taskId: submitted.task_id }, auth);
+			expect(result.error).toBeUndefined();
+			expect(result.output(EXPAND_NODE)[0].json).toMatchObject({
+				task_id: submitted.task_id,
+				task_status: 'succeed',
+				task_result: { images: [{ index: 0, url: expect.any(String) }] },
+			});
+			expect(requestsOf(sim, 'query').at(-1)!.path).toBe(
+				`${auth === 'cometapi' ? '/kling' : ''}/v1/images/editing/expand/${submitted.task_id}`,
+			);
+		},
+	);
 
 	it('fetches a task by its external_task_id and downloads its images when asked', async () => {
 		await submitOne('accessKey', 'order-42');
 		await settle();
-		const result = await getTask({ findBy: 'externalTaskId', taskId: 'order-42', downloadImages: true });
+		const result = await getTask({
+			findBy: 'externalTaskId',
+			taskId: 'order-42',
+			downloadImages: true,
+		});
 		const [item] = result.output(EXPAND_NODE);
-		expect(item.json).toMatchObject({ external_task_id: 'order-42', task_status: 'succeed', image: { width: 400, height: 450 } });
+		expect(item.json).toMatchObject({
+			external_task_id: 'order-42',
+			task_status: 'succeed',
+			image: { width: 400, height: 450 },
+		});
 		expect(item.binary!.data.mimeType).toBe('image/png');
 	});
 
@@ -51,15 +91,22 @@ describe('getTask', () => {
 		expect(item.binary).toBeUndefined();
 	});
 
-	it('answers an unknown task with Kling\'s 1203 explained', async () => {
+	it("answers an unknown task with Kling's 1203 explained", async () => {
 		const result = await getTask({ taskId: 'no-such-task' });
-		expect(result.error).toMatchObject({ name: 'NodeApiError', message: expect.stringMatching(/Kling error 1203: Resource does not exist/), httpCode: '404' });
+		expect(result.error).toMatchObject({
+			name: 'NodeApiError',
+			message: expect.stringMatching(/Kling error 1203: Resource does not exist/),
+			httpCode: '404',
+		});
 	});
 
 	it('refuses an empty task id before sending anything', async () => {
 		const sim = simulator();
 		const result = await getTask({ taskId: '  ' });
-		expect(result.error).toMatchObject({ name: 'NodeOperationError', message: expect.stringMatching(/Task ID is empty/) });
+		expect(result.error).toMatchObject({
+			name: 'NodeOperationError',
+			message: expect.stringMatching(/Task ID is empty/),
+		});
 		expect(sim.requests).toHaveLength(0);
 	});
 });
@@ -67,24 +114,60 @@ describe('getTask', () => {
 describe('listTasks', () => {
 	async function seed(count: number) {
 		const sim = simulator();
-		const input = await Promise.all(Array.from({ length: count }, async () => binaryItem(await testImage())));
-		await runWorkflow(expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios, options: { ...FAST_WAIT, concurrency: 10 } } as never), { startNode: EXPAND_NODE, input, credentials: simulatorCredentials(sim.url) });
+		const input = await Promise.all(
+			Array.from({ length: count }, async () => binaryItem(await testImage())),
+		);
+		await runWorkflow(
+			expandWorkflow({
+				operation: 'submit',
+				imageSource: 'binary',
+				...ratios,
+				options: { ...FAST_WAIT, concurrency: 10 },
+			} as never),
+			{ startNode: EXPAND_NODE, input, credentials: simulatorCredentials(sim.url) },
+		);
 		return sim;
 	}
 
 	it('returns up to the limit, newest first, one item per task', async () => {
 		const sim = await seed(7);
-		const result = await runWorkflow(expandWorkflow({ operation: 'listTasks', returnAll: false, limit: 5, options: { pageSize: 2 } } as never), { startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url) });
+		const result = await runWorkflow(
+			expandWorkflow({
+				operation: 'listTasks',
+				returnAll: false,
+				limit: 5,
+				options: { pageSize: 2 },
+			} as never),
+			{ startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url) },
+		);
 		const ids = result.output(EXPAND_NODE).map((item) => item.json.task_id);
 		expect(ids).toHaveLength(5);
 		expect(new Set(ids).size).toBe(5);
-		expect(requestsOf(sim, 'list').map((request) => request.path)).toEqual([1, 2, 3].map((page) => `/v1/images/editing/expand?pageNum=${page}&pageSize=2`));
+		expect(requestsOf(sim, 'list').map((request) => request.path)).toEqual(
+			[1, 2, 3].map((page) => `/v1/images/editing/expand?pageNum=${page}&pageSize=2`),
+		);
 	});
 
 	it('returns every task with Return All, page by page', async () => {
 		const sim = await seed(7);
-		const result = await runWorkflow(expandWorkflow({ operation: 'listTasks', returnAll: true, options: { pageSize: 3 } } as never), { startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url, 'cometapi') });
-		expect(result.output(EXPAND_NODE).map((item) => item.json.task_id).sort()).toEqual([...sim.tasks.keys()].sort());
+		const result = await runWorkflow(
+			expandWorkflow({
+				operation: 'listTasks',
+				returnAll: true,
+				options: { pageSize: 3 },
+			} as never),
+			{
+				startNode: EXPAND_NODE,
+				input: [{ json: {} }],
+				credentials: simulatorCredentials(sim.url, 'cometapi'),
+			},
+		);
+		expect(
+			result
+				.output(EXPAND_NODE)
+				.map((item) => item.json.task_id)
+				.sort(),
+		).toEqual([...sim.tasks.keys()].sort());
 		expect(requestsOf(sim, 'list')).toHaveLength(3);
 	});
 });

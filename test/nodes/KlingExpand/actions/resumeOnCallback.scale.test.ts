@@ -1,13 +1,27 @@
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { waitingExecution } from '../../../harness/waiting';
-import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+import {
+	binaryItem,
+	expandWorkflow,
+	EXPAND_NODE,
+	simulatorCredentials,
+} from '../../../harness/workflows';
 
 /** An account with 10 slots (1303 above them), tasks long enough that the last wave is still running when the execution goes to sleep. */
 const ACCOUNT_LIMIT = 10;
 const simulator = useSimulator({ concurrencyLimit: ACCOUNT_LIMIT, taskDurationMs: 600 });
-const ratios = { expansionMode: 'ratios', upExpansionRatio: 0.25, downExpansionRatio: 0.25, leftExpansionRatio: 0, rightExpansionRatio: 0 };
+const ratios = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.25,
+	downExpansionRatio: 0.25,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+};
 
-async function callbackBatch(count: number, options: { concurrency: number; downloadImages: boolean; pollInterval?: number }) {
+async function callbackBatch(
+	count: number,
+	options: { concurrency: number; downloadImages: boolean; pollInterval?: number },
+) {
 	const sim = simulator();
 	const workflow = expandWorkflow({
 		operation: 'submitAndWait',
@@ -16,11 +30,18 @@ async function callbackBatch(count: number, options: { concurrency: number; down
 		...ratios,
 		prompt: '={{ "item " + $json.index }}',
 		downloadImages: options.downloadImages,
-		options: { ...FAST_WAIT, ...(options.pollInterval ? { pollInterval: options.pollInterval, maxPollInterval: 1 } : {}), concurrency: options.concurrency, timeout: 120 },
+		options: {
+			...FAST_WAIT,
+			...(options.pollInterval ? { pollInterval: options.pollInterval, maxPollInterval: 1 } : {}),
+			concurrency: options.concurrency,
+			timeout: 120,
+		},
 	} as never);
 	const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 	const image = await testImage(320, 320);
-	const started = await execution.start(Array.from({ length: count }, (_, index) => ({ ...binaryItem(image), json: { index } })));
+	const started = await execution.start(
+		Array.from({ length: count }, (_, index) => ({ ...binaryItem(image), json: { index } })),
+	);
 	return { sim, execution, started };
 }
 
@@ -35,43 +56,66 @@ function costOf(sim: ReturnType<typeof simulator>) {
 }
 
 describe('Submit and Wait, callback mode, more items than slots', () => {
-	it.each([5, 10])('200 items on an account limit of 10 with Concurrency %i: 200 outputs in input order, exactly 200 accepted creates', async (concurrency) => {
-		const { sim, execution, started } = await callbackBatch(200, { concurrency, downloadImages: false });
-		expect(started.error).toBeUndefined();
-		expect(started.run.status).toBe('waiting');
-		// Every item was submitted before the execution slept, each once, none refused.
-		expect(sim.acceptedCreates()).toBe(200);
-		expect(costOf(sim).creates).toBe(200);
-		expect(sim.stats().rejected1303).toBe(0);
-		expect(sim.stats().peakSlots).toBeLessThanOrEqual(concurrency);
+	it.each([5, 10])(
+		'200 items on an account limit of 10 with Concurrency %i: 200 outputs in input order, exactly 200 accepted creates',
+		async (concurrency) => {
+			const { sim, execution, started } = await callbackBatch(200, {
+				concurrency,
+				downloadImages: false,
+			});
+			expect(started.error).toBeUndefined();
+			expect(started.run.status).toBe('waiting');
+			// Every item was submitted before the execution slept, each once, none refused.
+			expect(sim.acceptedCreates()).toBe(200);
+			expect(costOf(sim).creates).toBe(200);
+			expect(sim.stats().rejected1303).toBe(0);
+			expect(sim.stats().peakSlots).toBeLessThanOrEqual(concurrency);
 
-		const resumed = await execution.resumedRun(30_000);
-		expect(resumed?.run.status).toBe('success');
-		const output = resumed!.output(EXPAND_NODE);
-		expect(output).toHaveLength(200);
-		expect(output.map((item) => sim.tasks.get(String(item.json.task_id))?.createBody.prompt)).toEqual(Array.from({ length: 200 }, (_, index) => `item ${index}`));
-		expect(output.map((item) => item.pairedItem)).toEqual(Array.from({ length: 200 }, (_, item) => ({ item })));
-		expect(output.every((item) => item.json.task_status === 'succeed' && item.json.wait_status === 'completed')).toBe(true);
-		expect(execution.deliveries.filter((delivery) => delivery.resumed)).toHaveLength(1);
-		await execution.close();
-	}, 120_000);
+			const resumed = await execution.resumedRun(30_000);
+			expect(resumed?.run.status).toBe('success');
+			const output = resumed!.output(EXPAND_NODE);
+			expect(output).toHaveLength(200);
+			expect(
+				output.map((item) => sim.tasks.get(String(item.json.task_id))?.createBody.prompt),
+			).toEqual(Array.from({ length: 200 }, (_, index) => `item ${index}`));
+			expect(output.map((item) => item.pairedItem)).toEqual(
+				Array.from({ length: 200 }, (_, item) => ({ item })),
+			);
+			expect(
+				output.every(
+					(item) => item.json.task_status === 'succeed' && item.json.wait_status === 'completed',
+				),
+			).toBe(true);
+			expect(execution.deliveries.filter((delivery) => delivery.resumed)).toHaveLength(1);
+			await execution.close();
+		},
+		120_000,
+	);
 
-	it.each([0, 600])('costs at most one query or list per task on top of its create and download, each image downloaded once, with %i unrelated newer tasks on the account', async (unrelated) => {
-		const count = 60;
-		const { sim, execution, started } = await callbackBatch(count, { concurrency: ACCOUNT_LIMIT, downloadImages: true, pollInterval: 0.1 });
-		expect(started.run.status).toBe('waiting');
-		// Other workflows' tasks, newer than the whole batch: the batch is no longer on the first list page.
-		sim.seedUnrelatedTasks(unrelated);
-		const resumed = await execution.resumedRun(30_000);
-		const output = resumed!.output(EXPAND_NODE);
-		expect(output).toHaveLength(count);
-		expect(output.every((item) => item.binary?.data?.mimeType === 'image/png')).toBe(true);
-		const cost = costOf(sim);
-		expect(cost).toMatchObject({ creates: count, downloads: count });
-		// The slot checks while items waited plus every callback's probing (`npm run bench` prints the figures).
-		expect(cost.queries + cost.lists).toBeLessThanOrEqual(count);
-		// Late terminal callbacks (duplicates included) after the resume reach a finished execution: nothing more is asked.
-		await execution.close();
-		expect(costOf(sim)).toEqual(cost);
-	}, 60_000);
+	it.each([0, 600])(
+		'costs at most one query or list per task on top of its create and download, each image downloaded once, with %i unrelated newer tasks on the account',
+		async (unrelated) => {
+			const count = 60;
+			const { sim, execution, started } = await callbackBatch(count, {
+				concurrency: ACCOUNT_LIMIT,
+				downloadImages: true,
+				pollInterval: 0.1,
+			});
+			expect(started.run.status).toBe('waiting');
+			// Other workflows' tasks, newer than the whole batch: the batch is no longer on the first list page.
+			sim.seedUnrelatedTasks(unrelated);
+			const resumed = await execution.resumedRun(30_000);
+			const output = resumed!.output(EXPAND_NODE);
+			expect(output).toHaveLength(count);
+			expect(output.every((item) => item.binary?.data?.mimeType === 'image/png')).toBe(true);
+			const cost = costOf(sim);
+			expect(cost).toMatchObject({ creates: count, downloads: count });
+			// The slot checks while items waited plus every callback's probing (`npm run bench` prints the figures).
+			expect(cost.queries + cost.lists).toBeLessThanOrEqual(count);
+			// Late terminal callbacks (duplicates included) after the resume reach a finished execution: nothing more is asked.
+			await execution.close();
+			expect(costOf(sim)).toEqual(cost);
+		},
+		60_000,
+	);
 });

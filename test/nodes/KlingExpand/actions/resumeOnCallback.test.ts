@@ -1,22 +1,48 @@
 import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { waitingExecution } from '../../../harness/waiting';
-import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+import {
+	binaryItem,
+	expandWorkflow,
+	EXPAND_NODE,
+	simulatorCredentials,
+} from '../../../harness/workflows';
 
 /** Tasks prompted "slow" stay in progress long enough to let a test decide when they end. */
-const simulator = useSimulator({ taskDurationMs: (task) => (task.createBody.prompt === 'slow' ? 5000 : 600) });
-const ratios = { expansionMode: 'ratios', upExpansionRatio: 0.5, downExpansionRatio: 0, leftExpansionRatio: 0.25, rightExpansionRatio: 0.25 };
+const simulator = useSimulator({
+	taskDurationMs: (task) => (task.createBody.prompt === 'slow' ? 5000 : 600),
+});
+const ratios = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.5,
+	downExpansionRatio: 0,
+	leftExpansionRatio: 0.25,
+	rightExpansionRatio: 0.25,
+};
 
 async function callbackRun(count: number, parameters: object = {}) {
 	const sim = simulator();
-	const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, ...parameters, options: { ...FAST_WAIT, timeout: 60 } } as never);
+	const workflow = expandWorkflow({
+		operation: 'submitAndWait',
+		waitMode: 'callback',
+		imageSource: 'binary',
+		...ratios,
+		...parameters,
+		options: { ...FAST_WAIT, timeout: 60 },
+	} as never);
 	const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-	const input = await Promise.all(Array.from({ length: count }, async (_, index) => ({ ...binaryItem(await testImage(400 + index * 20, 300)), json: { index } })));
+	const input = await Promise.all(
+		Array.from({ length: count }, async (_, index) => ({
+			...binaryItem(await testImage(400 + index * 20, 300)),
+			json: { index },
+		})),
+	);
 	const started = await execution.start(input);
 	return { sim, execution, started };
 }
 
-const statusesOf = (sim: ReturnType<typeof simulator>) => sim.callbackDeliveries.map((delivery) => delivery.body.task_status);
+const statusesOf = (sim: ReturnType<typeof simulator>) =>
+	sim.callbackDeliveries.map((delivery) => delivery.body.task_status);
 
 describe('Submit and Wait, callback mode', () => {
 	it('submits every item with the resume URL as callback_url and puts the execution to wait', async () => {
@@ -24,12 +50,19 @@ describe('Submit and Wait, callback mode', () => {
 		expect(started.error).toBeUndefined();
 		expect(started.run.status).toBe('waiting');
 		expect(started.run.data.waitTill).toBeInstanceOf(Date);
-		const creates = requestsOf(sim, 'create').map((request) => request.body as { callback_url: string; external_task_id: string });
+		const creates = requestsOf(sim, 'create').map(
+			(request) => request.body as { callback_url: string; external_task_id: string },
+		);
 		expect(creates).toHaveLength(3);
 		const callback = new URL(creates[0].callback_url);
 		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}`);
 		expect(callback.searchParams.get('kling_items')).toBe('3');
-		expect(creates.map((body) => body.external_task_id).sort()).toEqual([0, 1, 2].map((index) => `n8n-${execution.executionId}-${callback.searchParams.get('kling_batch')}-${index}`));
+		expect(creates.map((body) => body.external_task_id).sort()).toEqual(
+			[0, 1, 2].map(
+				(index) =>
+					`n8n-${execution.executionId}-${callback.searchParams.get('kling_batch')}-${index}`,
+			),
+		);
 		await execution.close();
 	});
 
@@ -40,7 +73,13 @@ describe('Submit and Wait, callback mode', () => {
 		expect(resumed!.error).toBeUndefined();
 		expect(resumed!.run.status).toBe('success');
 		const output = resumed!.output(EXPAND_NODE);
-		expect(output.map((item) => [item.json.task_status, item.json.wait_status, (item.json.image as { width: number }).width])).toEqual([
+		expect(
+			output.map((item) => [
+				item.json.task_status,
+				item.json.wait_status,
+				(item.json.image as { width: number }).width,
+			]),
+		).toEqual([
 			['succeed', 'completed', 600],
 			['succeed', 'completed', 630],
 			['succeed', 'completed', 660],
@@ -48,21 +87,41 @@ describe('Submit and Wait, callback mode', () => {
 		expect(output.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
 		expect(output[0].binary!.data.mimeType).toBe('image/png');
 		// Kling called back submitted, processing and succeed for each task; only one delivery resumed the run.
-		expect(statusesOf(sim).filter((status) => status !== 'succeed').length).toBeGreaterThanOrEqual(3);
+		expect(statusesOf(sim).filter((status) => status !== 'succeed').length).toBeGreaterThanOrEqual(
+			3,
+		);
 		const answered = execution.deliveries.filter((delivery) => delivery.status === 200);
 		expect(answered.filter((delivery) => delivery.resumed)).toHaveLength(1);
-		expect(answered.filter((delivery) => !delivery.resumed).every((delivery) => (delivery.body as { task_status: string }).task_status !== 'failed')).toBe(true);
+		expect(
+			answered
+				.filter((delivery) => !delivery.resumed)
+				.every((delivery) => (delivery.body as { task_status: string }).task_status !== 'failed'),
+		).toBe(true);
 		expect(sim.acceptedCreates()).toBe(3);
 		await execution.close();
 	});
 
 	it('does not resume on the terminal callback of one task while others still run', async () => {
 		const sim = simulator();
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: '={{ $json.index === 0 ? "fast" : "slow" }}', downloadImages: false, options: { timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			prompt: '={{ $json.index === 0 ? "fast" : "slow" }}',
+			downloadImages: false,
+			options: { timeout: 60 },
+		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-		await execution.start(await Promise.all([0, 1].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } }))));
+		await execution.start(
+			await Promise.all(
+				[0, 1].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } })),
+			),
+		);
 		await new Promise((resolve) => setTimeout(resolve, 1500));
-		const terminal = execution.deliveries.filter((delivery) => (delivery.body as { task_status: string }).task_status === 'succeed');
+		const terminal = execution.deliveries.filter(
+			(delivery) => (delivery.body as { task_status: string }).task_status === 'succeed',
+		);
 		expect(terminal).toHaveLength(1);
 		expect(terminal[0]).toMatchObject({ status: 200, resumed: false });
 		expect(execution.state).toBe('waiting');
@@ -72,24 +131,51 @@ describe('Submit and Wait, callback mode', () => {
 	it('turns a failed task into an error item with its reason, keeping the other results', async () => {
 		const sim = simulator();
 		sim.failTasksWith('Content moderation refused the image', (body) => body.prompt === 'refuse');
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: '={{ $json.index === 1 ? "refuse" : "" }}', downloadImages: false, options: { timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			prompt: '={{ $json.index === 1 ? "refuse" : "" }}',
+			downloadImages: false,
+			options: { timeout: 60 },
+		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-		await execution.start(await Promise.all([0, 1, 2].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } }))));
+		await execution.start(
+			await Promise.all(
+				[0, 1, 2].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } })),
+			),
+		);
 		const output = (await execution.resumedRun())!.output(EXPAND_NODE);
 		expect(output.map((item) => item.json.task_status)).toEqual(['succeed', 'failed', 'succeed']);
-		expect(output[1].json).toMatchObject({ error: expect.stringMatching(/failed: Content moderation refused the image/), task_status_msg: 'Content moderation refused the image', task_id: expect.any(String) });
+		expect(output[1].json).toMatchObject({
+			error: expect.stringMatching(/failed: Content moderation refused the image/),
+			task_status_msg: 'Content moderation refused the image',
+			task_id: expect.any(String),
+		});
 		await execution.close();
 	});
 
 	it('answers duplicate terminal deliveries after the resume with 409, resuming only once', async () => {
 		const sim = simulator();
 		sim.reset();
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, downloadImages: false, options: { timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			downloadImages: false,
+			options: { timeout: 60 },
+		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await execution.start([binaryItem(await testImage())]);
 		await execution.resumedRun();
 		const last = sim.callbackDeliveries.at(-1)!;
-		const replay = await fetch(last.url, { method: 'POST', body: last.rawBody, headers: { 'content-type': 'application/json' } });
+		const replay = await fetch(last.url, {
+			method: 'POST',
+			body: last.rawBody,
+			headers: { 'content-type': 'application/json' },
+		});
 		expect(replay.status).toBe(409);
 		expect(execution.deliveries.filter((delivery) => delivery.resumed)).toHaveLength(1);
 		await execution.close();
@@ -104,31 +190,64 @@ describe('Submit and Wait, callback mode', () => {
 		expect(output.map((item) => item.json.task_id).sort()).toEqual([...taskIds].sort());
 		expect(output[0].json.message).toMatch(/fetch it with Get Task/);
 		expect(output[0].json.index).toBe(0);
-		const recovered = await runWorkflow(expandWorkflow({ operation: 'getTask', taskId: '={{ $json.task_id }}' } as never), {
-			startNode: EXPAND_NODE,
-			input: output,
-			credentials: simulatorCredentials(sim.url),
-		});
-		expect(recovered.output(EXPAND_NODE).map((item) => item.json.task_id)).toEqual(output.map((item) => item.json.task_id));
-		expect(recovered.output(EXPAND_NODE).every((item) => ['submitted', 'processing'].includes(String(item.json.task_status)))).toBe(true);
+		const recovered = await runWorkflow(
+			expandWorkflow({ operation: 'getTask', taskId: '={{ $json.task_id }}' } as never),
+			{
+				startNode: EXPAND_NODE,
+				input: output,
+				credentials: simulatorCredentials(sim.url),
+			},
+		);
+		expect(recovered.output(EXPAND_NODE).map((item) => item.json.task_id)).toEqual(
+			output.map((item) => item.json.task_id),
+		);
+		expect(
+			recovered
+				.output(EXPAND_NODE)
+				.every((item) => ['submitted', 'processing'].includes(String(item.json.task_status))),
+		).toBe(true);
 		await execution.close();
 	});
 
 	it('refuses a callback without the batch query, or with a body that is not a task, with 400', async () => {
 		const { execution, sim } = await callbackRun(1, { prompt: 'slow' });
-		const resumeUrl = new URL((requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url);
+		const resumeUrl = new URL(
+			(requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url,
+		);
 		const bare = `${resumeUrl.origin}${resumeUrl.pathname}`;
-		expect((await fetch(bare, { method: 'POST', body: JSON.stringify({ task_id: 'x', task_status: 'succeed' }), headers: { 'content-type': 'application/json' } })).status).toBe(400);
-		expect((await fetch(resumeUrl, { method: 'POST', body: '{"hello": 1}', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+		expect(
+			(
+				await fetch(bare, {
+					method: 'POST',
+					body: JSON.stringify({ task_id: 'x', task_status: 'succeed' }),
+					headers: { 'content-type': 'application/json' },
+				})
+			).status,
+		).toBe(400);
+		expect(
+			(
+				await fetch(resumeUrl, {
+					method: 'POST',
+					body: '{"hello": 1}',
+					headers: { 'content-type': 'application/json' },
+				})
+			).status,
+		).toBe(400);
 		expect(execution.state).toBe('waiting');
 		await execution.close();
 	});
 });
 
 /** Every request the simulator received for the expand API (creates, queries, lists): what Kling would count. */
-const providerRequests = (sim: ReturnType<typeof simulator>) => sim.requests.filter((request) => /\/v1\/images\/editing\/expand/.test(request.path)).length;
+const providerRequests = (sim: ReturnType<typeof simulator>) =>
+	sim.requests.filter((request) => /\/v1\/images\/editing\/expand/.test(request.path)).length;
 
-const post = async (url: URL | string, body: unknown) => await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+const post = async (url: URL | string, body: unknown) =>
+	await fetch(url, {
+		method: 'POST',
+		body: JSON.stringify(body),
+		headers: { 'content-type': 'application/json' },
+	});
 
 describe('Submit and Wait, callback mode: the resume URL', () => {
 	it.each([
@@ -137,23 +256,40 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 		['kling_execution', '123456', "another execution's id"],
 		['kling_batch', 'deadbeef0', "another batch's id"],
 		['kling_signature', 'AAAA', 'a forged signature'],
-	])('answers 401 and sends Kling nothing when %s is changed to %s (%s)', async (parameter, value) => {
-		const { sim, execution } = await callbackRun(3, { prompt: 'slow' });
-		const url = new URL((requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url);
-		url.searchParams.set(parameter, value);
-		const [task] = sim.tasks.values();
-		const before = providerRequests(sim);
-		const answer = await post(url, { ...task, task_status: 'succeed', task_result: { images: [] } });
-		expect(answer.status).toBe(401);
-		expect(await answer.json()).toEqual({ error: expect.stringMatching(/altered/) });
-		expect(providerRequests(sim)).toBe(before);
-		expect(execution.state).toBe('waiting');
-		await execution.close();
-	});
+	])(
+		'answers 401 and sends Kling nothing when %s is changed to %s (%s)',
+		async (parameter, value) => {
+			const { sim, execution } = await callbackRun(3, { prompt: 'slow' });
+			const url = new URL(
+				(requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url,
+			);
+			url.searchParams.set(parameter, value);
+			const [task] = sim.tasks.values();
+			const before = providerRequests(sim);
+			const answer = await post(url, {
+				...task,
+				task_status: 'succeed',
+				task_result: { images: [] },
+			});
+			expect(answer.status).toBe(401);
+			expect(await answer.json()).toEqual({ error: expect.stringMatching(/altered/) });
+			expect(providerRequests(sim)).toBe(before);
+			expect(execution.state).toBe('waiting');
+			await execution.close();
+		},
+	);
 
 	it("ignores another batch's task posted to this URL without asking Kling anything", async () => {
 		const sim = simulator();
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: 'slow', downloadImages: false, options: { timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			prompt: 'slow',
+			downloadImages: false,
+			options: { timeout: 60 },
+		} as never);
 		const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await first.start([binaryItem(await testImage())]);
@@ -178,7 +314,15 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 
 	it('takes the execution id from n8n: the URL of one execution does not verify on another', async () => {
 		const sim = simulator();
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, prompt: 'slow', downloadImages: false, options: { timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			prompt: 'slow',
+			downloadImages: false,
+			options: { timeout: 60 },
+		} as never);
 		const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await first.start([binaryItem(await testImage())]);
@@ -198,19 +342,32 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 describe('Submit and Wait, callback mode: errors', () => {
 	it("goes through the router's error policy: item index, Kling's code and meaning, and only accepted tasks named", async () => {
 		const sim = simulator();
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, downloadImages: false, options: { ...FAST_WAIT, concurrency: 1, timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			downloadImages: false,
+			options: { ...FAST_WAIT, concurrency: 1, timeout: 60 },
+		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		sim.injectFault({ on: 'create', kind: 'code', code: 1301, times: 1 });
-		const started = await execution.start(await Promise.all([0, 1, 2].map(async () => binaryItem(await testImage()))));
+		const started = await execution.start(
+			await Promise.all([0, 1, 2].map(async () => binaryItem(await testImage()))),
+		);
 		expect(started.run.status).toBe('error');
-		expect(started.error).toMatchObject({ httpCode: '400', message: expect.stringMatching(/Kling error 1301: Refused by content safety/) });
+		expect(started.error).toMatchObject({
+			httpCode: '400',
+			message: expect.stringMatching(/Kling error 1301: Refused by content safety/),
+		});
 		const error = started.error as { context?: { itemIndex?: number }; description: string };
 		expect(error.context?.itemIndex).toBe(0);
 		const accepted = [...sim.tasks.values()];
 		expect(accepted).toHaveLength(2);
 		for (const task of accepted) expect(error.description).toContain(task.task_id);
 		// The refused create left no task: its external id is not named as submitted.
-		const refused = (requestsOf(sim, 'create')[0].body as { external_task_id: string }).external_task_id;
+		const refused = (requestsOf(sim, 'create')[0].body as { external_task_id: string })
+			.external_task_id;
 		expect(accepted.map((task) => task.task_info.external_task_id)).not.toContain(refused);
 		expect(error.description).not.toContain(refused);
 		await execution.close();
@@ -219,11 +376,21 @@ describe('Submit and Wait, callback mode: errors', () => {
 	it('waits out 1303 beyond the request retry budget, within the Timeout, and bills each item once', async () => {
 		const sim = simulator();
 		sim.injectFault({ on: 'create', kind: 'code', code: 1303, times: 14 });
-		const workflow = expandWorkflow({ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'binary', ...ratios, downloadImages: false, options: { ...FAST_WAIT, retryDelay: 0.01, concurrency: 1, timeout: 60 } } as never);
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			downloadImages: false,
+			options: { ...FAST_WAIT, retryDelay: 0.01, concurrency: 1, timeout: 60 },
+		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await execution.start(await Promise.all([0, 1].map(async () => binaryItem(await testImage()))));
 		const resumed = await execution.resumedRun(20_000);
-		expect(resumed!.output(EXPAND_NODE).map((item) => item.json.task_status)).toEqual(['succeed', 'succeed']);
+		expect(resumed!.output(EXPAND_NODE).map((item) => item.json.task_status)).toEqual([
+			'succeed',
+			'succeed',
+		]);
 		expect(sim.stats().rejected1303).toBe(14);
 		expect(sim.acceptedCreates()).toBe(2);
 		await execution.close();

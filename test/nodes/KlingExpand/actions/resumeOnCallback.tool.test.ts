@@ -14,17 +14,52 @@ const simulator = useSimulator({ taskDurationMs: 150 });
  * Runs the node the way n8n runs a tool an AI agent calls: its execute() in a SupplyDataContext on an
  * ai_tool connection, whose isToolExecution() is true (n8n-core's makeHandleToolInvocation does the same).
  */
-async function runAsTool(parameters: object, input: INodeExecutionData[], credentials: ReturnType<typeof simulatorCredentials>) {
+async function runAsTool(
+	parameters: object,
+	input: INodeExecutionData[],
+	credentials: ReturnType<typeof simulatorCredentials>,
+) {
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const workflow = await makeWorkflow(expandWorkflow(parameters as never));
 	const node = workflow.getNode(EXPAND_NODE)!;
-	const additionalData = buildAdditionalData(credentialTypes, credentials, new ExecutionLifecycleHooks('manual', '1', { id: workflow.id } as never), { executionId: '4242' });
-	const runExecutionData = { version: 1, startData: {}, resultData: { runData: {} }, executionData: { contextData: {}, metadata: {}, nodeExecutionStack: [], waitingExecution: {}, waitingExecutionSource: null } } as unknown as IRunExecutionData;
+	const additionalData = buildAdditionalData(
+		credentialTypes,
+		credentials,
+		new ExecutionLifecycleHooks('manual', '1', { id: workflow.id } as never),
+		{ executionId: '4242' },
+	);
+	const runExecutionData = {
+		version: 1,
+		startData: {},
+		resultData: { runData: {} },
+		executionData: {
+			contextData: {},
+			metadata: {},
+			nodeExecutionStack: [],
+			waitingExecution: {},
+			waitingExecutionSource: null,
+		},
+	} as unknown as IRunExecutionData;
 	// A tool's input is the agent's arguments on the ai_tool connection, as makeHandleToolInvocation adds them.
-	const context = new SupplyDataContext(workflow, node, additionalData, 'manual', runExecutionData, 0, input, { [NodeConnectionTypes.AiTool]: [input] }, NodeConnectionTypes.AiTool, { node, data: { main: [input] }, source: null }, []);
+	const context = new SupplyDataContext(
+		workflow,
+		node,
+		additionalData,
+		'manual',
+		runExecutionData,
+		0,
+		input,
+		{ [NodeConnectionTypes.AiTool]: [input] },
+		NodeConnectionTypes.AiTool,
+		{ node, data: { main: [input] }, source: null },
+		[],
+	);
 	expect(context.isToolExecution()).toBe(true);
 	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion) as INodeType;
-	return { output: (await nodeType.execute!.call(context as never)) as INodeExecutionData[][], runExecutionData };
+	return {
+		output: (await nodeType.execute!.call(context as never)) as INodeExecutionData[][],
+		runExecutionData,
+	};
 }
 
 describe('Submit and Wait, callback mode, as an AI agent tool', () => {
@@ -32,17 +67,37 @@ describe('Submit and Wait, callback mode, as an AI agent tool', () => {
 		const sim = simulator();
 		const images = [await testImage(400, 300), await testImage(420, 300)];
 		const { output, runExecutionData } = await runAsTool(
-			{ operation: 'submitAndWait', waitMode: 'callback', imageSource: 'base64', imageBase64: '={{ $json.image }}', expansionMode: 'ratios', upExpansionRatio: 0.2, downExpansionRatio: 0, leftExpansionRatio: 0, rightExpansionRatio: 0, downloadImages: false, options: FAST_WAIT },
+			{
+				operation: 'submitAndWait',
+				waitMode: 'callback',
+				imageSource: 'base64',
+				imageBase64: '={{ $json.image }}',
+				expansionMode: 'ratios',
+				upExpansionRatio: 0.2,
+				downExpansionRatio: 0,
+				leftExpansionRatio: 0,
+				rightExpansionRatio: 0,
+				downloadImages: false,
+				options: FAST_WAIT,
+			},
 			[0, 1].map((index) => ({ json: { image: images[index].toString('base64') } })),
 			simulatorCredentials(sim.url),
 		);
 		expect(output[0]).toHaveLength(2);
 		for (const item of output[0]) {
-			expect(item.json).toMatchObject({ task_status: 'succeed', wait_mode: 'poll', wait_mode_note: expect.stringMatching(/AI agent tool.*polling/) });
+			expect(item.json).toMatchObject({
+				task_status: 'succeed',
+				wait_mode: 'poll',
+				wait_mode_note: expect.stringMatching(/AI agent tool.*polling/),
+			});
 			expect(item.json.wait_status).toBeUndefined();
 		}
 		// Nothing was set up for a resume: no callback URL sent, no wait requested, and Kling was polled.
-		expect(requestsOf(sim, 'create').map((request) => (request.body as { callback_url?: string }).callback_url)).toEqual([undefined, undefined]);
+		expect(
+			requestsOf(sim, 'create').map(
+				(request) => (request.body as { callback_url?: string }).callback_url,
+			),
+		).toEqual([undefined, undefined]);
 		expect(runExecutionData.waitTill).toBeUndefined();
 		expect(requestsOf(sim, 'query').length + requestsOf(sim, 'list').length).toBeGreaterThan(0);
 	});

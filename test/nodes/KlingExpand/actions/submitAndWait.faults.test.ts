@@ -1,9 +1,20 @@
 import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
-import { binaryItem, expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+import {
+	binaryItem,
+	expandWorkflow,
+	EXPAND_NODE,
+	simulatorCredentials,
+} from '../../../harness/workflows';
 
 const simulator = useSimulator({ taskDurationMs: 150 });
-const ratios = { expansionMode: 'ratios', upExpansionRatio: 0.25, downExpansionRatio: 0.25, leftExpansionRatio: 0, rightExpansionRatio: 0 };
+const ratios = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.25,
+	downExpansionRatio: 0.25,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+};
 
 describe('Submit and Wait under faults', () => {
 	it('finishes 200 tasks through ~30 % transient faults on creates and queries, billing each exactly once', async () => {
@@ -19,7 +30,13 @@ describe('Submit and Wait under faults', () => {
 		const image = await testImage(320, 320);
 		const input = Array.from({ length: 200 }, () => binaryItem(image));
 		const result = await runWorkflow(
-			expandWorkflow({ operation: 'submitAndWait', imageSource: 'binary', ...ratios, downloadImages: false, options: { ...FAST_WAIT, requestTimeout: 0.5, concurrency: 25, timeout: 120 } } as never),
+			expandWorkflow({
+				operation: 'submitAndWait',
+				imageSource: 'binary',
+				...ratios,
+				downloadImages: false,
+				options: { ...FAST_WAIT, requestTimeout: 0.5, concurrency: 25, timeout: 120 },
+			} as never),
 			{ startNode: EXPAND_NODE, input, credentials: simulatorCredentials(sim.url) },
 		);
 		expect(result.error).toBeUndefined();
@@ -35,25 +52,49 @@ describe('Submit and Wait under faults', () => {
 
 	it('under Continue On Fail, gives one clear error item per non-retryable fault and keeps the rest', async () => {
 		const sim = simulator();
-		sim.failTasksWith('The image did not pass content moderation', (body) => body.prompt === 'refuse me');
+		sim.failTasksWith(
+			'The image did not pass content moderation',
+			(body) => body.prompt === 'refuse me',
+		);
 		for (const code of [1102, 1201, 1301]) sim.injectFault({ on: 'create', kind: 'code', code });
 		const image = await testImage(320, 320);
-		const input = Array.from({ length: 10 }, (_, index) => ({ ...binaryItem(image), json: { prompt: index === 9 ? 'refuse me' : 'fine' } }));
+		const input = Array.from({ length: 10 }, (_, index) => ({
+			...binaryItem(image),
+			json: { prompt: index === 9 ? 'refuse me' : 'fine' },
+		}));
 		const workflow = expandWorkflow(
-			{ operation: 'submitAndWait', imageSource: 'binary', ...ratios, prompt: '={{ $json.prompt }}', downloadImages: false, options: { ...FAST_WAIT, concurrency: 1 } } as never,
+			{
+				operation: 'submitAndWait',
+				imageSource: 'binary',
+				...ratios,
+				prompt: '={{ $json.prompt }}',
+				downloadImages: false,
+				options: { ...FAST_WAIT, concurrency: 1 },
+			} as never,
 			{ onError: 'continueRegularOutput' },
 		);
-		const result = await runWorkflow(workflow, { startNode: EXPAND_NODE, input, credentials: simulatorCredentials(sim.url) });
+		const result = await runWorkflow(workflow, {
+			startNode: EXPAND_NODE,
+			input,
+			credentials: simulatorCredentials(sim.url),
+		});
 		const output = result.output(EXPAND_NODE);
 		expect(output).toHaveLength(10);
 		const errors = output.filter((item) => item.json.error);
-		expect(errors.map((item) => String(item.json.error).match(/Kling error (\d+)|failed: .*/)![0])).toEqual([
+		expect(
+			errors.map((item) => String(item.json.error).match(/Kling error (\d+)|failed: .*/)![0]),
+		).toEqual([
 			'Kling error 1102',
 			'Kling error 1201',
 			'Kling error 1301',
 			'failed: The image did not pass content moderation',
 		]);
-		expect(errors.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }, { item: 9 }]);
+		expect(errors.map((item) => item.pairedItem)).toEqual([
+			{ item: 0 },
+			{ item: 1 },
+			{ item: 2 },
+			{ item: 9 },
+		]);
 		expect(errors[3].json.task_id).toEqual(expect.any(String));
 		expect(output.filter((item) => item.json.task_status === 'succeed')).toHaveLength(6);
 		expect(sim.acceptedCreates()).toBe(7);

@@ -1,4 +1,8 @@
-import { nextPollDelay, TaskWatcher, type PollSchedule } from '../../../../nodes/KlingExpand/helpers/polling';
+import {
+	nextPollDelay,
+	TaskWatcher,
+	type PollSchedule,
+} from '../../../../nodes/KlingExpand/helpers/polling';
 
 const schedule: PollSchedule = { minIntervalMs: 40, maxIntervalMs: 400, growth: 0.1 };
 
@@ -13,7 +17,8 @@ function fakeProvider(durationMs: number) {
 		return new Map(
 			taskIds.map((taskId) => {
 				const done = now - (startedAt.get(taskId) ?? now) >= durationMs;
-				if (done && !endedAt.has(taskId)) endedAt.set(taskId, (startedAt.get(taskId) ?? now) + durationMs);
+				if (done && !endedAt.has(taskId))
+					endedAt.set(taskId, (startedAt.get(taskId) ?? now) + durationMs);
 				return [taskId, { task_status: done ? 'succeed' : 'processing' }] as const;
 			}),
 		);
@@ -45,12 +50,18 @@ describe('TaskWatcher', () => {
 		await Promise.all(waits);
 
 		// Once all 8 are watched (210 ms), each tick asks about all of them in one fetch until the first ends.
-		const beforeAnyEnded = provider.fetches.filter((fetch) => fetch.at - first >= 300 && fetch.at - first < 2950);
+		const beforeAnyEnded = provider.fetches.filter(
+			(fetch) => fetch.at - first >= 300 && fetch.at - first < 2950,
+		);
 		expect(beforeAnyEnded.length).toBeGreaterThan(10);
-		expect(beforeAnyEnded.map((fetch) => fetch.taskIds.length)).toEqual(beforeAnyEnded.map(() => 8));
+		expect(beforeAnyEnded.map((fetch) => fetch.taskIds.length)).toEqual(
+			beforeAnyEnded.map(() => 8),
+		);
 		// And checking early never made a task wait longer to be seen than its schedule allows.
 		for (const [taskId, endedAt] of provider.endedAt) {
-			const seen = provider.fetches.find((fetch) => fetch.at >= endedAt && fetch.taskIds.includes(taskId));
+			const seen = provider.fetches.find(
+				(fetch) => fetch.at >= endedAt && fetch.taskIds.includes(taskId),
+			);
 			expect(seen!.at - endedAt).toBeLessThanOrEqual(nextPollDelay(3000, schedule) + 50);
 		}
 	});
@@ -59,13 +70,21 @@ describe('TaskWatcher', () => {
 		const provider = fakeProvider(200);
 		provider.startedAt.set('shared', Date.now());
 		const watcher = new TaskWatcher(provider.fetchTasks, schedule);
-		const [first, second] = await Promise.all([watcher.waitFor('shared', 5000), watcher.waitFor('shared', 5000)]);
+		const [first, second] = await Promise.all([
+			watcher.waitFor('shared', 5000),
+			watcher.waitFor('shared', 5000),
+		]);
 		expect([first.task_status, second.task_status]).toEqual(['succeed', 'succeed']);
 
 		const never = fakeProvider(60_000);
 		never.startedAt.set('stuck', Date.now());
 		const stuck = new TaskWatcher(never.fetchTasks, schedule);
-		const waits = await Promise.allSettled([stuck.waitFor('stuck', 300), stuck.waitFor('stuck', 300)]);
-		expect(waits.map((wait) => wait.status === 'rejected' && (wait.reason as Error).message)).toEqual(['Task stuck did not finish within 0 s', 'Task stuck did not finish within 0 s']);
+		const waits = await Promise.allSettled([
+			stuck.waitFor('stuck', 300),
+			stuck.waitFor('stuck', 300),
+		]);
+		expect(
+			waits.map((wait) => wait.status === 'rejected' && (wait.reason as Error).message),
+		).toEqual(['Task stuck did not finish within 0 s', 'Task stuck did not finish within 0 s']);
 	});
 });

@@ -1,4 +1,8 @@
-import { resumeKey, signBatch, verifyBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
+import {
+	resumeKey,
+	signBatch,
+	verifyBatch,
+} from '../../../../nodes/KlingExpand/helpers/resumeToken';
 import { safeEqual } from '../../../../nodes/shared/safeEqual';
 
 const identity = { executionId: '42', batchId: '0a1b2c3d0', itemCount: 3 };
@@ -18,7 +22,12 @@ describe('resume URL signature', () => {
 		const key = resumeKey({ apiKey: 'api-key' })!;
 		const signature = signBatch(key, identity);
 		expect(verifyBatch(key, identity, signature)).toBe(true);
-		for (const changed of [{ ...identity, itemCount: 1 }, { ...identity, itemCount: 10_000 }, { ...identity, executionId: '43' }, { ...identity, batchId: '0a1b2c3d1' }]) {
+		for (const changed of [
+			{ ...identity, itemCount: 1 },
+			{ ...identity, itemCount: 10_000 },
+			{ ...identity, executionId: '43' },
+			{ ...identity, batchId: '0a1b2c3d1' },
+		]) {
 			expect(verifyBatch(key, changed, signature)).toBe(false);
 		}
 		expect(verifyBatch(key, identity, signature.slice(1))).toBe(false);

@@ -3,9 +3,14 @@ import fc from 'fast-check';
 import { decodeBase64Image } from '../../../../nodes/KlingExpand/actions/imageInput';
 import { parseAspectRatio, ratiosFromAspect } from '../../../../nodes/KlingExpand/helpers/ratios';
 import { assertHttpUrl, ValidationError } from '../../../../nodes/shared/validationError';
-import { validateImage, validateOptions, validateRatios } from '../../../../nodes/KlingExpand/helpers/validation';
+import {
+	validateImage,
+	validateOptions,
+	validateRatios,
+} from '../../../../nodes/KlingExpand/helpers/validation';
 
-const FIELDS = /^(upExpansionRatio|downExpansionRatio|leftExpansionRatio|rightExpansionRatio|expansion ratios|prompt|numberOfImages|callbackUrl|imageBase64|image|targetAspectRatio|areaMultiplier)\b/;
+const FIELDS =
+	/^(upExpansionRatio|downExpansionRatio|leftExpansionRatio|rightExpansionRatio|expansion ratios|prompt|numberOfImages|callbackUrl|imageBase64|image|targetAspectRatio|areaMultiplier)\b/;
 
 /** Runs one parameter set through every check the node makes before sending; returns what was refused. */
 function checkParameters(parameters: {
@@ -19,18 +24,41 @@ function checkParameters(parameters: {
 	size: { width: number; height: number };
 }): Error | undefined {
 	try {
-		validateOptions({ prompt: parameters.prompt as string, n: parameters.n as number, callbackUrl: parameters.callbackUrl as string });
+		validateOptions({
+			prompt: parameters.prompt as string,
+			n: parameters.n as number,
+			callbackUrl: parameters.callbackUrl as string,
+		});
 		validateRatios(parameters.ratios as never);
 		decodeBase64Image(parameters.base64 as string, 'imageBase64');
-		validateImage({ format: 'png', mimeType: 'image/png', extension: 'png', ...parameters.size }, undefined);
-		validateRatios(ratiosFromAspect(parameters.size.width, parameters.size.height, parameters.multiplier as number, parseAspectRatio(parameters.aspect as string)));
+		validateImage(
+			{ format: 'png', mimeType: 'image/png', extension: 'png', ...parameters.size },
+			undefined,
+		);
+		validateRatios(
+			ratiosFromAspect(
+				parameters.size.width,
+				parameters.size.height,
+				parameters.multiplier as number,
+				parseAspectRatio(parameters.aspect as string),
+			),
+		);
 		return undefined;
 	} catch (error) {
 		return error as Error;
 	}
 }
 
-const anyValue = fc.oneof(fc.double(), fc.integer(), fc.string(), fc.constant(undefined), fc.constant(null), fc.boolean(), fc.object(), fc.array(fc.anything(), { maxLength: 3 }));
+const anyValue = fc.oneof(
+	fc.double(),
+	fc.integer(),
+	fc.string(),
+	fc.constant(undefined),
+	fc.constant(null),
+	fc.boolean(),
+	fc.object(),
+	fc.array(fc.anything(), { maxLength: 3 }),
+);
 
 describe('validation before sending', () => {
 	it('refuses 10,000 generated parameter sets only with its own clear errors naming the field', () => {
@@ -38,14 +66,31 @@ describe('validation before sending', () => {
 		fc.assert(
 			fc.property(
 				fc.record({
-					ratios: fc.record({ up: fc.oneof(fc.double({ min: -1, max: 3 }), anyValue), down: fc.double({ min: -1, max: 3 }), left: fc.double({ min: -1, max: 3 }), right: fc.oneof(fc.double({ min: 0, max: 2 }), anyValue) }),
+					ratios: fc.record({
+						up: fc.oneof(fc.double({ min: -1, max: 3 }), anyValue),
+						down: fc.double({ min: -1, max: 3 }),
+						left: fc.double({ min: -1, max: 3 }),
+						right: fc.oneof(fc.double({ min: 0, max: 2 }), anyValue),
+					}),
 					prompt: fc.oneof(fc.string({ maxLength: 3000 }), fc.constant('x'.repeat(2501)), anyValue),
 					n: fc.oneof(fc.integer({ min: -2, max: 12 }), anyValue),
-					callbackUrl: fc.oneof(fc.webUrl(), fc.string(), fc.constant('ftp://x'), fc.constant(undefined)),
+					callbackUrl: fc.oneof(
+						fc.webUrl(),
+						fc.string(),
+						fc.constant('ftp://x'),
+						fc.constant(undefined),
+					),
 					base64: fc.oneof(fc.base64String({ minLength: 4 }), fc.string(), anyValue),
-					aspect: fc.oneof(fc.constantFrom('16:9', '9:16', '1:1', '4:3', '2.39:1', '1.5'), fc.string(), anyValue),
+					aspect: fc.oneof(
+						fc.constantFrom('16:9', '9:16', '1:1', '4:3', '2.39:1', '1.5'),
+						fc.string(),
+						anyValue,
+					),
 					multiplier: fc.oneof(fc.double({ min: 0, max: 4 }), anyValue),
-					size: fc.record({ width: fc.integer({ min: 1, max: 10000 }), height: fc.integer({ min: 1, max: 10000 }) }),
+					size: fc.record({
+						width: fc.integer({ min: 1, max: 10000 }),
+						height: fc.integer({ min: 1, max: 10000 }),
+					}),
 				}),
 				(parameters) => {
 					const error = checkParameters(parameters);
@@ -69,7 +114,10 @@ describe('validation before sending', () => {
 		[{ up: 1, down: 1, left: 0.01, right: 0 }, /at most 3× the original area/],
 		[{ up: 2.0001, down: 0, left: 0, right: 0 }, /Up Expansion Ratio is 2.0001/],
 		[{ up: Number.NaN, down: 0, left: 0, right: 0.1 }, /Up Expansion Ratio is NaN/],
-		[{ up: '0.5', down: 0, left: 0, right: 0 }, /Up Expansion Ratio is "0.5"; each expansion ratio must be a number/],
+		[
+			{ up: '0.5', down: 0, left: 0, right: 0 },
+			/Up Expansion Ratio is "0.5"; each expansion ratio must be a number/,
+		],
 	])('judges ratios %o', (ratios, expected) => {
 		const attempt = () => validateRatios(ratios as never);
 		if (expected) expect(attempt).toThrow(expected);
@@ -77,7 +125,11 @@ describe('validation before sending', () => {
 	});
 
 	it('accepts exactly 1:2.5 and 2.5:1 and refuses just beyond', () => {
-		const check = (width: number, height: number) => () => validateImage({ format: 'png', mimeType: 'image/png', extension: 'png', width, height }, 1000);
+		const check = (width: number, height: number) => () =>
+			validateImage(
+				{ format: 'png', mimeType: 'image/png', extension: 'png', width, height },
+				1000,
+			);
 		expect(check(750, 300)).not.toThrow();
 		expect(check(300, 750)).not.toThrow();
 		expect(check(751, 300)).toThrow(/aspect ratio/);
@@ -86,8 +138,17 @@ describe('validation before sending', () => {
 
 	it('accepts only http(s) URLs', () => {
 		expect(assertHttpUrl('https://example.com/a.png', 'imageUrl').hostname).toBe('example.com');
-		for (const url of ['file:///etc/passwd', 'ftp://x/y', 'javascript:1', 'data:,x', 'example.com/a.png', '']) {
-			expect(() => assertHttpUrl(url, 'imageUrl')).toThrow(/Image URL is .*; it must be an http:\/\/ or https:\/\/ URL/);
+		for (const url of [
+			'file:///etc/passwd',
+			'ftp://x/y',
+			'javascript:1',
+			'data:,x',
+			'example.com/a.png',
+			'',
+		]) {
+			expect(() => assertHttpUrl(url, 'imageUrl')).toThrow(
+				/Image URL is .*; it must be an http:\/\/ or https:\/\/ URL/,
+			);
 		}
 	});
 });

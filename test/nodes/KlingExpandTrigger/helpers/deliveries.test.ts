@@ -1,4 +1,9 @@
-import { DeliveryMemory, deliveryKey, judgeDelivery, mergeKeys } from '../../../../nodes/KlingExpandTrigger/helpers/deliveries';
+import {
+	DeliveryMemory,
+	deliveryKey,
+	judgeDelivery,
+	mergeKeys,
+} from '../../../../nodes/KlingExpandTrigger/helpers/deliveries';
 
 const task = (task_id: string, task_status: string) => ({ task_id, task_status });
 
@@ -44,12 +49,16 @@ describe('DeliveryMemory', () => {
 	it('merges keys saved by another process into its own', () => {
 		const memory = new DeliveryMemory();
 		memory.claim('wf/node', [], task('mine', 'failed'));
-		expect(memory.claim('wf/node', ['theirs:succeed'], task('theirs', 'succeed')).verdict).toBe('duplicate');
+		expect(memory.claim('wf/node', ['theirs:succeed'], task('theirs', 'succeed')).verdict).toBe(
+			'duplicate',
+		);
 		expect(memory.remembered('wf/node', [])).toEqual(['theirs:succeed', 'mine:failed']);
 	});
 
 	it('ignores saved entries that are not strings', () => {
-		expect(new DeliveryMemory().remembered('s', [1, null, 'k:succeed'] as unknown as string[])).toEqual(['k:succeed']);
+		expect(
+			new DeliveryMemory().remembered('s', [1, null, 'k:succeed'] as unknown as string[]),
+		).toEqual(['k:succeed']);
 	});
 
 	it('stays bounded', () => {

@@ -1,8 +1,17 @@
-import { hostAllowed, originsNotAllowed, parseHostList, PROVIDER_RESULT_HOSTS } from '../../../../nodes/KlingExpandTrigger/helpers/downloadHosts';
+import {
+	hostAllowed,
+	originsNotAllowed,
+	parseHostList,
+	PROVIDER_RESULT_HOSTS,
+} from '../../../../nodes/KlingExpandTrigger/helpers/downloadHosts';
 
 describe('parseHostList', () => {
 	it('splits on commas, spaces and newlines and lower-cases', () => {
-		expect(parseHostList(' *.KlingAI.com,cdn.example.com\n127.0.0.1:8080  ,, ')).toEqual(['*.klingai.com', 'cdn.example.com', '127.0.0.1:8080']);
+		expect(parseHostList(' *.KlingAI.com,cdn.example.com\n127.0.0.1:8080  ,, ')).toEqual([
+			'*.klingai.com',
+			'cdn.example.com',
+			'127.0.0.1:8080',
+		]);
 		expect(parseHostList('')).toEqual([]);
 	});
 });
@@ -31,6 +40,11 @@ describe('hostAllowed', () => {
 
 describe('originsNotAllowed', () => {
 	it('names each refused origin once', () => {
-		expect(originsNotAllowed(['http://10.0.0.1/a', 'http://10.0.0.1/b', 'https://x.klingai.com/c', 'nope'], PROVIDER_RESULT_HOSTS)).toEqual(['http://10.0.0.1', 'an invalid URL']);
+		expect(
+			originsNotAllowed(
+				['http://10.0.0.1/a', 'http://10.0.0.1/b', 'https://x.klingai.com/c', 'nope'],
+				PROVIDER_RESULT_HOSTS,
+			),
+		).toEqual(['http://10.0.0.1', 'an invalid URL']);
 	});
 });

@@ -1,48 +1,103 @@
-import { checkCallback, NO_CHECK_V1, verificationPlan } from '../../../../nodes/KlingExpandTrigger/helpers/verification';
+import {
+	checkCallback,
+	NO_CHECK_V1,
+	verificationPlan,
+} from '../../../../nodes/KlingExpandTrigger/helpers/verification';
 import { signStandardWebhook } from '../../../simulator';
 
 const SECRET = 'whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI=';
 const body = Buffer.from('{"task_id":"t","task_status":"succeed"}');
 const now = () => String(Math.floor(Date.now() / 1000));
-const signed = (timestamp = now()) => ({ id: 'msg_1', timestamp, signature: signStandardWebhook(SECRET, 'msg_1', timestamp, body.toString('utf8')) });
+const signed = (timestamp = now()) => ({
+	id: 'msg_1',
+	timestamp,
+	signature: signStandardWebhook(SECRET, 'msg_1', timestamp, body.toString('utf8')),
+});
 
 describe('verificationPlan', () => {
 	it.each<[string, Parameters<typeof verificationPlan>[0], ReturnType<typeof verificationPlan>]>([
-		['v2 signature', { version: 2, verification: 'signature', sharedToken: 'ignored' }, { signature: true, unverified: false }],
-		['v2 token', { version: 2, verification: 'token', sharedToken: 'tok' }, { signature: false, token: 'tok', unverified: false }],
+		[
+			'v2 signature',
+			{ version: 2, verification: 'signature', sharedToken: 'ignored' },
+			{ signature: true, unverified: false },
+		],
+		[
+			'v2 token',
+			{ version: 2, verification: 'token', sharedToken: 'tok' },
+			{ signature: false, token: 'tok', unverified: false },
+		],
 		['v2 none', { version: 2, verification: 'none' }, { signature: false, unverified: true }],
-		['v1 default (signature on)', { version: 1 }, { signature: true, token: undefined, unverified: false }],
-		['v1 signature and token', { version: 1, verifySignature: true, sharedToken: 'tok' }, { signature: true, token: 'tok', unverified: false }],
-		['v1 token only', { version: 1, verifySignature: false, sharedToken: 'tok' }, { signature: false, token: 'tok', unverified: false }],
-		['v1 neither', { version: 1, verifySignature: false, sharedToken: '' }, { refusal: NO_CHECK_V1 }],
+		[
+			'v1 default (signature on)',
+			{ version: 1 },
+			{ signature: true, token: undefined, unverified: false },
+		],
+		[
+			'v1 signature and token',
+			{ version: 1, verifySignature: true, sharedToken: 'tok' },
+			{ signature: true, token: 'tok', unverified: false },
+		],
+		[
+			'v1 token only',
+			{ version: 1, verifySignature: false, sharedToken: 'tok' },
+			{ signature: false, token: 'tok', unverified: false },
+		],
+		[
+			'v1 neither',
+			{ version: 1, verifySignature: false, sharedToken: '' },
+			{ refusal: NO_CHECK_V1 },
+		],
 	])('%s', (_case, settings, plan) => {
 		expect(verificationPlan(settings)).toEqual(plan);
 	});
 
 	it('never opens a trigger without the explicit None: an empty token or an unknown choice is a refusal', () => {
-		expect(verificationPlan({ version: 2, verification: 'token', sharedToken: '' })).toHaveProperty('refusal');
-		for (const verification of [undefined, '', 'off', 'None', 'false']) expect(verificationPlan({ version: 2, verification })).toHaveProperty('refusal');
+		expect(verificationPlan({ version: 2, verification: 'token', sharedToken: '' })).toHaveProperty(
+			'refusal',
+		);
+		for (const verification of [undefined, '', 'off', 'None', 'false'])
+			expect(verificationPlan({ version: 2, verification })).toHaveProperty('refusal');
 	});
 });
 
 describe('checkCallback', () => {
 	it('accepts a valid signature, and refuses one without a secret or with the wrong body', () => {
 		const plan = verificationPlan({ version: 2, verification: 'signature' });
-		expect(checkCallback(plan, { headers: signed(), rawBody: body }, SECRET)).toEqual({ valid: true });
-		expect(checkCallback(plan, { headers: signed(), rawBody: body }, '')).toEqual({ valid: false, reason: 'signature check failed: no callback signing secret is set in the Kling API credential' });
-		expect(checkCallback(plan, { headers: signed(), rawBody: Buffer.from('{}') }, SECRET)).toMatchObject({ valid: false });
+		expect(checkCallback(plan, { headers: signed(), rawBody: body }, SECRET)).toEqual({
+			valid: true,
+		});
+		expect(checkCallback(plan, { headers: signed(), rawBody: body }, '')).toEqual({
+			valid: false,
+			reason:
+				'signature check failed: no callback signing secret is set in the Kling API credential',
+		});
+		expect(
+			checkCallback(plan, { headers: signed(), rawBody: Buffer.from('{}') }, SECRET),
+		).toMatchObject({ valid: false });
 	});
 
 	it('compares the token exactly, before the signature', () => {
 		const plan = verificationPlan({ version: 1, sharedToken: 'tok' });
-		expect(checkCallback(plan, { headers: signed(), rawBody: body, token: 'tok' }, SECRET)).toEqual({ valid: true });
+		expect(checkCallback(plan, { headers: signed(), rawBody: body, token: 'tok' }, SECRET)).toEqual(
+			{ valid: true },
+		);
 		for (const token of [undefined, '', 'to', 'tok ', 'TOK']) {
-			expect(checkCallback(plan, { headers: signed(), rawBody: body, token }, SECRET)).toEqual({ valid: false, reason: 'the shared token is missing or wrong' });
+			expect(checkCallback(plan, { headers: signed(), rawBody: body, token }, SECRET)).toEqual({
+				valid: false,
+				reason: 'the shared token is missing or wrong',
+			});
 		}
 	});
 
 	it('accepts anything under None, and nothing under a refusal', () => {
-		expect(checkCallback(verificationPlan({ version: 2, verification: 'none' }), { headers: {}, rawBody: Buffer.from('x') })).toEqual({ valid: true });
-		expect(checkCallback({ refusal: 'why' }, { headers: signed(), rawBody: body, token: 'tok' }, SECRET)).toEqual({ valid: false, reason: 'why' });
+		expect(
+			checkCallback(verificationPlan({ version: 2, verification: 'none' }), {
+				headers: {},
+				rawBody: Buffer.from('x'),
+			}),
+		).toEqual({ valid: true });
+		expect(
+			checkCallback({ refusal: 'why' }, { headers: signed(), rawBody: body, token: 'tok' }, SECRET),
+		).toEqual({ valid: false, reason: 'why' });
 	});
 });
