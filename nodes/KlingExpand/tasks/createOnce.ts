@@ -171,7 +171,9 @@ export async function createTaskOnce(
 		if (existing.ok && existing.value !== undefined) return existing.value;
 		unconfirmed = true;
 	}
-	if (error instanceof KlingFailure && (unconfirmed || error.mayHaveBeenAccepted))
+	// After a lost answer the task may exist even when a lookup missed it (lag, or the create
+	// refused next, e.g. 1303, because that very task now holds the slot).
+	if (error instanceof KlingFailure && (unconfirmed || answerLost || error.mayHaveBeenAccepted))
 		error.unconfirmedTask = body.external_task_id;
 	throw error;
 }

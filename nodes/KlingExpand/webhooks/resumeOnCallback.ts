@@ -51,14 +51,19 @@ async function taskToItems(
 	const paired = (items: INodeExecutionData[]) =>
 		items.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
 	if (!task) {
+		// The refusal finish() wrote on the waiting item (n8n drops the run that waited, and its errors).
+		const refusal = waitingItemField(ctx, itemIndex, 'error');
+		const description = waitingItemField(ctx, itemIndex, 'description');
 		return paired([
 			{
 				json: {
 					wait_status: 'not_submitted',
 					external_task_id: externalTaskId,
 					error:
-						`Kling has no task ${externalTaskId}: item ${itemIndex} was not submitted (see ` +
-						`this node's run before the wait)`,
+						typeof refusal === 'string'
+							? refusal
+							: `Kling has no task ${externalTaskId}: item ${itemIndex} was not submitted`,
+					...(typeof description === 'string' ? { description } : {}),
 				},
 			},
 		]);
@@ -83,6 +88,18 @@ async function taskToItems(
 function answer(ctx: IWebhookFunctions, status: number, body: IDataObject): IWebhookResponseData {
 	ctx.getResponseObject().status(status).json(body);
 	return { noWebhookResponse: true };
+}
+
+/**
+ * A field of the waiting node's input item, as finish() marked it before the execution slept (see
+ * actions/submitAndWait.callback.ts); undefined when there is no such item.
+ */
+function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: string): unknown {
+	try {
+		return ctx.evaluateExpression(`{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
+	} catch {
+		return undefined;
+	}
 }
 
 /**
@@ -120,6 +137,16 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 				received: true,
 				resumed: false,
 				ignored: 'the task is not one of this batch',
+			},
+		};
+	// n8n keeps one resume token per execution, so a URL from an earlier wait of this execution (a
+	// loop, another callback-mode node) still verifies: the waiting items name this wait's tasks.
+	if (waitingItemField(this, own, 'external_task_id') !== ids[own])
+		return {
+			webhookResponse: {
+				received: true,
+				resumed: false,
+				ignored: 'the batch is not the one this execution is waiting for',
 			},
 		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };

@@ -1,3 +1,4 @@
+import { resumeKey, signBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
 import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { waitingExecution } from '../../../harness/waiting';
@@ -310,6 +311,39 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 		expect(first.state).toBe('waiting');
 		await first.close();
 		await second.close();
+	});
+
+	it('ignores a validly signed URL of another wait of the same execution without asking Kling', async () => {
+		// n8n keeps one resume token per execution: a loop's earlier wait (or another callback-mode node
+		// on the same credential) signs a URL that still verifies while this wait sleeps.
+		const { sim, execution } = await callbackRun(2, { prompt: 'slow' });
+		const url = new URL(
+			(requestsOf(sim, 'create')[0].body as { callback_url: string }).callback_url,
+		);
+		const executionId = String(url.searchParams.get('kling_execution'));
+		const earlierBatch = String(url.searchParams.get('kling_batch')).replace(/-\d+$/, '-7');
+		const key = resumeKey(simulatorCredentials(sim.url).klingApi)!;
+		url.searchParams.set('kling_batch', earlierBatch);
+		url.searchParams.set(
+			'kling_signature',
+			signBatch(key, { executionId, batchId: earlierBatch, itemCount: 2 }),
+		);
+		const [task] = sim.tasks.values();
+		const before = providerRequests(sim);
+		const earlierTask = {
+			...task,
+			task_status: 'succeed',
+			task_info: { external_task_id: `n8n-${executionId}-${earlierBatch}-0` },
+		};
+		const answer = await post(url, earlierTask);
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toMatchObject({
+			resumed: false,
+			ignored: expect.stringMatching(/not the one/),
+		});
+		expect(providerRequests(sim)).toBe(before);
+		expect(execution.state).toBe('waiting');
+		await execution.close();
 	});
 
 	it('takes the execution id from n8n: the URL of one execution does not verify on another', async () => {
