@@ -174,7 +174,7 @@ describe('taskOutputItems', () => {
 
 	it('returns the task alone, downloading nothing, when it did not succeed', async () => {
 		const ctx = contextOfType('n8n-nodes-kling-expand.klingExpand');
-		for (const task_status of ['failed', 'processing', 'submitted']) {
+		for (const task_status of ['failed', 'processing', 'submitted'] as const) {
 			await expect(
 				taskOutputItems(
 					ctx,
