@@ -68,7 +68,7 @@ export class KlingExpandTrigger implements INodeType {
 
 		// Answer before downloading: the sender's timeout is undocumented.
 		this.getResponseObject().status(200).json({ received: true, started: true });
-		const workflowData = await downloadedItems(this, task, json);
+		const workflowData = await downloadedItems(this, task, json, verified.unverified);
 		remembered.saveAll();
 		return { noWebhookResponse: true, workflowData: [workflowData] };
 	}

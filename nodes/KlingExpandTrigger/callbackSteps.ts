@@ -162,6 +162,7 @@ export async function downloadedItems(
 	context: IWebhookFunctions,
 	task: KlingTask,
 	json: IDataObject,
+	unverified: boolean,
 ) {
 	const options = context.getNodeParameter('options', {}) as IDataObject;
 	try {
@@ -169,6 +170,8 @@ export async function downloadedItems(
 			download: true,
 			options,
 			policy: DEFAULT_POLICY,
+			// A listed host's redirect could lead anywhere: unverified downloads do not follow one.
+			followRedirects: !unverified,
 		});
 	} catch (error) {
 		// Kling already has its 200 and will not deliver again: the task still starts the workflow,

@@ -32,17 +32,25 @@ export async function taskOutputItems(
 	ctx: IExecuteFunctions | IWebhookFunctions,
 	json: IDataObject,
 	task: KlingTask,
-	request: { download: boolean; options: IDataObject; policy: RequestPolicy },
+	request: {
+		download: boolean;
+		options: IDataObject;
+		policy: RequestPolicy;
+		followRedirects?: boolean;
+	},
 ): Promise<INodeExecutionData[]> {
 	if (!request.download || task.task_status !== 'succeed') return [{ json }];
 	if (isToolCall(ctx))
 		return [{ json: { ...json, images: await readTaskImageSizes(ctx, task, request.policy) } }];
 	const output = imagesOutputFrom(request.options);
-	return imagesToItems(
-		json,
-		await downloadTaskImages(ctx, task, request.policy, output.maxBytes),
-		output,
+	const images = await downloadTaskImages(
+		ctx,
+		task,
+		request.policy,
+		output.maxBytes,
+		request.followRedirects,
 	);
+	return imagesToItems(json, images, output);
 }
 
 export interface ImagesOutput {

@@ -32,6 +32,8 @@ export async function fetchBytes(
 		field: string;
 		policy: RequestPolicy;
 		enough?: (bytes: Buffer) => boolean;
+		/** false: a redirect is refused, not followed (a URL nothing vouches for could lead anywhere). */
+		followRedirects?: boolean;
 	},
 ): Promise<{ bytes: Buffer; contentType?: string }> {
 	assertHttpUrl(url, options.field);
@@ -46,6 +48,7 @@ export async function fetchBytes(
 			ignoreHttpStatusErrors: true,
 			timeout: policy.timeoutMs,
 			abortSignal: deadline,
+			disableFollowRedirect: options.followRedirects === false,
 			headers: options.atLimit === 'truncate' ? { Range: `bytes=0-${options.maxBytes - 1}` } : {},
 		}) as Promise<StreamResponse>;
 		const outcome = await settle(
@@ -54,6 +57,15 @@ export async function fetchBytes(
 		if (!outcome.ok)
 			throw requestFailure(outcome.error, url, deadline, policy, `The download of ${shown}`);
 		const response = outcome.value;
+		if (response.statusCode >= 300 && response.statusCode < 400) {
+			response.body.destroy();
+			throw new KlingFailure(
+				'redirect',
+				`Downloading ${shown} answered HTTP ${response.statusCode}, a redirect, which was not followed`,
+				undefined,
+				response.statusCode,
+			);
+		}
 		if (response.statusCode >= 400) {
 			response.body.destroy();
 			throw new KlingFailure(
@@ -105,6 +117,7 @@ export async function downloadTaskImages(
 	task: KlingTask,
 	policy: RequestPolicy,
 	maxBytes = MAX_DOWNLOAD_BYTES,
+	followRedirects = true,
 ): Promise<DownloadedImage[]> {
 	const images: KlingResultImage[] = task.task_result?.images ?? [];
 	const downloaded: DownloadedImage[] = [];
@@ -114,6 +127,7 @@ export async function downloadTaskImages(
 			atLimit: 'fail',
 			field: 'task_result.images.url',
 			policy,
+			followRedirects,
 		});
 		const format = detectImageFormat(bytes);
 		const mimeType =

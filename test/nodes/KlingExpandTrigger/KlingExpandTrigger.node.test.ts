@@ -1231,6 +1231,34 @@ describe('unverified callbacks never make n8n download', () => {
 		}
 	});
 
+	it('does not follow a redirect from a listed host to one that is not listed', async () => {
+		const internal = await countingHost();
+		const listed = createServer((_req, res) =>
+			res.writeHead(302, { location: internal.url }).end(),
+		);
+		await new Promise<void>((resolve) => listed.listen(0, '127.0.0.1', resolve));
+		const listedPort = (listed.address() as AddressInfo).port;
+		try {
+			const server = await serve(
+				{ verification: 'none', downloadImages: true, downloadHosts: `127.0.0.1:${listedPort}` },
+				{},
+			);
+			const task = klingTask('succeed', {
+				task_result: { images: [{ index: 0, url: `http://127.0.0.1:${listedPort}/result.png` }] },
+			});
+			await deliver(server, { body: task, ...unsigned });
+			const [run] = await server.waitForRuns(1);
+			expect(internal.requests()).toBe(0);
+			expect(run.output(TRIGGER_NODE)[0].json.download_error).toMatch(
+				/HTTP 302, a redirect, which was not followed/,
+			);
+		} finally {
+			listed.closeAllConnections();
+			await new Promise<void>((resolve) => listed.close(() => resolve()));
+			await internal.close();
+		}
+	});
+
 	it('downloads from a host the user added to the list (here the stand-in result host on 127.0.0.1)', async () => {
 		const image = await testImage(400, 300);
 		const results = await countingHost(image);
