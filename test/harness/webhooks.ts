@@ -133,13 +133,15 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  *   itself (`noWebhookResponse`); any workflowData is run through WorkflowExecute from the trigger.
  * `options.staticData` starts from static data saved earlier, as after a restart of n8n. `options.databaseLatencyMs`
  * delays each delivery between reading its copy of the static data and running the node, as n8n's database read
- * does, so that overlapping deliveries start from the same saved state, as they do in n8n.
+ * does, so that overlapping deliveries start from the same saved state, as they do in n8n. `options.saveJitterMs`
+ * delays each save by up to that long at random, as n8n saves only after starting the run (an execution row, a
+ * concurrency slot), so that overlapping deliveries' saves land in any order.
  */
 export async function serveTrigger(
 	spec: WorkflowSpec,
 	triggerName: string,
 	credentials: Record<string, ICredentialDataDecryptedObject>,
-	options: { staticData?: IDataObject; databaseLatencyMs?: number } = {},
+	options: { staticData?: IDataObject; databaseLatencyMs?: number; saveJitterMs?: number } = {},
 ): Promise<WebhookServer> {
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const triggerNode = spec.nodes.find((node) => node.name === triggerName);
@@ -226,7 +228,16 @@ export async function serveTrigger(
 			return;
 		}
 		if ((workflow.staticData as IDataObject & { __dataChanged?: boolean }).__dataChanged) {
-			savedStaticData = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+			const save = () => {
+				savedStaticData = JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject;
+			};
+			if (options.saveJitterMs) {
+				pending.push(
+					new Promise<void>((resolve) =>
+						setTimeout(() => resolve(save()), Math.random() * options.saveJitterMs!),
+					),
+				);
+			} else save();
 		}
 		if (!result.noWebhookResponse && !res.headersSent) {
 			const fallback = result.workflowData ? 'Workflow was started' : 'Webhook call received';

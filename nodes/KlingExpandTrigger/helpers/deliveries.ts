@@ -43,15 +43,12 @@ export function mergeKeys(
 /**
  * The deliveries a trigger has accepted, held in this process per workflow and node (`scope`).
  *
- * n8n hands each delivery its own copy of the workflow's static data and saves that copy after
- * webhook()
- * returns, so deliveries that overlap overwrite each other's keys. This memory is the authority
- * within one
- * process: every delivery merges what its copy holds (keys saved by earlier processes) into it,
- * claims its
- * key synchronously (two overlapping deliveries cannot both claim it), and writes the full union
- * back, so
- * whichever copy n8n saves last holds every key. Across processes (queue mode with several webhook
+ * n8n hands each delivery its own copy of the workflow's static data and saves that copy some time
+ * after webhook() returns, in no fixed order, so deliveries that overlap would overwrite each other's
+ * keys. This memory is the authority within one process: every delivery merges what its copy holds
+ * (keys saved by earlier processes) into it, claims its key synchronously (two overlapping deliveries
+ * cannot both claim it), and puts the scope's one live list into its copy, so whichever copy n8n saves,
+ * and whenever, it holds every key known by then. Across processes (queue mode with several webhook
  * processes) it cannot help: the README shows Remove Duplicates keyed on `delivery_key` for that.
  */
 export class DeliveryMemory {
@@ -59,18 +56,16 @@ export class DeliveryMemory {
 
 	constructor(private readonly limit = REMEMBERED_DELIVERIES) {}
 
-	/** Everything known for the scope: this process's keys merged with the saved ones. */
+	/** The scope's live list, with the saved keys merged in; the same array object every time. */
 	remembered(scope: string, saved: readonly string[]): string[] {
-		const merged = mergeKeys(
+		return this.update(
+			scope,
 			saved.filter((key) => typeof key === 'string'),
-			this.scopes.get(scope) ?? [],
-			this.limit,
+			[],
 		);
-		this.scopes.set(scope, merged);
-		return merged;
 	}
 
-	/** Judges the delivery and, when it is new, remembers it; returns the keys to save either way. */
+	/** Judges the delivery and, when it is new, remembers it; returns the live list to save either way. */
 	claim(
 		scope: string,
 		saved: readonly string[],
@@ -78,9 +73,15 @@ export class DeliveryMemory {
 	): { verdict: DeliveryVerdict; remembered: string[] } {
 		const known = this.remembered(scope, saved);
 		const verdict = judgeDelivery(new Set(known), task);
-		if (verdict !== 'new') return { verdict, remembered: known };
-		const remembered = mergeKeys(known, [deliveryKey(task)], this.limit);
-		this.scopes.set(scope, remembered);
-		return { verdict, remembered };
+		if (verdict === 'new') this.update(scope, [], [deliveryKey(task)]);
+		return { verdict, remembered: known };
+	}
+
+	private update(scope: string, older: readonly string[], newer: readonly string[]): string[] {
+		let live = this.scopes.get(scope);
+		if (!live) this.scopes.set(scope, (live = []));
+		const merged = mergeKeys([...older, ...live], newer, this.limit);
+		live.splice(0, live.length, ...merged);
+		return live;
 	}
 }

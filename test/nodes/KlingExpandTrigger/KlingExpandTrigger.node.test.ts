@@ -53,6 +53,7 @@ async function serve(
 		credentials,
 		{
 			databaseLatencyMs: 5,
+			saveJitterMs: 20,
 			...options,
 		},
 	);
