@@ -44,6 +44,14 @@ export function defaultsOf<T>(options: INodeProperties[]): T {
 	return Object.fromEntries(options.map((option) => [option.name, option.default])) as T;
 }
 
+/** The options the user set, and the defaults for the rest (an unset or empty-valued key gets its default). */
+export function withDefaults<T extends object>(defaults: T, options: object): T {
+	const given = options as Record<string, unknown>;
+	return Object.fromEntries(
+		Object.entries(defaults).map(([name, fallback]) => [name, given[name] ?? fallback]),
+	) as T;
+}
+
 export const DOWNLOAD_DEFAULTS = defaultsOf<{
 	binaryPropertyOutput: string;
 	imagesOutput: string;

@@ -5,7 +5,7 @@ import type {
 	IWebhookFunctions,
 } from 'n8n-workflow';
 
-import { DOWNLOAD_DEFAULTS } from './descriptions';
+import { DOWNLOAD_DEFAULTS, withDefaults } from './descriptions';
 import type { KlingTask } from './task';
 import type { DownloadedImage } from './transport/download';
 import { downloadTaskImages, readTaskImageSizes } from './transport/download';
@@ -72,7 +72,7 @@ export function imagesOutputFrom(options: {
 	imagesOutput?: string;
 	maxDownloadSize?: number;
 }): ImagesOutput {
-	const chosen = { ...DOWNLOAD_DEFAULTS, ...options };
+	const chosen = withDefaults(DOWNLOAD_DEFAULTS, options);
 	return {
 		field: chosen.binaryPropertyOutput.trim() || DOWNLOAD_DEFAULTS.binaryPropertyOutput,
 		mode: chosen.imagesOutput === 'oneItem' ? 'oneItem' : 'itemPerImage',

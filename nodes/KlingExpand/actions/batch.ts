@@ -1,5 +1,6 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
+import { withDefaults } from '../../shared/descriptions';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { SlotPool } from '../helpers/concurrency';
 import { CREATE_DEFAULTS } from './descriptions';
@@ -26,16 +27,13 @@ export interface ItemRun {
 
 /** Run-wide settings are read from the first item: one run has one concurrency and one patience. */
 export function createBatch(ctx: IExecuteFunctions): Batch {
-	const options = {
-		...CREATE_DEFAULTS,
-		...(ctx.getNodeParameter('options', 0, {}) as IDataObject),
-	};
-	const concurrency = Math.max(1, Math.floor(Number(options.concurrency)));
+	const options = withDefaults(CREATE_DEFAULTS, ctx.getNodeParameter('options', 0, {}) as object);
+	const concurrency = Math.max(1, Math.floor(options.concurrency));
 	return {
 		policy: {
 			attempts: 10,
-			retryDelayMs: Number(options.retryDelay) * 1000,
-			timeoutMs: Number(options.requestTimeout) * 1000,
+			retryDelayMs: options.retryDelay * 1000,
+			timeoutMs: options.requestTimeout * 1000,
 			signal: ctx.getExecutionCancelSignal(),
 		},
 		concurrency,

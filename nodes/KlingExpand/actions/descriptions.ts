@@ -1,6 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { defaultsOf } from '../../shared/descriptions';
+import { defaultsOf, withDefaults } from '../../shared/descriptions';
 
 /**
  * Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for.
@@ -216,7 +216,7 @@ export function waitSettingsFrom(options: Partial<typeof WAIT_DEFAULTS>): {
 	minIntervalMs: number;
 	maxIntervalMs: number;
 } {
-	const chosen = { ...WAIT_DEFAULTS, ...options };
+	const chosen = withDefaults(WAIT_DEFAULTS, options);
 	const minIntervalMs = chosen.pollInterval * 1000;
 	return {
 		timeoutMs: chosen.timeout * 1000,

@@ -6,7 +6,7 @@ import type {
 } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { defaultsOf } from '../../shared/descriptions';
+import { defaultsOf, withDefaults } from '../../shared/descriptions';
 
 import { normaliseTask } from '../../shared/task';
 import { klingRequest } from '../../shared/transport/request';
@@ -74,10 +74,10 @@ export async function execute(
 ): Promise<INodeExecutionData[]> {
 	const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
 	const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
-	const options = {
-		...LIST_DEFAULTS,
-		...(this.getNodeParameter('options', itemIndex, {}) as Partial<typeof LIST_DEFAULTS>),
-	};
+	const options = withDefaults(
+		LIST_DEFAULTS,
+		this.getNodeParameter('options', itemIndex, {}) as object,
+	);
 	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize)));
 	const items: INodeExecutionData[] = [];
 	for (
