@@ -10,12 +10,14 @@ import { publicTaskData, TaskBoard } from './tasks';
 import { validateCreateBody } from './validation';
 import type {
 	ApiSurface,
+	KlingTaskData,
 	Fault,
 	RandomFaultOptions,
 	Simulator,
 	SimulatorModes,
 	SimulatorOptions,
 	SimulatorStats,
+	SimTask,
 	TrickleRecord,
 } from './types';
 
@@ -271,7 +273,7 @@ class KlingSimulator implements Simulator {
 					? this.board.findByExternalId(id)
 					: this.board.tasks.get(id);
 		if (!task) return klingFailure(1203, `Task ${id} does not exist`);
-		const data = publicTaskData(task);
+		const data = this.asQueried(task);
 		return klingSuccess(this.options.queryDataAsArray ? [data] : data);
 	}
 
@@ -279,7 +281,7 @@ class KlingSimulator implements Simulator {
 		const externalId = params.get('external_task_id');
 		if (this.modes.externalIdLookup === 'collection' && externalId !== null) {
 			const task = this.board.findByExternalId(externalId);
-			return klingSuccess(task ? [publicTaskData(task)] : []);
+			return klingSuccess(task ? [this.asQueried(task)] : []);
 		}
 		const pageNum = readPageParam(params, 'pageNum', 1, MAX_PAGE_NUM);
 		const pageSize = readPageParam(params, 'pageSize', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
@@ -288,8 +290,18 @@ class KlingSimulator implements Simulator {
 			this.board
 				.newestFirst()
 				.slice(start, start + pageSize)
-				.map(publicTaskData),
+				.map((task) => this.asQueried(task)),
 		);
+	}
+
+	/** The task as queries see it: with `queryLagMs`, an end that recent is not visible yet. */
+	private asQueried(task: SimTask): KlingTaskData {
+		const data = publicTaskData(task);
+		const lagMs = this.options.queryLagMs ?? 0;
+		if (lagMs > 0 && task.completedAt !== undefined && Date.now() - task.completedAt < lagMs) {
+			return { ...data, task_status: 'processing', task_status_msg: '', task_result: undefined };
+		}
+		return data;
 	}
 
 	private async resultAnswer(route: Extract<Route, { kind: 'result' }>): Promise<Answer> {

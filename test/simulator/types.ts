@@ -176,6 +176,11 @@ export interface SimulatorOptions {
 	callbackMode?: CallbackMode;
 	/** Answer a single-task query with `data: [task]`, as one captured Kling page shows. Default false. */
 	queryDataAsArray?: boolean;
+	/**
+	 * Queries and lists show a task that ended less than this long ago as still `processing`, while its
+	 * callback already reports the end (a read replica behind the callback sender). Default 0.
+	 */
+	queryLagMs?: number;
 	/** Default 'path'. */
 	externalIdLookup?: ExternalIdLookup;
 	/** Default 'legacy'. */

@@ -14,7 +14,8 @@ const PAGE_SIZE = 500;
 const MAX_PAGE_NUM = 1000;
 
 export type ProbeResult =
-	| { complete: false; requests: number }
+	/** `ownUnfinished`: Kling still shows this callback's own task running (its query lags its callback). */
+	| { complete: false; requests: number; ownUnfinished: boolean }
 	/**
 	 * Every task of the batch, by item index; undefined for an item Kling holds no task for (it was
 	 * never submitted).
@@ -57,11 +58,15 @@ export async function probeBatch(
 	// another callback the last one.
 	const endedLater = (index: number) =>
 		index !== own && ownEndedAt !== undefined && (tasks[index]!.updated_at ?? 0) > ownEndedAt;
-	const unfinished = () =>
-		[...known].some(
-			(index) =>
-				tasks[index] !== undefined && (!isTerminal(tasks[index]!.task_status) || endedLater(index)),
-		);
+	const isUnfinished = (index: number) =>
+		tasks[index] !== undefined && (!isTerminal(tasks[index]!.task_status) || endedLater(index));
+	const unfinished = () => [...known].some(isUnfinished);
+	const notComplete = () => ({
+		complete: false as const,
+		requests,
+		ownUnfinished:
+			known.has(own) && [...known].filter(isUnfinished).every((index) => index === own),
+	});
 
 	const ask = async (index: number) => {
 		requests++;
@@ -71,7 +76,7 @@ export async function probeBatch(
 
 	if (order.length > 1) {
 		await ask(order[0]);
-		if (unfinished()) return { complete: false, requests };
+		if (unfinished()) return notComplete();
 	}
 
 	const position = new Map(ids.map((id, index) => [id, index]));
@@ -98,14 +103,14 @@ export async function probeBatch(
 				known.add(index);
 			}
 		}
-		if (unfinished()) return { complete: false, requests };
+		if (unfinished()) return notComplete();
 		if (entries.length < PAGE_SIZE) break;
 	}
 
 	for (const index of order) {
 		if (known.has(index)) continue;
 		await ask(index);
-		if (unfinished()) return { complete: false, requests };
+		if (unfinished()) return notComplete();
 	}
 	return { complete: true, tasks, requests };
 }

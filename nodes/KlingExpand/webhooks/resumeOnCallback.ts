@@ -6,6 +6,7 @@ import type {
 } from 'n8n-workflow';
 
 import { taskOutputItems } from '../../shared/output';
+import { sleepUnlessCancelled } from '../../shared/sleep';
 import type { KlingTask } from '../../shared/task';
 import { isTerminal, normaliseTask } from '../../shared/task';
 import type { RequestPolicy } from '../../shared/transport/retry';
@@ -35,6 +36,10 @@ import { batchExternalIds } from '../tasks/createOnce';
  * name.
  */
 const CALLBACK_QUERY_POLICY: RequestPolicy = { attempts: 3, retryDelayMs: 500, timeoutMs: 10_000 };
+
+/** How often, and how far apart, a callback asks again when Kling still shows its own task running. */
+const OWN_TASK_RETRIES = 2;
+const OWN_TASK_RETRY_DELAY_MS = 1000;
 
 /**
  * The task as an output item: downloaded images when asked, an error item for a failed or lost
@@ -151,7 +156,13 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
-	const probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
+	let probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
+	// Kling's query can lag its callback: if only this task still shows running, ask again shortly,
+	// or no callback would ever resume the batch.
+	for (let retry = 0; retry < OWN_TASK_RETRIES && !probe.complete && probe.ownUnfinished; retry++) {
+		await sleepUnlessCancelled(OWN_TASK_RETRY_DELAY_MS);
+		probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
+	}
 	if (!probe.complete) return { webhookResponse: { received: true, resumed: false } };
 	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat
 	// it.
