@@ -6,7 +6,6 @@ import type {
 } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import type { RequestPolicy } from '../../shared/transport/retry';
 import type { ExpansionRatios } from '../helpers/ratios';
 import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpers/ratios';
 import { validateOptions, validateRatios } from '../helpers/validation';
@@ -53,13 +52,13 @@ interface CreateOptions {
 }
 
 /**
- * Everything that can be checked without paying: image, ratios, prompt, n. Throws before any
- * create.
+ * Everything that can be checked without paying: image, ratios, prompt, n, and that no other item of
+ * the run uses the same external id. Throws before any create.
  */
 export async function prepareCreate(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
-	policy: RequestPolicy,
+	batch: Batch,
 	callbackUrl?: string,
 	externalTaskId?: string,
 ): Promise<PreparedCreate> {
@@ -68,7 +67,7 @@ export async function prepareCreate(
 	const images = ctx.getNodeParameter('numberOfImages', itemIndex, 1) as number;
 	const callback = callbackUrl ?? options.callbackUrl?.trim();
 	validateOptions({ prompt, n: images, callbackUrl: callback });
-	const image = await readImageInput(ctx, itemIndex, policy);
+	const image = await readImageInput(ctx, itemIndex, batch.policy);
 	const { width, height } = image.info;
 	const ratios: ExpansionRatios =
 		ctx.getNodeParameter('expansionMode', itemIndex) === 'aspectRatio'
@@ -90,6 +89,7 @@ export async function prepareCreate(
 	// re-sent.
 	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
 	const externalId = externalTaskId ?? (userExternalId || generatedExternalId(ctx, itemIndex));
+	claimExternalId(batch, externalId, itemIndex);
 	return {
 		expansion: {
 			...ratios,
@@ -125,8 +125,7 @@ export async function execute(
 	run: ItemRun,
 	batch: Batch,
 ): Promise<INodeExecutionData[]> {
-	const prepared = await prepareCreate(this, itemIndex, batch.policy);
-	claimExternalId(batch, prepared.externalTaskId, itemIndex);
+	const prepared = await prepareCreate(this, itemIndex, batch);
 	const slots = await batch.slots.acquire(prepared.images);
 	try {
 		const task = await submitOnce(this, prepared, run, batch.policy);

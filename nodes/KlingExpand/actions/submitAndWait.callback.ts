@@ -9,12 +9,7 @@ import { backoffDelay, settle } from '../../shared/transport/retry';
 import { resumeKey, signedResumeUrl } from '../helpers/resumeToken';
 import { SlotHolder } from '../helpers/slotHolder';
 import { endedAmong } from '../tasks/batchProbe';
-import {
-	batchExternalIds,
-	callbackBatchId,
-	claimExternalId,
-	submitOnce,
-} from '../tasks/createOnce';
+import { batchExternalIds, callbackBatchId, submitOnce } from '../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from './batch';
 import { waitSettingsFrom } from './descriptions';
 import type { PreparedCreate } from './submit.operation';
@@ -163,11 +158,10 @@ export async function execute(
 		const prepared = await prepareCreate(
 			this,
 			itemIndex,
-			batch.policy,
+			batch,
 			callbackRun.resumeUrl,
 			callbackRun.externalIds[itemIndex],
 		);
-		claimExternalId(batch, prepared.externalTaskId, itemIndex);
 		const slots = await batch.slots.acquire(prepared.images);
 		const submitted = await settle(
 			async () =>

@@ -13,7 +13,7 @@ import { TaskFailedError } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
 import type { PollSchedule } from '../helpers/polling';
 import { TaskWatcher } from '../helpers/polling';
-import { claimExternalId, retireGeneratedId, submitOnce } from '../tasks/createOnce';
+import { retireGeneratedId, submitOnce } from '../tasks/createOnce';
 import { queryTasks } from '../tasks/lookup';
 import type { Batch, ItemRun } from './batch';
 import { createFields, createOptions, waitOptions, waitSettingsFrom } from './descriptions';
@@ -134,8 +134,7 @@ export async function execute(
 	run: ItemRun,
 	batch: Batch,
 ): Promise<INodeExecutionData[]> {
-	const prepared = await prepareCreate(this, itemIndex, batch.policy);
-	claimExternalId(batch, prepared.externalTaskId, itemIndex);
+	const prepared = await prepareCreate(this, itemIndex, batch);
 	const { timeoutMs } = waitSettingsFrom(
 		this.getNodeParameter('options', itemIndex, {}) as IDataObject,
 	);
