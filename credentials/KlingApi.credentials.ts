@@ -142,12 +142,9 @@ export class KlingApi implements ICredentialType {
 
 	/**
 	 * A function, not a fixed header, because access-key auth signs a fresh short-lived token per
-	 * request.
-	 * It also refuses a weak Callback Signing Secret: n8n has no validation rule for a credential
-	 * field, and
-	 * this runs on the credential test and on every request, so the user learns at once, before a
-	 * trigger
-	 * relies on a key anyone could sign with.
+	 * request. It also refuses a weak Callback Signing Secret: n8n has no validation rule for a
+	 * credential field, and this runs on the credential test and on every request, so the user learns
+	 * at once, before a trigger relies on a key anyone could sign with.
 	 */
 	async authenticate(
 		credentials: ICredentialDataDecryptedObject,

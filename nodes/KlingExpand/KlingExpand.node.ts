@@ -23,7 +23,8 @@ export class KlingExpand implements INodeType {
 		icon: { light: 'file:../../icons/kling.svg', dark: 'file:../../icons/kling.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		// One string literal, as n8n's lint rules read it; the backslash only continues it on the next line.
+		// One string literal, as n8n's lint rules read it; the backslash only continues it on the next
+		// line.
 		subtitle:
 			'={{ { submit: "Submit", submitAndWait: "Submit and Wait", getTask: "Get Task", \
 listTasks: "List Tasks" }[$parameter["operation"]] }}',

@@ -46,8 +46,7 @@ export async function verify(
 
 /**
  * This workflow's and node's delivery keys: claimed in this process's memory, written whole to the
- * static
- * data n8n saves after webhook() returns.
+ * static data n8n saves after webhook() returns.
  */
 export function rememberedDeliveries(context: IWebhookFunctions) {
 	const staticData = context.getWorkflowStaticData('node');

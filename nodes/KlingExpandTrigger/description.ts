@@ -15,9 +15,8 @@ const version2 = { '@version': [{ _cnd: { gte: 2 } }] };
 
 /**
  * The credential holds the Callback Signing Secret: required whenever the signature is checked
- * (version 1 with
- * Verify Kling Signature on, version 2 with Verification: Standard Webhooks Signature), hidden
- * otherwise.
+ * (version 1 with Verify Kling Signature on, version 2 with Verification: Standard Webhooks
+ * Signature), hidden otherwise.
  */
 export const triggerCredentials: INodeCredentialDescription[] = [
 	{

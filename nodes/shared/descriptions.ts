@@ -39,12 +39,18 @@ export const downloadOptions: INodeProperties[] = [
 	},
 ];
 
-/** An option set's defaults, read from its fields: the panel and the code that falls back to them cannot disagree. */
+/**
+ * An option set's defaults, read from its fields: the panel and the code that falls back to them
+ * cannot disagree.
+ */
 export function defaultsOf<T>(options: INodeProperties[]): T {
 	return Object.fromEntries(options.map((option) => [option.name, option.default])) as T;
 }
 
-/** The options the user set, and the defaults for the rest (an unset or empty-valued key gets its default). */
+/**
+ * The options the user set, and the defaults for the rest (an unset or empty-valued key gets its
+ * default).
+ */
 export function withDefaults<T extends object>(defaults: T, options: object): T {
 	const given = options as Record<string, unknown>;
 	return Object.fromEntries(

@@ -148,8 +148,7 @@ const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>`)\]]*[^\s"'<>`)\],.;:!?]/gi;
 
 /**
  * A URL as it may be shown: origin and path only. `user:pass@` and the query string (signed CDN
- * links
- * carry their signature there) are credentials of a kind; the fragment is dropped with them.
+ * links carry their signature there) are credentials of a kind; the fragment is dropped with them.
  * Text that does not parse as a URL loses everything from the first `?` or `#`, and any `…@`
  * prefix.
  */

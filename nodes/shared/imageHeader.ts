@@ -1,15 +1,15 @@
 /**
  * Format and pixel size of a PNG or JPEG, read from the first bytes of the file.
  *
- * Kling accepts only JPG/JPEG/PNG, at least 300 px a side, with an aspect ratio between
- * 1:2.5 and 2.5:1, and its expansion ratios are multiples of the original width and height.
- * Knowing the size lets the node refuse a bad image and compute ratios before paying for a
- * task, from a few kilobytes of a download and without decoding pixels.
+ * Kling accepts only JPG/JPEG/PNG, at least 300 px a side, with an aspect ratio between 1:2.5 and
+ * 2.5:1, and its expansion ratios are multiples of the original width and height. Knowing the size
+ * lets the node refuse a bad image and compute ratios before paying for a task, from a few
+ * kilobytes of a download and without decoding pixels.
  *
  * The size is the one stored in the file. EXIF orientation is deliberately not applied: Kling
- * receives the bytes as they are and its ratios refer to the stored raster, so a portrait
- * photo stored as 4000 × 3000 with "rotate 90°" is reported as 4000 × 3000, exactly like
- * sharp's `metadata().width/height`.
+ * receives the bytes as they are and its ratios refer to the stored raster, so a portrait photo
+ * stored as 4000 × 3000 with "rotate 90°" is reported as 4000 × 3000, exactly like sharp's
+ * `metadata().width/height`.
  *
  * @see https://kling.ai/document-api/api/image/common/outpainting
  * @see https://www.w3.org/TR/png-3/#11IHDR
@@ -75,9 +75,9 @@ const JPEG_TEM = 0x01;
 /**
  * Reads the format, width and height of a PNG or JPEG without decoding it.
  *
- * Only the header has to be present: for a PNG the first 33 bytes, for a JPEG everything up to
- * its frame header (SOF), which follows any EXIF, ICC or XMP segments; 64 KB is plenty for
- * almost every photo. Bytes after the header are never read.
+ * Only the header has to be present: for a PNG the first 33 bytes, for a JPEG everything up to its
+ * frame header (SOF), which follows any EXIF, ICC or XMP segments; 64 KB is plenty for almost every
+ * photo. Bytes after the header are never read.
  *
  * @throws ImageHeaderError when the bytes are not a readable PNG or JPEG header; never any
  * other error. Work is linear in the bytes given and no index outside them is read.

@@ -3,8 +3,8 @@ import { createHmac } from 'node:crypto';
 const base64url = (input: string | Buffer) => Buffer.from(input).toString('base64url');
 
 /**
- * Signs the short-lived token Kling expects from an access key + secret key:
- * HS256, `iss` = access key, valid from 5 s ago for 30 minutes.
+ * Signs the short-lived token Kling expects from an access key + secret key: HS256, `iss` = access
+ * key, valid from 5 s ago for 30 minutes.
  * @see https://app.klingai.com/global/dev/document-api/apiReference/commonInfo
  */
 export function signKlingJwt(

@@ -21,12 +21,9 @@ export function isToolCall(ctx: IExecuteFunctions | IWebhookFunctions): boolean 
 
 /**
  * A task's output items, for every caller (Get Task, Submit and Wait, the resume webhook, the
- * trigger):
- * the task alone unless its images are wanted and it succeeded; in a workflow the images
- * downloaded as
- * binary data; as an agent's tool one JSON item describing them (URL, size, type), since a model
- * gets
- * only JSON and n8n drops or refuses a tool's binary data.
+ * trigger): the task alone unless its images are wanted and it succeeded; in a workflow the images
+ * downloaded as binary data; as an agent's tool one JSON item describing them (URL, size, type),
+ * since a model gets only JSON and n8n drops or refuses a tool's binary data.
  */
 export async function taskOutputItems(
 	ctx: IExecuteFunctions | IWebhookFunctions,

@@ -15,10 +15,8 @@ export type SigningSecretProblem =
 
 /**
  * Why a Callback Signing Secret cannot be used, or undefined when it can: it must be `whsec_`
- * followed
- * by standard base64 that decodes to at least 24 bytes. `whsec_` alone, or a placeholder typed as
- * is
- * (`whsec_…`), decodes to an empty or one-byte key with which anyone can sign.
+ * followed by standard base64 that decodes to at least 24 bytes. `whsec_` alone, or a placeholder
+ * typed as is (`whsec_…`), decodes to an empty or one-byte key with which anyone can sign.
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  */
 export function signingSecretProblem(secret: string): SigningSecretProblem | undefined {

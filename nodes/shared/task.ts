@@ -80,8 +80,7 @@ const READ_FIELDS = new Set([
 
 /**
  * A copy of JSON-like data without prototype keys, functions or anything deeper than a few levels:
- * an
- * unknown field from the provider is shown to the user as plain data, never as a way into our
+ * an unknown field from the provider is shown to the user as plain data, never as a way into our
  * objects.
  */
 function plainCopy(value: unknown, depth = 0): unknown {
@@ -132,8 +131,7 @@ function imagesOf(source: Record<string, unknown>): KlingResultImage[] | undefin
  * - newer: `id`, `status` ('succeeded'), `external_id`, `outputs[]`, `billing`.
  * The output always uses the legacy names. Known fields are read by name; other fields are passed
  * through as plain JSON (`plainCopy`), so `__proto__` or `constructor` keys cannot reach the
- * output.
- * Returns undefined when the value is not a task.
+ * output. Returns undefined when the value is not a task.
  */
 export function normaliseTask(raw: unknown): KlingTask | undefined {
 	const source = asRecord(Array.isArray(raw) ? raw[0] : raw);

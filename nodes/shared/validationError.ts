@@ -16,9 +16,9 @@ const FIELD_LABELS: Record<string, string> = {
 };
 
 /**
- * A create request we refuse before sending (requests cost money). Plain data: the node adds
- * itself and the item index. `field` is the node parameter's name (or the binary field's); the
- * message names it by its panel label.
+ * A create request we refuse before sending (requests cost money). Plain data: the node adds itself
+ * and the item index. `field` is the node parameter's name (or the binary field's); the message
+ * names it by its panel label.
  */
 export class ValidationError extends Error {
 	constructor(

@@ -52,8 +52,8 @@ interface CreateOptions {
 }
 
 /**
- * Everything that can be checked without paying: image, ratios, prompt, n, and that no other item of
- * the run uses the same external id. Throws before any create.
+ * Everything that can be checked without paying: image, ratios, prompt, n, and that no other item
+ * of the run uses the same external id. Throws before any create.
  */
 export async function prepareCreate(
 	ctx: IExecuteFunctions,

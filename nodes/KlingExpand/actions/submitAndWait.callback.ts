@@ -17,37 +17,29 @@ import { prepareCreate } from './submit.operation';
 
 /**
  * Submit and Wait in callback mode: the execution sleeps in n8n's database (no worker is held) and
- * Kling's
- * terminal callback resumes it, the way n8n's Wait node resumes on a webhook call.
+ * Kling's terminal callback resumes it, the way n8n's Wait node resumes on a webhook call.
  *
  * execute() runs through the router's item loop like every operation: each item is submitted with
  * `callback_url` = this execution's resume URL plus the batch's identity (`kling_execution`,
- * `kling_batch`,
- * `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the credential's
- * secret (see
- * helpers/resumeToken.ts). A batch larger than the Concurrency option (or the account's slots) is
- * submitted
- * through the run's SlotPool: a task keeps its slots until one shared check sees it end
- * (SlotHolder), so the
- * worker is held only until the last item has been submitted; then the execution sleeps.
+ * `kling_batch`, `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the
+ * credential's secret (see helpers/resumeToken.ts). A batch larger than the Concurrency option (or
+ * the account's slots) is submitted through the run's SlotPool: a task keeps its slots until one
+ * shared check sees it end (SlotHolder), so the worker is held only until the last item has been
+ * submitted; then the execution sleeps.
  *
  * Kling's callbacks then reach the node's webhook(): see webhooks/resumeOnCallback.ts.
  *
  * If the wait times out, n8n resumes the execution without running any node code and passes the
- * node's
- * input items through unchanged. So execute() writes each item's pending task onto its input item
- * (wait_status 'timed_out', task_id, external_task_id) before sleeping: those are what come out
- * then.
+ * node's input items through unchanged. So execute() writes each item's pending task onto its input
+ * item (wait_status 'timed_out', task_id, external_task_id) before sleeping: those are what come
+ * out then.
  */
 
 /**
  * While items wait for a slot, held tasks are checked every quarter of the oldest one's age: with
- * tasks of
- * similar length, each check sees a few end, so checks cost well under one request per task. A
- * late check
- * only delays the next submit (the execution is not waiting on it), so this trades a little worker
- * time for
- * half the requests poll mode spends.
+ * tasks of similar length, each check sees a few end, so checks cost well under one request per
+ * task. A late check only delays the next submit (the execution is not waiting on it), so this
+ * trades a little worker time for half the requests poll mode spends.
  */
 const HOLD_GROWTH = 0.25;
 
@@ -118,10 +110,8 @@ const isConcurrencyRefusal = (error: unknown) =>
 
 /**
  * Sends the create; a 1303 (the account's slots are taken, e.g. by other workflows) is waited out
- * with
- * backoff until the wait's Timeout, not for a fixed number of tries. A refused create was not
- * accepted,
- * so sending it again cannot bill the item twice, and it leaves no task to name.
+ * with backoff until the wait's Timeout, not for a fixed number of tries. A refused create was not
+ * accepted, so sending it again cannot bill the item twice, and it leaves no task to name.
  */
 async function submitWithinTimeout(
 	ctx: IExecuteFunctions,
@@ -187,9 +177,8 @@ export async function execute(
 
 /**
  * After every item has been submitted: marks each input item with its pending task (what comes out
- * if the
- * wait times out) and puts the execution to wait. With nothing submitted there is nothing to wait
- * for.
+ * if the wait times out) and puts the execution to wait. With nothing submitted there is nothing to
+ * wait for.
  */
 export async function finish(
 	this: IExecuteFunctions,

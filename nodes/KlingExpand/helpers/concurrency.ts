@@ -24,8 +24,8 @@ export async function mapSettled<T>(
 }
 
 /**
- * Kling's concurrency slots as seen from one execution: a task holds `n` slots (one per image)
- * from submit until it ends. Waiters are served first come, first served.
+ * Kling's concurrency slots as seen from one execution: a task holds `n` slots (one per image) from
+ * submit until it ends. Waiters are served first come, first served.
  */
 export class SlotPool {
 	private free: number;

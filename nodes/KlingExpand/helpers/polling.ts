@@ -15,9 +15,8 @@ export interface PollSchedule {
 
 /**
  * The wait before the next check: a fixed share of the time already elapsed, clamped. Tasks that
- * take
- * 5 s are checked often enough to be seen within ~10 % of that; tasks that take minutes are not
- * asked about every second.
+ * take 5 s are checked often enough to be seen within ~10 % of that; tasks that take minutes are
+ * not asked about every second.
  */
 export function nextPollDelay(elapsedMs: number, schedule: PollSchedule): number {
 	return Math.min(
@@ -59,8 +58,7 @@ interface Watched<T> {
  * Waits for many tasks with one polling loop: on each tick, every task whose check is due is asked
  * about in one batch (`fetchTasks` may answer them with a single list request). Each task's checks
  * follow `nextPollDelay` from its own start. A fetch error marked `final` ends the waits it
- * concerned;
- * any other fetch error is left for the next tick.
+ * concerned; any other fetch error is left for the next tick.
  */
 export class TaskWatcher<T extends { task_status: string }> {
 	private readonly watched = new Map<string, Watched<T>>();

@@ -37,10 +37,9 @@ export function parseAspectRatio(text: string): number {
 
 /**
  * Four decimals like the provider's example, or more for images so large that 0.0001 of a side is
- * over a
- * quarter pixel (so the canvas stays within a pixel of the target shape). Rounded down, so the
- * canvas
- * never tips over the 3× area limit; the tiny tolerance keeps an exact 0 from becoming -0.0001.
+ * over a quarter pixel (so the canvas stays within a pixel of the target shape). Rounded down, so
+ * the canvas never tips over the 3× area limit; the tiny tolerance keeps an exact 0 from becoming
+ * -0.0001.
  */
 function floorRatio(value: number, longestSide: number): number {
 	const scale = 10 ** Math.max(4, Math.ceil(Math.log10(4 * longestSide)));
@@ -52,8 +51,7 @@ const round4 = (value: number) => Math.round(value * 10000) / 10000;
  * Kling's documented helper: the ratios that grow a W×H image to `areaMultiplier`× its area at
  * `aspect` (width / height), centred. Rounded down to 4 decimals like the provider's example
  * (100×100, ×3, 16:9 → 0.1495, 0.1495, 0.6547, 0.6547), more for very large images (see
- * floorRatio).
- * Refuses rather than return a negative ratio.
+ * floorRatio). Refuses rather than return a negative ratio.
  * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
  */
 export function ratiosFromAspect(

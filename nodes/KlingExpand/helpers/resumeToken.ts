@@ -4,11 +4,9 @@ import { safeEqual } from '../../shared/safeEqual';
 
 /**
  * Callback mode's batch identity in the resume URL (`kling_batch`, `kling_items`,
- * `kling_execution`) is plain
- * query text that n8n does not sign: whoever holds the URL (Kling, a gateway, a proxy log) could
- * edit it. So
- * the node signs it with a key only this credential holds and verifies it before any provider
- * request.
+ * `kling_execution`) is plain query text that n8n does not sign: whoever holds the URL (Kling, a
+ * gateway, a proxy log) could edit it. So the node signs it with a key only this credential holds
+ * and verifies it before any provider request.
  */
 
 /**

@@ -21,15 +21,11 @@ interface Held {
 
 /**
  * Callback mode's slot accounting while items are still waiting to be submitted: a submitted task
- * keeps
- * its slots in the run's SlotPool until one check (a single list request for all held tasks) sees
- * it end,
- * so the next item is submitted when the account has room instead of into a 1303. Once every item
- * has been
- * submitted (or has failed), `allSettled()` ends the checks: the execution can sleep and leave the
- * rest to
- * Kling's callbacks. Checks are shared by all held tasks, so their cost grows with the tasks, not
- * the ticks.
+ * keeps its slots in the run's SlotPool until one check (a single list request for all held tasks)
+ * sees it end, so the next item is submitted when the account has room instead of into a 1303. Once
+ * every item has been submitted (or has failed), `allSettled()` ends the checks: the execution can
+ * sleep and leave the rest to Kling's callbacks. Checks are shared by all held tasks, so their cost
+ * grows with the tasks, not the ticks.
  */
 export class SlotHolder {
 	private readonly held = new Map<string, Held>();

@@ -14,7 +14,10 @@ const PAGE_SIZE = 500;
 const MAX_PAGE_NUM = 1000;
 
 export type ProbeResult =
-	/** `ownUnfinished`: Kling still shows this callback's own task running (its query lags its callback). */
+	/**
+	 * `ownUnfinished`: Kling still shows this callback's own task running (its query lags its
+	 * callback).
+	 */
 	| { complete: false; requests: number; ownUnfinished: boolean }
 	/**
 	 * Every task of the batch, by item index; undefined for an item Kling holds no task for (it was
@@ -24,23 +27,20 @@ export type ProbeResult =
 
 /**
  * Whether a callback batch has ended, at a cost that stays linear in its size whatever else the
- * account
- * holds. Each terminal callback runs this; the answer "not yet" is what most of them get, so it is
- * found
- * with as few requests as possible:
+ * account holds. Each terminal callback runs this; the answer "not yet" is what most of them get,
+ * so it is found with as few requests as possible:
  * 1. the newest other task is asked first: tasks end roughly in the order they were submitted, so
- *    while
- *    the batch runs, the one submitted last is the likeliest still to run (one query, and done);
+ *    while the batch runs, the one submitted last is the likeliest still to run (one query, and
+ *    done);
  * 2. only when that one has ended too are the rest read from list pages (500 tasks each, newest
- *    first),
- *    while a page can still save more queries than it costs, stopping at the first unfinished task;
+ *    first), while a page can still save more queries than it costs, stopping at the first
+ *    unfinished task;
  * 3. whatever the pages did not show is asked for one by one, again stopping at the first
  *    unfinished one.
  * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is,
- * asked last.
- * `ownEndedAt` (the callback body's updated_at) also stops the probe at a task that ended later:
- * then this
- * callback is not the one that resumes (see lastToEnd), and only "not complete" is reported.
+ * asked last. `ownEndedAt` (the callback body's updated_at) also stops the probe at a task that
+ * ended later: then this callback is not the one that resumes (see lastToEnd), and only "not
+ * complete" is reported.
  */
 export async function probeBatch(
 	ctx: KlingContext,
@@ -117,10 +117,8 @@ export async function probeBatch(
 
 /**
  * The item whose task ended last (ties: the later item). Its terminal callback is the one that
- * resumes
- * the execution and downloads the images, so callbacks that arrive later, duplicates included, or
- * at the
- * same time, never download them again or resume twice.
+ * resumes the execution and downloads the images, so callbacks that arrive later, duplicates
+ * included, or at the same time, never download them again or resume twice.
  */
 export function lastToEnd(tasks: Array<KlingTask | undefined>): number | undefined {
 	let last: number | undefined;
@@ -133,13 +131,11 @@ export function lastToEnd(tasks: Array<KlingTask | undefined>): number | undefin
 }
 
 /**
- * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch
- * is being
- * submitted: one list page, which shows every recent task at once, plus a query for the oldest
- * task the
- * page missed (other workflows' newer tasks can push it off the page). At most two requests per
- * check
- * however many tasks are held or the account holds: tasks the page misses are learnt one per check.
+ * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch is
+ * being submitted: one list page, which shows every recent task at once, plus a query for the
+ * oldest task the page missed (other workflows' newer tasks can push it off the page). At most two
+ * requests per check however many tasks are held or the account holds: tasks the page misses are
+ * learnt one per check.
  */
 export async function endedAmong(
 	ctx: KlingContext,

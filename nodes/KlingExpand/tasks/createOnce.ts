@@ -25,8 +25,7 @@ import { findTask } from './lookup';
 /**
  * What this execution's node has sent under the external ids it generated. It lives in the node's
  * execution context, which n8n keeps when Retry On Fail runs execute() again, so a later try knows
- * what
- * an earlier one sent; a new execution starts with an empty one.
+ * what an earlier one sent; a new execution starts with an empty one.
  */
 interface Ledger {
 	/**
@@ -122,16 +121,14 @@ function markSent(ctx: IExecuteFunctions, externalTaskId: string): void {
 
 /**
  * Creates a task at most once. A create whose answer was lost (network error, broken JSON, a 5xx)
- * may
- * still have been accepted and billed, so before sending it again we look it up by its
+ * may still have been accepted and billed, so before sending it again we look it up by its
  * `external_task_id`, and only re-send when the provider says it does not exist.
  *
  * Kling refuses a create whose external_task_id it already holds (1201). When that id can only be
  * ours (`idIsOurs`: generated for this item and kept for every try, so n8n's Retry On Fail sends it
  * again; or sent by an attempt of this call whose answer was lost), the task it names is the one we
- * created, and is returned instead of an error or a second task. A failure after a lost answer
- * that no
- * lookup settled carries the id as `unconfirmedTask`, so the error names what may exist.
+ * created, and is returned instead of an error or a second task. A failure after a lost answer that
+ * no lookup settled carries the id as `unconfirmedTask`, so the error names what may exist.
  */
 export async function createTaskOnce(
 	ctx: KlingContext,
@@ -171,8 +168,8 @@ export async function createTaskOnce(
 		if (existing.ok && existing.value !== undefined) return existing.value;
 		unconfirmed = true;
 	}
-	// After a lost answer the task may exist even when a lookup missed it (lag, or the create
-	// refused next, e.g. 1303, because that very task now holds the slot).
+	// After a lost answer the task may exist even when a lookup missed it (lag, or the create refused
+	// next, e.g. 1303, because that very task now holds the slot).
 	if (error instanceof KlingFailure && (unconfirmed || answerLost || error.mayHaveBeenAccepted))
 		error.unconfirmedTask = body.external_task_id;
 	throw error;
@@ -210,10 +207,8 @@ export interface CreateRequest {
 
 /**
  * Sends the create once (see createTaskOnce) and records the task on the item's run. When an
- * earlier try
- * of this execution (n8n's Retry On Fail) already sent a create under this generated id, the task
- * is
- * looked up first and taken if it exists, so no try bills the same item twice.
+ * earlier try of this execution (n8n's Retry On Fail) already sent a create under this generated
+ * id, the task is looked up first and taken if it exists, so no try bills the same item twice.
  */
 export async function submitOnce(
 	ctx: IExecuteFunctions,

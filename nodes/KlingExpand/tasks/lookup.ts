@@ -8,9 +8,8 @@ import { settle } from '../../shared/transport/retry';
 import { mapSettled } from '../helpers/concurrency';
 
 /**
- * The ways a task can be asked for by its external_task_id. Kling's pages say a task can be
- * queried "by
- * external_task_id or task_id" without fixing the syntax, so each is tried until one answers:
+ * The ways a task can be asked for by its external_task_id. Kling's pages say a task can be queried
+ * "by external_task_id or task_id" without fixing the syntax, so each is tried until one answers:
  * - `path`: `GET …/expand/<id>`, the query path, taking either id;
  * - `pathFlag`: `GET …/expand/<id>?external_task_id=true`, the path id marked as an external one;
  * - `collection`: `GET …/expand?external_task_id=<id>`, the list filtered by it.
@@ -110,12 +109,10 @@ export interface TaskStates {
 
 /**
  * The current state of many tasks (by task_id or external_task_id) in as few requests as possible:
- * one
- * list page for a batch, then a query for each task the page did not include (older tasks, or a
+ * one list page for a batch, then a query for each task the page did not include (older tasks, or a
  * provider without the list route). A task the provider does not know is in neither map. One task's
  * failed query does not cost the others their answers: with a batch of queries under transient
- * faults,
- * all-or-nothing would rarely answer any.
+ * faults, all-or-nothing would rarely answer any.
  */
 export async function queryTasks(
 	ctx: KlingContext,

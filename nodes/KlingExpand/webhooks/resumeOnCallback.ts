@@ -18,26 +18,24 @@ import { batchExternalIds } from '../tasks/createOnce';
 
 /**
  * The webhook half of Submit and Wait's callback mode (the execute half is
- * actions/submitAndWait.callback.ts).
- * webhook() runs on each callback, on the main (or webhook) process and without the input items. It
- * verifies the signature against n8n's own execution id before anything else (401, no provider
- * request),
- * ignores tasks that are not this batch's and non-terminal callbacks (no request), and otherwise
- * probes the
- * batch (tasks/batchProbe.ts) until the first unfinished task. Only the callback of the task that
- * ended last
- * resumes the execution and downloads the images, so each image is downloaded once.
+ * actions/submitAndWait.callback.ts). webhook() runs on each callback, on the main (or webhook)
+ * process and without the input items. It verifies the signature against n8n's own execution id
+ * before anything else (401, no provider request), ignores tasks that are not this batch's and
+ * non-terminal callbacks (no request), and otherwise probes the batch (tasks/batchProbe.ts) until
+ * the first unfinished task. Only the callback of the task that ended last resumes the execution
+ * and downloads the images, so each image is downloaded once.
  */
 
 /**
  * Kling is waiting for the answer to its callback: a few quick tries, not the node's minute of
- * backoff. If
- * they all fail, the callback gets an error, and the wait's timeout still brings every task out by
- * name.
+ * backoff. If they all fail, the callback gets an error, and the wait's timeout still brings every
+ * task out by name.
  */
 const CALLBACK_QUERY_POLICY: RequestPolicy = { attempts: 3, retryDelayMs: 500, timeoutMs: 10_000 };
 
-/** How often, and how far apart, a callback asks again when Kling still shows its own task running. */
+/**
+ * How often, and how far apart, a callback asks again when Kling still shows its own task running.
+ */
 const OWN_TASK_RETRIES = 2;
 const OWN_TASK_RETRY_DELAY_MS = 1000;
 
@@ -56,7 +54,8 @@ async function taskToItems(
 	const paired = (items: INodeExecutionData[]) =>
 		items.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
 	if (!task) {
-		// The refusal finish() wrote on the waiting item (n8n drops the run that waited, and its errors).
+		// The refusal finish() wrote on the waiting item (n8n drops the run that waited, and its
+		// errors).
 		const refusal = waitingItemField(ctx, itemIndex, 'error');
 		const description = waitingItemField(ctx, itemIndex, 'description');
 		return paired([

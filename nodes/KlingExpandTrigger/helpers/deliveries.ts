@@ -44,12 +44,13 @@ export function mergeKeys(
  * The deliveries a trigger has accepted, held in this process per workflow and node (`scope`).
  *
  * n8n hands each delivery its own copy of the workflow's static data and saves that copy some time
- * after webhook() returns, in no fixed order, so deliveries that overlap would overwrite each other's
- * keys. This memory is the authority within one process: every delivery merges what its copy holds
- * (keys saved by earlier processes) into it, claims its key synchronously (two overlapping deliveries
- * cannot both claim it), and puts the scope's one live list into its copy, so whichever copy n8n saves,
- * and whenever, it holds every key known by then. Across processes (queue mode with several webhook
- * processes) it cannot help: the README shows Remove Duplicates keyed on `delivery_key` for that.
+ * after webhook() returns, in no fixed order, so deliveries that overlap would overwrite each
+ * other's keys. This memory is the authority within one process: every delivery merges what its
+ * copy holds (keys saved by earlier processes) into it, claims its key synchronously (two
+ * overlapping deliveries cannot both claim it), and puts the scope's one live list into its copy,
+ * so whichever copy n8n saves, and whenever, it holds every key known by then. Across processes
+ * (queue mode with several webhook processes) it cannot help: the README shows Remove Duplicates
+ * keyed on `delivery_key` for that.
  */
 export class DeliveryMemory {
 	private readonly scopes = new Map<string, string[]>();
@@ -65,7 +66,10 @@ export class DeliveryMemory {
 		);
 	}
 
-	/** Judges the delivery and, when it is new, remembers it; returns the live list to save either way. */
+	/**
+	 * Judges the delivery and, when it is new, remembers it; returns the live list to save either
+	 * way.
+	 */
 	claim(
 		scope: string,
 		saved: readonly string[],

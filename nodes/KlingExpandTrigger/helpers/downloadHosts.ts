@@ -1,8 +1,7 @@
 /**
  * Hosts Kling serves result images from: subdomains of klingai.com (the API reference's example
- * image is on
- * p1-kling.klingai.com). Downloads for unverified callbacks are limited to these unless the user
- * adds more.
+ * image is on p1-kling.klingai.com). Downloads for unverified callbacks are limited to these unless
+ * the user adds more.
  */
 export const PROVIDER_RESULT_HOSTS = ['*.klingai.com'];
 
@@ -16,10 +15,8 @@ export function parseHostList(text: string): string[] {
 
 /**
  * Whether a URL's host is on the list. An entry is a host name or IP (`cdn.example.com`,
- * `127.0.0.1`),
- * `*.example.com` for any subdomain of example.com (not example.com itself), or either with
- * `:port` to
- * allow one port only. Only http(s) URLs qualify.
+ * `127.0.0.1`), `*.example.com` for any subdomain of example.com (not example.com itself), or
+ * either with `:port` to allow one port only. Only http(s) URLs qualify.
  */
 export function hostAllowed(url: string, allowed: readonly string[]): boolean {
 	let parsed: URL;

@@ -46,9 +46,8 @@ export const NO_CHECK_V1 =
 
 /**
  * Turns the trigger's settings into the checks to run. A trigger is open only when the user chose
- * Verification: None (version 2); a version-1 trigger with its signature check off and no token
- * has no
- * check that anyone chose, so it refuses everything (it used to accept everything) instead of
+ * Verification: None (version 2); a version-1 trigger with its signature check off and no token has
+ * no check that anyone chose, so it refuses everything (it used to accept everything) instead of
  * staying open.
  */
 export function verificationPlan(settings: VerificationSettings): VerificationPlan {
@@ -83,8 +82,7 @@ export function verificationPlan(settings: VerificationSettings): VerificationPl
 /**
  * Runs the plan's checks on one callback: the token first (it needs no secret), then the signature.
  * `secret` is the credential's Callback Signing Secret, needed only when the plan checks the
- * signature.
- * Never throws.
+ * signature. Never throws.
  */
 export function checkCallback(
 	plan: VerificationPlan,

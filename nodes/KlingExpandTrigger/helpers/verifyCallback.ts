@@ -10,8 +10,7 @@ export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 
 /**
  * Why the trigger cannot verify with this Callback Signing Secret (see signingSecretRefusal), or
- * undefined.
- * The reason never quotes the secret.
+ * undefined. The reason never quotes the secret.
  */
 export function signingSecretRefusal(secret: string): string | undefined {
 	const problem = signingSecretProblem(secret);
@@ -28,17 +27,15 @@ export function signingSecretRefusal(secret: string): string | undefined {
 /**
  * Verifies a callback signed the Standard Webhooks way, as Kling signs them:
  * 1. the secret is `whsec_<base64>`; the HMAC key is the base64-decoded part;
- * 2. the signed content is `{webhook-id}.{webhook-timestamp}.{raw body}`, the body byte for byte
- *    as received;
+ * 2. the signed content is `{webhook-id}.{webhook-timestamp}.{raw body}`, the body byte for byte as
+ *    received;
  * 3. `webhook-signature` holds one or more space-separated `v1,<base64 HMAC-SHA256>` (several
- *    during key rotation);
- *    any one matching is enough;
+ *    during key rotation); any one matching is enough;
  * 4. `webhook-timestamp` (seconds) must be within 5 minutes of now, so captured deliveries cannot
  *    be replayed later.
  * With no secret configured, or a weak one (see signingSecretRefusal), nothing can be verified, so
- * the
- * callback is refused rather than trusted.
- * Never throws: any malformed input is a refusal with a reason.
+ * the callback is refused rather than trusted. Never throws: any malformed input is a refusal with
+ * a reason.
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  */
 export function verifyStandardWebhook(

@@ -16,12 +16,11 @@ export const MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024;
 
 /**
  * Reads a URL's body, stopping at `maxBytes`: with `atLimit: 'fail'` a larger body is an error
- * (result
- * downloads), with `'truncate'` the first bytes are enough (reading an image header), and `enough`
- * may
- * stop sooner. The Request Timeout is a deadline for the whole download. No credentials are sent:
- * result URLs are public CDN links, and a user's image URL is not Kling's. Messages show the URL's
- * origin and path only (see redactUrl): a signed link's query or a `user:pass@` stays out of them.
+ * (result downloads), with `'truncate'` the first bytes are enough (reading an image header), and
+ * `enough` may stop sooner. The Request Timeout is a deadline for the whole download. No
+ * credentials are sent: result URLs are public CDN links, and a user's image URL is not Kling's.
+ * Messages show the URL's origin and path only (see redactUrl): a signed link's query or a
+ * `user:pass@` stays out of them.
  */
 export async function fetchBytes(
 	ctx: IExecuteFunctions | IWebhookFunctions,
@@ -32,7 +31,9 @@ export async function fetchBytes(
 		field: string;
 		policy: RequestPolicy;
 		enough?: (bytes: Buffer) => boolean;
-		/** false: a redirect is refused, not followed (a URL nothing vouches for could lead anywhere). */
+		/**
+		 * false: a redirect is refused, not followed (a URL nothing vouches for could lead anywhere).
+		 */
 		followRedirects?: boolean;
 	},
 ): Promise<{ bytes: Buffer; contentType?: string }> {
@@ -61,7 +62,8 @@ export async function fetchBytes(
 			response.body.destroy();
 			throw new KlingFailure(
 				'redirect',
-				`Downloading ${shown} answered HTTP ${response.statusCode}, a redirect, which was not followed`,
+				`Downloading ${shown} answered HTTP ${response.statusCode}, a redirect, ` +
+					'which was not followed',
 				undefined,
 				response.statusCode,
 			);
@@ -109,8 +111,8 @@ export interface DownloadedImage {
 
 /**
  * Downloads every result image of a finished task as n8n binary data, named
- * `<task_id>_<index>.<ext>`
- * with the MIME type read from the bytes (CDNs often say application/octet-stream).
+ * `<task_id>_<index>.<ext>` with the MIME type read from the bytes (CDNs often say
+ * application/octet-stream).
  */
 export async function downloadTaskImages(
 	ctx: IExecuteFunctions | IWebhookFunctions,

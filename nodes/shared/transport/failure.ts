@@ -22,12 +22,9 @@ export type FailureKind =
 
 /**
  * A request the provider did not answer with code 0, as plain data so retry decisions stay
- * testable.
- * Built only from the response's code, message and request id, or a network error's code: never
- * from
- * request options, so no header (and no key) can leak into an error; a message that quotes one
- * anyway
- * is redacted.
+ * testable. Built only from the response's code, message and request id, or a network error's code:
+ * never from request options, so no header (and no key) can leak into an error; a message that
+ * quotes one anyway is redacted.
  */
 export class KlingFailure extends Error {
 	constructor(
@@ -45,8 +42,8 @@ export class KlingFailure extends Error {
 
 	/**
 	 * The external_task_id of a create whose answer was lost and that no lookup has confirmed or
-	 * ruled
-	 * out: it may exist (and be billed), so the error names it, apart from the tasks known to exist.
+	 * ruled out: it may exist (and be billed), so the error names it, apart from the tasks known to
+	 * exist.
 	 */
 	unconfirmedTask?: string;
 

@@ -31,11 +31,9 @@ const MAX_API_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /**
  * One authenticated request to the expand API, unwrapped to its `data`, or a KlingFailure.
- * Redirects
- * are not followed (Kling's API never redirects: a 3xx means the Base URL or a proxy is wrong, and
- * following it would send the key and the create elsewhere), and the Request Timeout is a deadline
- * for
- * the whole exchange, not only for silence.
+ * Redirects are not followed (Kling's API never redirects: a 3xx means the Base URL or a proxy is
+ * wrong, and following it would send the key and the create elsewhere), and the Request Timeout is
+ * a deadline for the whole exchange, not only for silence.
  */
 export async function sendOnce(
 	ctx: KlingContext,
@@ -93,8 +91,8 @@ function redirectFailure(response: StreamResponse, url: string, base: string): K
 	const location = typeof header === 'string' ? resolveUrl(header, url) : undefined;
 	const failure = new KlingFailure(
 		'redirect',
-		`The Kling API answered HTTP ${response.statusCode}, a redirect${location ? ` to ${location}` : ''}, ` +
-			'which was not followed',
+		`The Kling API answered HTTP ${response.statusCode}, a redirect` +
+			`${location ? ` to ${location}` : ''}, which was not followed`,
 		undefined,
 		response.statusCode,
 	);
@@ -188,10 +186,9 @@ function deadlineFailure(url: string, policy: RequestPolicy, what: string): Klin
 
 /**
  * A request that threw, classified: our deadline; a permanent network error (fails at once, with
- * the
- * cause and the host); the credential refusing itself; or a transient one (retried). Only codes
- * and our
- * own words go into the message: the raw error holds the request, Authorization header included.
+ * the cause and the host); the credential refusing itself; or a transient one (retried). Only codes
+ * and our own words go into the message: the raw error holds the request, Authorization header
+ * included.
  */
 export function requestFailure(
 	error: unknown,

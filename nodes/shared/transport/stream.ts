@@ -1,9 +1,8 @@
 /**
  * Wall-clock deadlines for requests. n8n's `timeout` is an idle timeout (it fires only when the
  * connection goes silent), so a server that trickles bytes would hold a request forever; every
- * request
- * here also runs under a deadline signal, and its body is read from a stream that the deadline
- * destroys.
+ * request here also runs under a deadline signal, and its body is read from a stream that the
+ * deadline destroys.
  */
 
 /**
@@ -66,8 +65,7 @@ export interface ReadOutcome {
 /**
  * Reads a body until it ends, `maxBytes` are in (`atLimit`: 'truncate' keeps them, 'fail' flags the
  * body as too large), `enough` says the bytes so far suffice, or `signal` aborts. The stream is
- * always
- * destroyed afterwards, so no socket stays open.
+ * always destroyed afterwards, so no socket stays open.
  */
 export async function readStream(
 	stream: ByteStream,
