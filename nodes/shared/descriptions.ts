@@ -48,8 +48,7 @@ export function defaultsOf<T>(options: INodeProperties[]): T {
 }
 
 /**
- * The options the user set, and the defaults for the rest (an unset or empty-valued key gets its
- * default).
+ * The options the user set, and the defaults for the rest (an unset key, or one set to undefined).
  */
 export function withDefaults<T extends object>(defaults: T, options: object): T {
 	const given = options as Record<string, unknown>;

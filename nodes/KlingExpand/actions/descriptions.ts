@@ -153,10 +153,6 @@ export const requestOptions: INodeProperties[] = [
 	},
 ];
 
-export const REQUEST_DEFAULTS = defaultsOf<{ requestTimeout: number; retryDelay: number }>(
-	requestOptions,
-);
-
 /** Options shared by Submit and Submit and Wait. */
 export const createOptions: INodeProperties[] = [
 	{

@@ -24,12 +24,11 @@ export function parseAspectRatio(text: string): number {
 			? Number(trimmed)
 			: NaN;
 	if (!Number.isFinite(value) || value <= 0) {
-		throw new ValidationError(
+		throw ValidationError.worded(
 			'targetAspectRatio',
-			String(text),
-			'it must be width:height such as 16:9, or a positive decimal such as 1.7778',
-			true,
-			'Target aspect ratio',
+			text,
+			`Target aspect ratio is "${text}"; it must be width:height such as 16:9, or a positive ` +
+				'decimal such as 1.7778',
 		);
 	}
 	return value;

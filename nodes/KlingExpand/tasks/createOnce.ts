@@ -14,12 +14,10 @@ import type { Batch, ItemRun } from '../actions/batch';
 import { findTask } from './lookup';
 
 /*
- * Creating a task at most once, whatever fails: every create carries an external_task_id
- * (generated here
- * when the user gives none), a ledger in the node's execution context remembers what each try
- * sent, a
- * later try looks its ids up before sending, and a create whose answer was lost is looked up, not
- * re-sent.
+ * Creating a task at most once, whatever fails: every create carries an external_task_id (generated
+ * here when the user gives none), a ledger in the node's execution context remembers what each try
+ * sent, a later try looks its ids up before sending, and a create whose answer was lost is looked
+ * up, not re-sent.
  */
 
 /**

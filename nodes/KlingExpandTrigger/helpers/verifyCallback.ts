@@ -9,8 +9,8 @@ export type Verdict = { valid: true } | { valid: false; reason: string };
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 
 /**
- * Why the trigger cannot verify with this Callback Signing Secret (see signingSecretRefusal), or
- * undefined. The reason never quotes the secret.
+ * Why the trigger cannot verify with this Callback Signing Secret (the rule is
+ * signingSecretProblem's), or undefined. The reason never quotes the secret.
  */
 export function signingSecretRefusal(secret: string): string | undefined {
 	const problem = signingSecretProblem(secret);

@@ -58,7 +58,11 @@ export async function fetchBytes(
 		if (!outcome.ok)
 			throw requestFailure(outcome.error, url, deadline, policy, `The download of ${shown}`);
 		const response = outcome.value;
-		if (response.statusCode >= 300 && response.statusCode < 400) {
+		if (
+			options.followRedirects === false &&
+			response.statusCode >= 300 &&
+			response.statusCode < 400
+		) {
 			response.body.destroy();
 			throw new KlingFailure(
 				'redirect',
