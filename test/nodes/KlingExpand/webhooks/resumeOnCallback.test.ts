@@ -42,6 +42,26 @@ async function callbackRun(count: number, parameters: object = {}) {
 	return { sim, execution, started };
 }
 
+/** Two executions of one callback-mode workflow, each waiting on one slow task. */
+async function twoWaitingExecutions() {
+	const sim = simulator();
+	const workflow = expandWorkflow({
+		operation: 'submitAndWait',
+		waitMode: 'callback',
+		imageSource: 'binary',
+		...ratios,
+		prompt: 'slow',
+		downloadImages: false,
+		options: { timeout: 60 },
+	} as never);
+	const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+	const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+	await first.start([binaryItem(await testImage())]);
+	await second.start([binaryItem(await testImage())]);
+	const [firstTask, secondTask] = sim.tasks.values();
+	return { sim, first, second, firstTask, secondTask };
+}
+
 const statusesOf = (sim: ReturnType<typeof simulator>) =>
 	sim.callbackDeliveries.map((delivery) => delivery.body.task_status);
 
@@ -281,21 +301,7 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 	);
 
 	it("ignores another batch's task posted to this URL without asking Kling anything", async () => {
-		const sim = simulator();
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
-			prompt: 'slow',
-			downloadImages: false,
-			options: { timeout: 60 },
-		} as never);
-		const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-		const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-		await first.start([binaryItem(await testImage())]);
-		await second.start([binaryItem(await testImage())]);
-		const [firstTask, secondTask] = sim.tasks.values();
+		const { sim, first, second, firstTask, secondTask } = await twoWaitingExecutions();
 		const firstUrl = new URL(String(firstTask.createBody.callback_url));
 		const before = providerRequests(sim);
 		// A terminal body for the other execution's task, and one naming no task of this batch at all.
@@ -347,21 +353,7 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 	});
 
 	it('takes the execution id from n8n: the URL of one execution does not verify on another', async () => {
-		const sim = simulator();
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
-			prompt: 'slow',
-			downloadImages: false,
-			options: { timeout: 60 },
-		} as never);
-		const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-		const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
-		await first.start([binaryItem(await testImage())]);
-		await second.start([binaryItem(await testImage())]);
-		const [firstTask, secondTask] = sim.tasks.values();
+		const { sim, first, second, firstTask, secondTask } = await twoWaitingExecutions();
 		// The second execution's resume path with the first one's (validly signed) query.
 		const url = new URL(String(secondTask.createBody.callback_url));
 		url.search = new URL(String(firstTask.createBody.callback_url)).search;
