@@ -21,16 +21,22 @@ const ratios = {
 	rightExpansionRatio: 0.25,
 };
 
-async function callbackRun(count: number, parameters: object = {}) {
-	const sim = simulator();
-	const workflow = expandWorkflow({
+/** A Submit and Wait workflow in callback mode on a binary image, with these parameters on top. */
+const callbackWorkflow = (parameters: object) =>
+	expandWorkflow({
 		operation: 'submitAndWait',
 		waitMode: 'callback',
 		imageSource: 'binary',
 		...ratios,
 		...parameters,
-		options: { ...FAST_WAIT, timeout: 60 },
 	} as never);
+
+async function callbackRun(count: number, parameters: object = {}) {
+	const sim = simulator();
+	const workflow = callbackWorkflow({
+		...parameters,
+		options: { ...FAST_WAIT, timeout: 60 },
+	});
 	const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 	const input = await Promise.all(
 		Array.from({ length: count }, async (_, index) => ({
@@ -45,15 +51,11 @@ async function callbackRun(count: number, parameters: object = {}) {
 /** Two executions of one callback-mode workflow, each waiting on one slow task. */
 async function twoWaitingExecutions() {
 	const sim = simulator();
-	const workflow = expandWorkflow({
-		operation: 'submitAndWait',
-		waitMode: 'callback',
-		imageSource: 'binary',
-		...ratios,
+	const workflow = callbackWorkflow({
 		prompt: 'slow',
 		downloadImages: false,
 		options: { timeout: 60 },
-	} as never);
+	});
 	const first = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 	const second = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 	await first.start([binaryItem(await testImage())]);
@@ -124,15 +126,11 @@ describe('Submit and Wait, callback mode', () => {
 
 	it('does not resume on the terminal callback of one task while others still run', async () => {
 		const sim = simulator();
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
+		const workflow = callbackWorkflow({
 			prompt: '={{ $json.index === 0 ? "fast" : "slow" }}',
 			downloadImages: false,
 			options: { timeout: 60 },
-		} as never);
+		});
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await execution.start(
 			await Promise.all(
@@ -152,15 +150,11 @@ describe('Submit and Wait, callback mode', () => {
 	it('turns a failed task into an error item with its reason, keeping the other results', async () => {
 		const sim = simulator();
 		sim.failTasksWith('Content moderation refused the image', (body) => body.prompt === 'refuse');
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
+		const workflow = callbackWorkflow({
 			prompt: '={{ $json.index === 1 ? "refuse" : "" }}',
 			downloadImages: false,
 			options: { timeout: 60 },
-		} as never);
+		});
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await execution.start(
 			await Promise.all(
@@ -180,14 +174,10 @@ describe('Submit and Wait, callback mode', () => {
 	it('answers duplicate terminal deliveries after the resume with 409, resuming only once', async () => {
 		const sim = simulator();
 		sim.reset();
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
+		const workflow = callbackWorkflow({
 			downloadImages: false,
 			options: { timeout: 60 },
-		} as never);
+		});
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await execution.start([binaryItem(await testImage())]);
 		await execution.resumedRun();
@@ -368,14 +358,10 @@ describe('Submit and Wait, callback mode: the resume URL', () => {
 describe('Submit and Wait, callback mode: errors', () => {
 	it("goes through the router's error policy: item index, Kling's code and meaning, and only accepted tasks named", async () => {
 		const sim = simulator();
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
+		const workflow = callbackWorkflow({
 			downloadImages: false,
 			options: { ...FAST_WAIT, concurrency: 1, timeout: 60 },
-		} as never);
+		});
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		sim.injectFault({ on: 'create', kind: 'code', code: 1301, times: 1 });
 		const started = await execution.start(
@@ -402,14 +388,10 @@ describe('Submit and Wait, callback mode: errors', () => {
 	it('waits out 1303 beyond the request retry budget, within the Timeout, and bills each item once', async () => {
 		const sim = simulator();
 		sim.injectFault({ on: 'create', kind: 'code', code: 1303, times: 14 });
-		const workflow = expandWorkflow({
-			operation: 'submitAndWait',
-			waitMode: 'callback',
-			imageSource: 'binary',
-			...ratios,
+		const workflow = callbackWorkflow({
 			downloadImages: false,
 			options: { ...FAST_WAIT, retryDelay: 0.01, concurrency: 1, timeout: 60 },
-		} as never);
+		});
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
 		await execution.start(await Promise.all([0, 1].map(async () => binaryItem(await testImage()))));
 		const resumed = await execution.resumedRun(20_000);
