@@ -11,6 +11,7 @@ import { EXPAND_NODE, expandWorkflow, simulatorCredentials } from '../harness/wo
 import { PeakRss, rssMb, settleGarbage } from './memory';
 import { floorMs } from './metrics';
 import type { RemoteSimulator } from './remoteSimulator';
+import { type Column, formatColumns, seconds } from './report';
 import { ACCOUNT_LIMIT, NODE_OPTIONS, realSeconds, scaledMs } from './scale';
 
 /** Short tasks (5 s real), so 1000 items on 10 slots (100 waves) stay within a minute of bench time. */
@@ -143,10 +144,9 @@ export async function measureCallback(
 	};
 }
 
-const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '–');
 const per = (value: number, tasks: number) => (tasks ? (value / tasks).toFixed(2) : '–');
 
-const COLUMNS: Array<{ title: string; width: number; cell: (row: CallbackRow) => string }> = [
+const COLUMNS: Column<CallbackRow>[] = [
 	{ title: 'Items', width: 5, cell: (row) => String(row.items) },
 	{ title: 'Newer others', width: 12, cell: (row) => String(row.unrelated) },
 	{ title: 'Creates/t', width: 9, cell: (row) => per(row.requests.creates, row.tasks) },
@@ -163,10 +163,10 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: CallbackRow) =>
 			),
 	},
 	{ title: 'Downl./image', width: 12, cell: (row) => per(row.requests.downloads, row.images) },
-	{ title: 'Held s', width: 7, cell: (row) => s(row.heldMs) },
-	{ title: 'Held floor s', width: 12, cell: (row) => s(row.heldFloorMs) },
-	{ title: 'Wall s', width: 7, cell: (row) => s(row.wallMs) },
-	{ title: 'Floor s', width: 7, cell: (row) => s(row.wallFloorMs) },
+	{ title: 'Held s', width: 7, cell: (row) => seconds(row.heldMs) },
+	{ title: 'Held floor s', width: 12, cell: (row) => seconds(row.heldFloorMs) },
+	{ title: 'Wall s', width: 7, cell: (row) => seconds(row.wallMs) },
+	{ title: 'Floor s', width: 7, cell: (row) => seconds(row.wallFloorMs) },
 	{
 		title: 'RSS peak MB (+run)',
 		width: 18,
@@ -180,25 +180,11 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: CallbackRow) =>
 ];
 
 export function formatCallbackTable(rows: CallbackRow[]): string {
-	const line = (cells: string[]) =>
-		cells
-			.map((cell, index) => cell.padEnd(COLUMNS[index].width))
-			.join('  ')
-			.trimEnd();
-	const header = line(COLUMNS.map((column) => column.title));
-	return [
-		header,
-		'-'.repeat(header.length),
-		...rows.map(
-			(row) =>
-				line(COLUMNS.map((column) => column.cell(row))) +
-				(row.error ? `\n    run failed: ${row.error}` : ''),
-		),
-	].join('\n');
+	return formatColumns(COLUMNS, rows);
 }
 
 export const CALLBACK_NOTES = [
-	`Callback (Resume) mode: account limit ${ACCOUNT_LIMIT} slots, Concurrency ${ACCOUNT_LIMIT}, every task ${s(CALLBACK_TASK_MS)} s (${realSeconds(CALLBACK_TASK_MS).toFixed(0)} s real), downloads on, 300×300 PNG inputs (~210 kB; results ~250 kB). "Newer others": ended tasks of other workflows added when the execution sleeps, so the batch is off the first list page.`,
+	`Callback (Resume) mode: account limit ${ACCOUNT_LIMIT} slots, Concurrency ${ACCOUNT_LIMIT}, every task ${seconds(CALLBACK_TASK_MS)} s (${realSeconds(CALLBACK_TASK_MS).toFixed(0)} s real), downloads on, 300×300 PNG inputs (~210 kB; results ~250 kB). "Newer others": ended tasks of other workflows added when the execution sleeps, so the batch is off the first list page.`,
 	'Per task (/t) = requests of that kind ÷ accepted tasks; Total/t counts creates (1303-refused ones too), queries, lists and image downloads. Downl./image = result-image GETs ÷ images.',
 	'Held = start until the execution is put to wait: the worker is held only until the last item is submitted (the design: webhook() cannot submit, see the README). Held floor = when the last item could start at the earliest on these slots ((ceil(N/10) − 1) × task); Floor = when the last task could end.',
 	"RSS is the bench process: engine, node, the harness that keeps the waiting execution (every input image, in-memory binary mode) as JSON as n8n's database would, and the resumed run holding every downloaded image in memory.",

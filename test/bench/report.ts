@@ -1,10 +1,36 @@
 import type { Row } from './runners';
 import { realSeconds } from './scale';
 
-const seconds = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '–');
+export const seconds = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '–');
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 
-const COLUMNS: Array<{ title: string; width: number; cell: (row: Row) => string }> = [
+/** A column of a fixed-width bench table. */
+export interface Column<T> {
+	title: string;
+	width: number;
+	cell: (row: T) => string;
+}
+
+/** Rows as a fixed-width table under a header; a run that failed says why below its line. */
+export function formatColumns<T extends { error?: string }>(
+	columns: Column<T>[],
+	rows: T[],
+): string {
+	const line = (cells: string[]) =>
+		cells
+			.map((cell, index) => cell.padEnd(columns[index].width))
+			.join('  ')
+			.trimEnd();
+	const header = line(columns.map((column) => column.title));
+	const body = rows.map(
+		(row) =>
+			line(columns.map((column) => column.cell(row))) +
+			(row.error ? `\n    run failed: ${row.error}` : ''),
+	);
+	return [header, '-'.repeat(header.length), ...body].join('\n');
+}
+
+const COLUMNS: Column<Row>[] = [
 	{ title: 'Workload', width: 30, cell: (row) => row.workload },
 	{ title: 'Runner', width: 8, cell: (row) => row.runner },
 	{ title: 'Items', width: 5, cell: (row) => String(row.items) },
@@ -34,18 +60,7 @@ const COLUMNS: Array<{ title: string; width: number; cell: (row: Row) => string 
 
 /** The rows as a fixed-width table, one line per runner and workload. */
 export function formatTable(rows: Row[]): string {
-	const line = (cells: string[]) =>
-		cells
-			.map((cell, index) => cell.padEnd(COLUMNS[index].width))
-			.join('  ')
-			.trimEnd();
-	const header = line(COLUMNS.map((column) => column.title));
-	const body = rows.map(
-		(row) =>
-			line(COLUMNS.map((column) => column.cell(row))) +
-			(row.error ? `\n    run failed: ${row.error}` : ''),
-	);
-	return [header, '-'.repeat(header.length), ...body].join('\n');
+	return formatColumns(COLUMNS, rows);
 }
 
 export interface TargetResult {
