@@ -17,6 +17,8 @@ import type {
 	IRun,
 	IRunExecutionData,
 	IVersionedNodeType,
+	IWebhookData,
+	IWebhookDescription,
 	IWorkflowExecuteAdditionalData,
 	WorkflowExecuteMode,
 } from 'n8n-workflow';
@@ -195,6 +197,23 @@ export function buildAdditionalData(
 		hooks,
 		...extra,
 	} as IWorkflowExecuteAdditionalData;
+}
+
+/** What n8n hands a node's webhook() about the webhook it serves: one POST webhook of the node. */
+export function webhookDataFor(
+	workflowId: string,
+	nodeName: string,
+	description: IWebhookDescription,
+	additionalData: IWorkflowExecuteAdditionalData,
+): IWebhookData {
+	return {
+		httpMethod: 'POST',
+		node: nodeName,
+		path: String(description.path),
+		webhookDescription: description,
+		workflowId,
+		workflowExecuteAdditionalData: additionalData,
+	};
 }
 
 export async function makeWorkflow(spec: WorkflowSpec): Promise<Workflow> {

@@ -9,12 +9,17 @@ import type {
 	INodeExecutionData,
 	INodeType,
 	IRunExecutionData,
-	IWebhookData,
 	IWebhookDescription,
 } from 'n8n-workflow';
 
 import type { RunResult, WorkflowSpec } from './engine';
-import { buildAdditionalData, loadPackage, makeWorkflow, runWorkflow } from './engine';
+import {
+	buildAdditionalData,
+	loadPackage,
+	makeWorkflow,
+	runWorkflow,
+	webhookDataFor,
+} from './engine';
 import { expressLikeResponse } from './webhooks';
 
 /** Executions not yet closed: closed after each test, so a failed assertion cannot leave a server holding jest open. */
@@ -107,14 +112,7 @@ export async function waitingExecution(
 						httpResponse: response as never,
 					},
 				);
-				const webhookData: IWebhookData = {
-					httpMethod: 'POST',
-					node: node.name,
-					path: String(description.path),
-					webhookDescription: description,
-					workflowId: workflow.id,
-					workflowExecuteAdditionalData: additionalData,
-				};
+				const webhookData = webhookDataFor(workflow.id, node.name, description, additionalData);
 				const result = await nodeType.webhook!.call(
 					new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], stored),
 				);

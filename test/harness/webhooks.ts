@@ -11,13 +11,18 @@ import type {
 	INode,
 	INodeParameters,
 	INodeType,
-	IWebhookData,
 	IWebhookDescription,
 } from 'n8n-workflow';
 import { Workflow } from 'n8n-workflow';
 
 import type { RunResult, WorkflowSpec } from './engine';
-import { buildAdditionalData, loadPackage, NODE_TYPES, runWorkflow } from './engine';
+import {
+	buildAdditionalData,
+	loadPackage,
+	NODE_TYPES,
+	runWorkflow,
+	webhookDataFor,
+} from './engine';
 
 export const TRIGGER_NODE = 'Kling Expand Trigger';
 
@@ -197,14 +202,7 @@ export async function serveTrigger(
 			httpRequest: request as never,
 			httpResponse: response as never,
 		});
-		const webhookData: IWebhookData = {
-			httpMethod: 'POST',
-			node: node.name,
-			path: String(description.path),
-			webhookDescription: description,
-			workflowId: workflow.id,
-			workflowExecuteAdditionalData: additionalData,
-		};
+		const webhookData = webhookDataFor(workflow.id, node.name, description, additionalData);
 		const context = new WebhookContext(
 			workflow,
 			node,
