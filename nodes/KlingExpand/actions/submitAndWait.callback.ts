@@ -31,8 +31,8 @@ import { prepareCreate } from './submit.operation';
  *
  * If the wait times out, n8n resumes the execution without running any node code and passes the
  * node's input items through unchanged. So execute() writes each item's pending task onto its input
- * item (wait_status 'timed_out', task_id, external_task_id) before sleeping: those are what come
- * out then.
+ * item (wait_status 'timed_out', task_id, external_task_id, created_at) before sleeping: those are
+ * what come out then.
  */
 
 /**
@@ -204,6 +204,8 @@ export async function finish(
 		}
 		json.wait_status = 'timed_out';
 		json.task_id = result.task_id;
+		// Also what the callbacks order the batch's tasks by (webhooks/resumeOnCallback.ts).
+		if (typeof result.created_at === 'number') json.created_at = result.created_at;
 		json.message =
 			`Kling had not reported task ${String(result.task_id)} when the wait ended: ` +
 			`fetch it with Get Task`;

@@ -29,30 +29,36 @@ export type ProbeResult =
  * Whether a callback batch has ended, at a cost that stays linear in its size whatever else the
  * account holds. Each terminal callback runs this; the answer "not yet" is what most of them get,
  * so it is found with as few requests as possible:
- * 1. the newest other task is asked first: tasks end roughly in the order they were submitted, so
- *    while the batch runs, the one submitted last is the likeliest still to run (one query, and
+ * 1. the newest other task is asked first: tasks end roughly in the order they were created, so
+ *    while the batch runs, the one created last is the likeliest still to run (one query, and
  *    done);
  * 2. only when that one has ended too are the rest read from list pages (500 tasks each, newest
  *    first), while a page can still save more queries than it costs, stopping at the first
- *    unfinished task;
+ *    unfinished task. The callback of the batch's newest task starts here: for the same reason it
+ *    is the likeliest to be the last, and then its query would only be followed by the pages (when
+ *    it is not the last, the first page usually shows a task still running just as well);
  * 3. whatever the pages did not show is asked for one by one, again stopping at the first
  *    unfinished one.
  * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is,
- * asked last. `ownEndedAt` (the callback body's updated_at) also stops the probe at a task that
- * ended later: then this callback is not the one that resumes (see lastToEnd), and only "not
- * complete" is reported.
+ * asked last. The hints only save work, never decide the answer: `createdAt` (each item's task
+ * created_at, as finish() recorded it on the waiting items) orders the tasks, by item index where it is missing;
+ * `ownEndedAt` (the callback body's updated_at) stops the probe at a task that ended later: then
+ * this callback is not the one that resumes (see lastToEnd), and only "not complete" is reported.
  */
 export async function probeBatch(
 	ctx: KlingContext,
 	ids: string[],
 	own: number,
 	policy: RequestPolicy,
-	ownEndedAt?: number,
+	hints: { ownEndedAt?: number; createdAt?: Array<number | undefined> } = {},
 ): Promise<ProbeResult> {
+	const { ownEndedAt, createdAt = [] } = hints;
 	const tasks = new Array<KlingTask | undefined>(ids.length);
 	const known = new Set<number>();
 	let requests = 0;
-	const order = [...ids.keys()].reverse().filter((index) => index !== own);
+	const created = (index: number) => createdAt[index] ?? -Infinity;
+	const newestFirst = [...ids.keys()].sort((a, b) => created(b) - created(a) || b - a);
+	const order = newestFirst.filter((index) => index !== own);
 	order.push(own);
 	// A task that ended after this callback's own (by the callback's word: it only saves work) makes
 	// another callback the last one.
@@ -74,7 +80,7 @@ export async function probeBatch(
 		known.add(index);
 	};
 
-	if (order.length > 1) {
+	if (order.length > 1 && newestFirst[0] !== own) {
 		await ask(order[0]);
 		if (unfinished()) return notComplete();
 	}

@@ -107,6 +107,21 @@ function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: stri
 }
 
 /**
+ * When Kling created each waiting item's task (finish() recorded it), in item order: one
+ * expression for the whole batch. Empty when it cannot be read; the probe then goes by item index.
+ */
+function waitingCreatedAt(ctx: IWebhookFunctions, count: number): Array<number | undefined> {
+	let values: unknown;
+	try {
+		values = ctx.evaluateExpression('{{ $input.all().map((item) => item.json.created_at) }}', 0);
+	} catch {
+		return [];
+	}
+	if (!Array.isArray(values) || values.length !== count) return [];
+	return values.map((value) => (typeof value === 'number' ? value : undefined));
+}
+
+/**
  * Runs on each callback to the resume URL: answers, and resumes the execution once the whole batch
  * has ended.
  */
@@ -155,12 +170,13 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
-	let probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
+	const hints = { ownEndedAt: task.updated_at, createdAt: waitingCreatedAt(this, count) };
+	let probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
 	// Kling's query can lag its callback: if only this task still shows running, ask again shortly,
 	// or no callback would ever resume the batch.
 	for (let retry = 0; retry < OWN_TASK_RETRIES && !probe.complete && probe.ownUnfinished; retry++) {
 		await sleepUnlessCancelled(OWN_TASK_RETRY_DELAY_MS);
-		probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, task.updated_at);
+		probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
 	}
 	if (!probe.complete) return { webhookResponse: { received: true, resumed: false } };
 	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat

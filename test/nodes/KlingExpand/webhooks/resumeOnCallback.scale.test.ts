@@ -1,5 +1,6 @@
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { waitingExecution } from '../../../harness/waiting';
+import type { Fault } from '../../../simulator';
 import {
 	binaryItem,
 	expandWorkflow,
@@ -20,9 +21,10 @@ const ratios = {
 
 async function callbackBatch(
 	count: number,
-	options: { concurrency: number; downloadImages: boolean; pollInterval?: number },
+	options: { concurrency: number; downloadImages: boolean; pollInterval?: number; fault?: Fault },
 ) {
 	const sim = simulator();
+	if (options.fault) sim.injectFault(options.fault);
 	const workflow = expandWorkflow({
 		operation: 'submitAndWait',
 		waitMode: 'callback',
@@ -91,6 +93,56 @@ describe('Submit and Wait, callback mode, more items than slots', () => {
 		},
 		120_000,
 	);
+
+	it.each([
+		[0, 10],
+		[600, 11],
+	])(
+		'a batch within the slots costs one query or list per terminal callback, plus one page when %i newer tasks push it off the first (%i in all)',
+		async (unrelated, probes) => {
+			const count = 10;
+			const { sim, execution, started } = await callbackBatch(count, {
+				concurrency: ACCOUNT_LIMIT,
+				downloadImages: true,
+			});
+			expect(started.run.status).toBe('waiting');
+			sim.seedUnrelatedTasks(unrelated);
+			const resumed = await execution.resumedRun(30_000);
+			expect(resumed!.output(EXPAND_NODE)).toHaveLength(count);
+			const cost = costOf(sim);
+			expect(cost).toMatchObject({ creates: count, downloads: count });
+			// Each non-final callback finds a task still running with one request; the callback of the
+			// batch's newest task, the last to end, reads the list at once instead of asking a task first.
+			expect(cost.queries + cost.lists).toBeLessThanOrEqual(probes);
+			await execution.close();
+		},
+		60_000,
+	);
+
+	it('orders the batch by when Kling created each task, not by item index', async () => {
+		const count = 10;
+		// The first create to arrive is refused once and sent again after a backoff: that item's task
+		// is the newest, so it ends last, though it is not the last item.
+		const { sim, execution, started } = await callbackBatch(count, {
+			concurrency: ACCOUNT_LIMIT,
+			downloadImages: true,
+			fault: { on: 'create', kind: 'code', code: 5000 },
+		});
+		expect(started.run.status).toBe('waiting');
+		const submitted = costOf(sim);
+		sim.seedUnrelatedTasks(600);
+		const resumed = await execution.resumedRun(30_000);
+		const output = resumed!.output(EXPAND_NODE);
+		expect(output).toHaveLength(count);
+		const createdAt = output.map((item) => Number(item.json.created_at));
+		const newest = createdAt.indexOf(Math.max(...createdAt));
+		expect(newest).not.toBe(count - 1);
+		const cost = costOf(sim);
+		// As in the batch above (11): going by item index, the last item's callback reads two pages
+		// before the task still running, and the newest task's callback asks once more (13).
+		expect(cost.queries + cost.lists - submitted.queries - submitted.lists).toBeLessThanOrEqual(11);
+		await execution.close();
+	}, 60_000);
 
 	it.each([0, 600])(
 		'costs at most one query or list per task on top of its create and download, each image downloaded once, with %i unrelated newer tasks on the account',
