@@ -42,9 +42,9 @@ export type ProbeResult =
  * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is,
  * asked last. The hints only save work, never decide the answer: `createdAt` (each item's task
  * created_at, as finish() recorded it on the waiting items) orders the tasks, by item index where
- * it is missing;
- * `ownEndedAt` (the callback body's updated_at) stops the probe at a task that ended later: then
- * this callback is not the one that resumes (see lastToEnd), and only "not complete" is reported.
+ * it is missing; `ownEndedAt` (the callback body's updated_at) stops the probe at a task that ended
+ * later: then this callback is not the one that resumes (see lastToEnd), and only "not complete" is
+ * reported.
  */
 export async function probeBatch(
 	ctx: KlingContext,
