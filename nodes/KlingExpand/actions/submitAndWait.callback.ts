@@ -30,7 +30,7 @@ import { prepareCreate } from './submit.operation';
  * Kling's callbacks then reach the node's webhook(): see webhooks/resumeOnCallback.ts.
  *
  * If the wait times out, n8n resumes the execution without running any node code and passes the
- * node's input items through unchanged. So execute() writes each item's pending task onto its input
+ * node's input items through unchanged. So finish() writes each item's pending task onto its input
  * item (wait_status 'timed_out', task_id, external_task_id, created_at) before sleeping: those are
  * what come out then.
  */

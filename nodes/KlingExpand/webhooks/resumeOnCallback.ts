@@ -94,16 +94,21 @@ function answer(ctx: IWebhookFunctions, status: number, body: IDataObject): IWeb
 	return { noWebhookResponse: true };
 }
 
+/** An expression over the waiting node's input (what finish() wrote); undefined when it cannot be read. */
+function evaluateWaiting(ctx: IWebhookFunctions, expression: string, itemIndex: number): unknown {
+	try {
+		return ctx.evaluateExpression(expression, itemIndex);
+	} catch {
+		return undefined;
+	}
+}
+
 /**
  * A field of the waiting node's input item, as finish() marked it before the execution slept (see
  * actions/submitAndWait.callback.ts); undefined when there is no such item.
  */
 function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: string): unknown {
-	try {
-		return ctx.evaluateExpression(`{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
-	} catch {
-		return undefined;
-	}
+	return evaluateWaiting(ctx, `{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
 }
 
 /**
@@ -111,12 +116,7 @@ function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: stri
  * expression for the whole batch. Empty when it cannot be read; the probe then goes by item index.
  */
 function waitingCreatedAt(ctx: IWebhookFunctions, count: number): Array<number | undefined> {
-	let values: unknown;
-	try {
-		values = ctx.evaluateExpression('{{ $input.all().map((item) => item.json.created_at) }}', 0);
-	} catch {
-		return [];
-	}
+	const values = evaluateWaiting(ctx, '{{ $input.all().map((item) => item.json.created_at) }}', 0);
 	if (!Array.isArray(values) || values.length !== count) return [];
 	return values.map((value) => (typeof value === 'number' ? value : undefined));
 }
