@@ -20,6 +20,17 @@ import { createFields, createOptions, waitOptions, waitSettingsFrom } from './de
 import { prepareCreate } from './submit.operation';
 import * as callbackWait from './submitAndWait.callback';
 
+/**
+ * Callback mode sets these itself (the resume URL, and ids its webhook can check against the signed
+ * batch), so an option there would be ignored: it is not offered.
+ */
+const SET_BY_CALLBACK_MODE = new Set(['callbackUrl', 'externalTaskId']);
+
+function hiddenInCallbackMode(option: INodeProperties): INodeProperties {
+	if (!SET_BY_CALLBACK_MODE.has(option.name)) return option;
+	return { ...option, displayOptions: { hide: { '/waitMode': ['callback'] } } };
+}
+
 const properties: INodeProperties[] = [
 	...createFields,
 	{
@@ -70,8 +81,8 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [...createOptions, ...waitOptions, ...downloadOptions].sort((a, b) =>
-			a.displayName.localeCompare(b.displayName),
+		options: [...createOptions.map(hiddenInCallbackMode), ...waitOptions, ...downloadOptions].sort(
+			(a, b) => a.displayName.localeCompare(b.displayName),
 		),
 	},
 ];

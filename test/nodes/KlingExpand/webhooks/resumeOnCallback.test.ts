@@ -1,5 +1,8 @@
+import type { INode, INodeProperties } from 'n8n-workflow';
+import { NodeHelpers } from 'n8n-workflow';
+
 import { resumeKey, signBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
-import { runWorkflow } from '../../../harness/engine';
+import { loadPackage, NODE_TYPES, runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import { waitingExecution } from '../../../harness/waiting';
 import {
@@ -245,6 +248,53 @@ describe('Submit and Wait, callback mode', () => {
 			).status,
 		).toBe(400);
 		expect(execution.state).toBe('waiting');
+		await execution.close();
+	});
+
+	it('does not offer the Callback URL and External Task ID options, which it sets itself, and ignores them if set', async () => {
+		const { nodeTypes } = await loadPackage();
+		const description = nodeTypes.getByNameAndVersion(NODE_TYPES.expand, 1).description;
+		const options = description.properties.find(
+			(property) =>
+				property.name === 'options' &&
+				property.displayOptions?.show?.operation?.includes('submitAndWait'),
+		)!;
+		const shownOptions = (waitMode: string) => {
+			const parameters = { operation: 'submitAndWait', waitMode };
+			const node = { ...expandWorkflow(parameters).nodes[0], parameters } as INode;
+			return (options.options as INodeProperties[])
+				.filter((option) => NodeHelpers.displayParameter({}, option, node, description, parameters))
+				.map((option) => option.name);
+		};
+		expect(shownOptions('poll')).toEqual(
+			expect.arrayContaining(['callbackUrl', 'externalTaskId', 'timeout']),
+		);
+		expect(shownOptions('callback')).toContain('timeout');
+		expect(shownOptions('callback')).not.toContain('callbackUrl');
+		expect(shownOptions('callback')).not.toContain('externalTaskId');
+
+		// A workflow saved with them (set before switching to callback) still gets the resume URL and
+		// the derived ids.
+		const sim = simulator();
+		const workflow = callbackWorkflow({
+			prompt: 'slow',
+			options: {
+				...FAST_WAIT,
+				timeout: 60,
+				externalTaskId: 'my-id',
+				callbackUrl: 'http://127.0.0.1:9/hook',
+			},
+		});
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await execution.start([binaryItem(await testImage())]);
+		const [create] = requestsOf(sim, 'create').map(
+			(request) => request.body as { callback_url: string; external_task_id: string },
+		);
+		const callback = new URL(create.callback_url);
+		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}`);
+		expect(create.external_task_id).toBe(
+			`n8n-${execution.executionId}-${callback.searchParams.get('kling_batch')}-0`,
+		);
 		await execution.close();
 	});
 });
