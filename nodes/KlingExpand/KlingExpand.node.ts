@@ -13,8 +13,8 @@ import * as getTask from './actions/getTask.operation';
 import * as listTasks from './actions/listTasks.operation';
 import { router } from './actions/router';
 import * as submit from './actions/submit.operation';
-import * as submitAndWait from './actions/submitAndWait.operation';
-import { resumeOnCallback } from './webhooks/resumeOnCallback';
+import * as submitAndWait from './actions/submitAndWait';
+import { resumeOnCallback } from './actions/submitAndWait/resume';
 
 export class KlingExpand implements INodeType {
 	description: INodeTypeDescription = {

@@ -12,7 +12,7 @@ import { createBatch } from './batch';
 import * as getTask from './getTask.operation';
 import * as listTasks from './listTasks.operation';
 import * as submit from './submit.operation';
-import * as submitAndWait from './submitAndWait.operation';
+import * as submitAndWait from './submitAndWait';
 
 type OperationExecute = (
 	this: IExecuteFunctions,

@@ -5,7 +5,7 @@ import type { Batch, ItemRun } from '../../../../nodes/KlingExpand/actions/batch
 import * as getTask from '../../../../nodes/KlingExpand/actions/getTask.operation';
 import { router } from '../../../../nodes/KlingExpand/actions/router';
 import * as submit from '../../../../nodes/KlingExpand/actions/submit.operation';
-import * as submitAndWait from '../../../../nodes/KlingExpand/actions/submitAndWait.operation';
+import * as submitAndWait from '../../../../nodes/KlingExpand/actions/submitAndWait';
 import { WaitTimeoutError } from '../../../../nodes/KlingExpand/helpers/polling';
 import { WaitCancelledError } from '../../../../nodes/shared/sleep';
 import { TaskFailedError } from '../../../../nodes/shared/task';
@@ -19,7 +19,7 @@ jest.mock('../../../../nodes/KlingExpand/actions/submit.operation', () => ({
 jest.mock('../../../../nodes/KlingExpand/actions/getTask.operation', () => ({
 	execute: jest.fn(),
 }));
-jest.mock('../../../../nodes/KlingExpand/actions/submitAndWait.operation', () => ({
+jest.mock('../../../../nodes/KlingExpand/actions/submitAndWait', () => ({
 	execute: jest.fn(),
 	callbackMode: { execute: jest.fn(), finish: jest.fn() },
 }));

@@ -5,16 +5,16 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 
-import { taskOutputItems } from '../../shared/output';
-import { sleepUnlessCancelled } from '../../shared/sleep';
-import type { KlingTask } from '../../shared/task';
-import { isTerminal, normaliseTask } from '../../shared/task';
-import type { RequestPolicy } from '../../shared/transport/retry';
-import { DEFAULT_POLICY } from '../../shared/transport/retry';
-import { mapSettled } from '../helpers/concurrency';
-import { claimedBatch, resumeKey, verifyBatch } from '../helpers/resumeToken';
-import { lastToEnd, probeBatch } from '../tasks/batchProbe';
-import { batchExternalIds } from '../tasks/createOnce';
+import { taskOutputItems } from '../../../shared/output';
+import { sleepUnlessCancelled } from '../../../shared/sleep';
+import type { KlingTask } from '../../../shared/task';
+import { isTerminal, normaliseTask } from '../../../shared/task';
+import type { RequestPolicy } from '../../../shared/transport/retry';
+import { DEFAULT_POLICY } from '../../../shared/transport/retry';
+import { mapSettled } from '../../helpers/concurrency';
+import { claimedBatch, resumeKey, verifyBatch } from './resumeUrl';
+import { lastToEnd, probeBatch } from './probe';
+import { batchExternalIds } from '../../tasks/createOnce';
 
 /**
  * The webhook half of Submit and Wait's callback mode (the execute half is

@@ -1,11 +1,11 @@
-import type { KlingTask } from '../../shared/task';
-import { isTerminal, normaliseTask } from '../../shared/task';
-import { KlingFailure } from '../../shared/transport/failure';
-import type { KlingContext } from '../../shared/transport/request';
-import { klingRequest } from '../../shared/transport/request';
-import type { RequestPolicy } from '../../shared/transport/retry';
-import { settle } from '../../shared/transport/retry';
-import { findTask } from './lookup';
+import type { KlingTask } from '../../../shared/task';
+import { isTerminal, normaliseTask } from '../../../shared/task';
+import { KlingFailure } from '../../../shared/transport/failure';
+import type { KlingContext } from '../../../shared/transport/request';
+import { klingRequest } from '../../../shared/transport/request';
+import type { RequestPolicy } from '../../../shared/transport/retry';
+import { settle } from '../../../shared/transport/retry';
+import { findTask } from '../../tasks/lookup';
 
 /** Kling's largest list page: one request answers up to this many tasks. */
 const PAGE_SIZE = 500;

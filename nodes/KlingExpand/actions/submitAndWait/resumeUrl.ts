@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-import { safeEqual } from '../../shared/safeEqual';
+import { safeEqual } from '../../../shared/safeEqual';
 
 /**
  * Callback mode's batch identity in the resume URL (`kling_batch`, `kling_items`,

@@ -1,14 +1,14 @@
 import sharp from 'sharp';
 
-import { runWorkflow } from '../../../harness/engine';
-import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
-import type { AuthStyle } from '../../../harness/workflows';
+import { runWorkflow } from '../../../../harness/engine';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
+import type { AuthStyle } from '../../../../harness/workflows';
 import {
 	binaryItem,
 	expandWorkflow,
 	EXPAND_NODE,
 	simulatorCredentials,
-} from '../../../harness/workflows';
+} from '../../../../harness/workflows';
 
 /** Tasks prompted "slow" outlast the timeout tests give them. */
 const simulator = useSimulator({

@@ -2,8 +2,8 @@ import {
 	resumeKey,
 	signBatch,
 	verifyBatch,
-} from '../../../../nodes/KlingExpand/helpers/resumeToken';
-import { safeEqual } from '../../../../nodes/shared/safeEqual';
+} from '../../../../../nodes/KlingExpand/actions/submitAndWait/resumeUrl';
+import { safeEqual } from '../../../../../nodes/shared/safeEqual';
 
 const identity = { executionId: '42', batchId: '0a1b2c3d0', itemCount: 3 };
 

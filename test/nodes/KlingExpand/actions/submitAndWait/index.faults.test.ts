@@ -1,11 +1,11 @@
-import { runWorkflow } from '../../../harness/engine';
-import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
+import { runWorkflow } from '../../../../harness/engine';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
 import {
 	binaryItem,
 	expandWorkflow,
 	EXPAND_NODE,
 	simulatorCredentials,
-} from '../../../harness/workflows';
+} from '../../../../harness/workflows';
 
 const simulator = useSimulator({ taskDurationMs: 150 });
 const ratios = {

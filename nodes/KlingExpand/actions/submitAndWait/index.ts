@@ -6,19 +6,19 @@ import type {
 } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { downloadOptions } from '../../shared/descriptions';
-import { taskOutputItems } from '../../shared/output';
-import type { KlingTask } from '../../shared/task';
-import { TaskFailedError } from '../../shared/task';
-import { KlingFailure } from '../../shared/transport/failure';
-import type { PollSchedule } from '../helpers/polling';
-import { TaskWatcher } from '../helpers/polling';
-import { retireGeneratedId, submitOnce } from '../tasks/createOnce';
-import { queryTasks } from '../tasks/lookup';
-import type { Batch, ItemRun } from './batch';
-import { createFields, createOptions, waitOptions, waitSettingsFrom } from './descriptions';
-import { prepareCreate } from './submit.operation';
-import * as callbackWait from './submitAndWait.callback';
+import { downloadOptions } from '../../../shared/descriptions';
+import { taskOutputItems } from '../../../shared/output';
+import type { KlingTask } from '../../../shared/task';
+import { TaskFailedError } from '../../../shared/task';
+import { KlingFailure } from '../../../shared/transport/failure';
+import type { PollSchedule } from '../../helpers/polling';
+import { TaskWatcher } from '../../helpers/polling';
+import { retireGeneratedId, submitOnce } from '../../tasks/createOnce';
+import { queryTasks } from '../../tasks/lookup';
+import type { Batch, ItemRun } from '../batch';
+import { createFields, createOptions, waitOptions, waitSettingsFrom } from '../descriptions';
+import { prepareCreate } from '../submit.operation';
+import * as callbackWait from './callback';
 
 /**
  * Callback mode sets these itself (the resume URL, and ids its webhook can check against the signed

@@ -1,12 +1,12 @@
-import { FAST_WAIT, testImage, useSimulator } from '../../../harness/fixtures';
-import { waitingExecution } from '../../../harness/waiting';
+import { FAST_WAIT, testImage, useSimulator } from '../../../../harness/fixtures';
+import { waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
 	expandWorkflow,
 	EXPAND_NODE,
 	simulatorCredentials,
-} from '../../../harness/workflows';
-import type { ExternalIdLookup } from '../../../simulator';
+} from '../../../../harness/workflows';
+import type { ExternalIdLookup } from '../../../../simulator';
 
 /** The resume webhook with Kling's newer callback shape, whichever external-id lookup form the provider understands. */
 const simulator = useSimulator({ taskDurationMs: 300, callbackShape: 'new' });

@@ -1,12 +1,12 @@
-import '../../../harness/env';
+import '../../../../harness/env';
 
 import { ExecutionLifecycleHooks, SupplyDataContext } from 'n8n-core';
 import type { INodeExecutionData, INodeType, IRunExecutionData } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { buildAdditionalData, loadPackage, makeWorkflow } from '../../../harness/engine';
-import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
-import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+import { buildAdditionalData, loadPackage, makeWorkflow } from '../../../../harness/engine';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
+import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../../harness/workflows';
 
 const simulator = useSimulator({ taskDurationMs: 150 });
 

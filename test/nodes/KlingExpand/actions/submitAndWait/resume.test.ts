@@ -1,16 +1,19 @@
 import type { INode, INodeProperties } from 'n8n-workflow';
 import { NodeHelpers } from 'n8n-workflow';
 
-import { resumeKey, signBatch } from '../../../../nodes/KlingExpand/helpers/resumeToken';
-import { loadPackage, NODE_TYPES, runWorkflow } from '../../../harness/engine';
-import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
-import { waitingExecution } from '../../../harness/waiting';
+import {
+	resumeKey,
+	signBatch,
+} from '../../../../../nodes/KlingExpand/actions/submitAndWait/resumeUrl';
+import { loadPackage, NODE_TYPES, runWorkflow } from '../../../../harness/engine';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
+import { waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
 	expandWorkflow,
 	EXPAND_NODE,
 	simulatorCredentials,
-} from '../../../harness/workflows';
+} from '../../../../harness/workflows';
 
 /** Tasks prompted "slow" stay in progress long enough to let a test decide when they end. */
 const simulator = useSimulator({

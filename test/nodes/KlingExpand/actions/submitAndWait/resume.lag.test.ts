@@ -1,11 +1,11 @@
-import { FAST_WAIT, testImage, useSimulator } from '../../../harness/fixtures';
-import { waitingExecution } from '../../../harness/waiting';
+import { FAST_WAIT, testImage, useSimulator } from '../../../../harness/fixtures';
+import { waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
 	expandWorkflow,
 	EXPAND_NODE,
 	simulatorCredentials,
-} from '../../../harness/workflows';
+} from '../../../../harness/workflows';
 
 /** Kling's queries show an end 700 ms after its callback reported it; the second task ends last, well after the first. */
 const simulator = useSimulator({

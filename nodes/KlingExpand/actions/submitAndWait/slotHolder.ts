@@ -1,5 +1,5 @@
-import { sleepUnlessCancelled } from '../../shared/sleep';
-import type { SlotPool } from './concurrency';
+import { sleepUnlessCancelled } from '../../../shared/sleep';
+import type { SlotPool } from '../../helpers/concurrency';
 
 /** How often the held tasks are checked. All in milliseconds. */
 export interface HoldSchedule {

@@ -1,12 +1,12 @@
-import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
-import { waitingExecution } from '../../../harness/waiting';
-import type { Fault } from '../../../simulator';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
+import { waitingExecution } from '../../../../harness/waiting';
+import type { Fault } from '../../../../simulator';
 import {
 	binaryItem,
 	expandWorkflow,
 	EXPAND_NODE,
 	simulatorCredentials,
-} from '../../../harness/workflows';
+} from '../../../../harness/workflows';
 
 /** An account with 10 slots (1303 above them), tasks long enough that the last wave is still running when the execution goes to sleep. */
 const ACCOUNT_LIMIT = 10;

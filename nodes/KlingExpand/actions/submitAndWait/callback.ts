@@ -1,19 +1,19 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { sleepUnlessCancelled } from '../../shared/sleep';
-import type { KlingTask } from '../../shared/task';
-import { KlingFailure } from '../../shared/transport/failure';
-import type { RequestPolicy } from '../../shared/transport/retry';
-import { backoffDelay, settle } from '../../shared/transport/retry';
-import { resumeKey, signedResumeUrl } from '../helpers/resumeToken';
-import { SlotHolder } from '../helpers/slotHolder';
-import { endedAmong } from '../tasks/batchProbe';
-import { batchExternalIds, callbackBatchId, submitOnce } from '../tasks/createOnce';
-import type { Batch, ItemOutcome, ItemRun } from './batch';
-import { waitSettingsFrom } from './descriptions';
-import type { PreparedCreate } from './submit.operation';
-import { prepareCreate } from './submit.operation';
+import { sleepUnlessCancelled } from '../../../shared/sleep';
+import type { KlingTask } from '../../../shared/task';
+import { KlingFailure } from '../../../shared/transport/failure';
+import type { RequestPolicy } from '../../../shared/transport/retry';
+import { backoffDelay, settle } from '../../../shared/transport/retry';
+import { resumeKey, signedResumeUrl } from './resumeUrl';
+import { SlotHolder } from './slotHolder';
+import { endedAmong } from './probe';
+import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
+import type { Batch, ItemOutcome, ItemRun } from '../batch';
+import { waitSettingsFrom } from '../descriptions';
+import type { PreparedCreate } from '../submit.operation';
+import { prepareCreate } from '../submit.operation';
 
 /**
  * Submit and Wait in callback mode: the execution sleeps in n8n's database (no worker is held) and
