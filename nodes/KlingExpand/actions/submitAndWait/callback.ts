@@ -22,12 +22,12 @@ import { prepareCreate } from '../submit.operation';
  * execute() runs through the router's item loop like every operation: each item is submitted with
  * `callback_url` = this execution's resume URL plus the batch's identity (`kling_execution`,
  * `kling_batch`, `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the
- * credential's secret (see helpers/resumeToken.ts). A batch larger than the Concurrency option (or
+ * credential's secret (see resumeUrl.ts). A batch larger than the Concurrency option (or
  * the account's slots) is submitted through the run's SlotPool: a task keeps its slots until one
  * shared check sees it end (SlotHolder), so the worker is held only until the last item has been
  * submitted; then the execution sleeps.
  *
- * Kling's callbacks then reach the node's webhook(): see webhooks/resumeOnCallback.ts.
+ * Kling's callbacks then reach the node's webhook(): see resume.ts.
  *
  * If the wait times out, n8n resumes the execution without running any node code and passes the
  * node's input items through unchanged. So finish() writes each item's pending task onto its input
@@ -204,7 +204,7 @@ export async function finish(
 		}
 		json.wait_status = 'timed_out';
 		json.task_id = result.task_id;
-		// Also what the callbacks order the batch's tasks by (webhooks/resumeOnCallback.ts).
+		// Also what the callbacks order the batch's tasks by (resume.ts).
 		if (typeof result.created_at === 'number') json.created_at = result.created_at;
 		json.message =
 			`Kling had not reported task ${String(result.task_id)} when the wait ended: ` +

@@ -95,7 +95,7 @@ export const description = updateDisplayOptions(
 /**
  * Wait Mode Callback (Resume): the router's item loop submits each item with this `execute`, then
  * hands the whole batch to `finish`, which puts the execution to sleep until Kling's callbacks
- * (submitAndWait.callback.ts).
+ * (callback.ts).
  */
 export const callbackMode = { execute: callbackWait.execute, finish: callbackWait.finish };
 

@@ -18,10 +18,10 @@ import { batchExternalIds } from '../../tasks/createOnce';
 
 /**
  * The webhook half of Submit and Wait's callback mode (the execute half is
- * actions/submitAndWait.callback.ts). webhook() runs on each callback, on the main (or webhook)
+ * callback.ts). webhook() runs on each callback, on the main (or webhook)
  * process and without the input items. It verifies the signature against n8n's own execution id
  * before anything else (401, no provider request), ignores tasks that are not this batch's and
- * non-terminal callbacks (no request), and otherwise probes the batch (tasks/batchProbe.ts) until
+ * non-terminal callbacks (no request), and otherwise probes the batch (probe.ts) until
  * the first unfinished task. Only the callback of the task that ended last resumes the execution
  * and downloads the images, so each image is downloaded once.
  */
@@ -105,7 +105,7 @@ function evaluateWaiting(ctx: IWebhookFunctions, expression: string, itemIndex: 
 
 /**
  * A field of the waiting node's input item, as finish() marked it before the execution slept (see
- * actions/submitAndWait.callback.ts); undefined when there is no such item.
+ * callback.ts); undefined when there is no such item.
  */
 function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: string): unknown {
 	return evaluateWaiting(ctx, `{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
