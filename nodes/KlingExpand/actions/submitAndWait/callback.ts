@@ -9,6 +9,7 @@ import { backoffDelay, settle } from '../../../shared/transport/retry';
 import { resumeKey, signedResumeUrl } from './resumeUrl';
 import { SlotHolder } from './slotHolder';
 import { endedAmong } from './probe';
+import type { WaitingItem } from './waitingItems';
 import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from '../batch';
 import { waitSettingsFrom } from '../descriptions';
@@ -31,8 +32,7 @@ import { prepareCreate } from '../submit.operation';
  *
  * If the wait times out, n8n resumes the execution without running any node code and passes the
  * node's input items through unchanged. So finish() writes each item's pending task onto its input
- * item (wait_status 'timed_out', task_id, external_task_id, created_at) before sleeping: those are
- * what come out then.
+ * item before sleeping (waitingItems.ts): those are what come out then.
  */
 
 /**
@@ -193,22 +193,26 @@ export async function finish(
 	await callbackRun.holder.settled();
 	const items = this.getInputData();
 	outcomes.forEach((outcome, itemIndex) => {
-		const json = items[itemIndex].json;
 		const result = outcome.items[0]?.json ?? {};
-		json.external_task_id = callbackRun.externalIds[itemIndex];
+		const external_task_id = callbackRun.externalIds[itemIndex];
+		let mark: WaitingItem;
 		if (outcome.failed) {
-			json.wait_status = 'not_submitted';
+			mark = { external_task_id, wait_status: 'not_submitted' };
 			for (const key of ['error', 'description', 'task_id'] as const)
-				if (result[key] !== undefined) json[key] = result[key];
-			return;
+				if (result[key] !== undefined) mark[key] = result[key];
+		} else {
+			mark = {
+				external_task_id,
+				wait_status: 'timed_out',
+				task_id: result.task_id,
+				// Also what the callbacks order the batch's tasks by (resume.ts).
+				...(typeof result.created_at === 'number' ? { created_at: result.created_at } : {}),
+				message:
+					`Kling had not reported task ${String(result.task_id)} when the wait ended: ` +
+					`fetch it with Get Task`,
+			};
 		}
-		json.wait_status = 'timed_out';
-		json.task_id = result.task_id;
-		// Also what the callbacks order the batch's tasks by (resume.ts).
-		if (typeof result.created_at === 'number') json.created_at = result.created_at;
-		json.message =
-			`Kling had not reported task ${String(result.task_id)} when the wait ended: ` +
-			`fetch it with Get Task`;
+		Object.assign(items[itemIndex].json, mark);
 	});
 	await this.putExecutionToWait(new Date(Date.now() + callbackRun.timeoutMs));
 	// Shown as the node's run while it waits; without the input's binary data, which n8n stores with

@@ -15,6 +15,7 @@ import { mapSettled } from '../../helpers/concurrency';
 import { claimedBatch, resumeKey, verifyBatch } from './resumeUrl';
 import { lastToEnd, probeBatch } from './probe';
 import { batchExternalIds } from '../../tasks/createOnce';
+import type { ResumedItem, WaitingItemField } from './waitingItems';
 
 /**
  * The webhook half of Submit and Wait's callback mode (the execute half is
@@ -39,6 +40,9 @@ const CALLBACK_QUERY_POLICY: RequestPolicy = { attempts: 3, retryDelayMs: 500, t
 const OWN_TASK_RETRIES = 2;
 const OWN_TASK_RETRY_DELAY_MS = 1000;
 
+/** An item this webhook emits, in n8n's item type. */
+const resumedJson = (item: ResumedItem) => item as unknown as IDataObject;
+
 /**
  * The task as an output item: downloaded images when asked, an error item for a failed or lost
  * task.
@@ -60,7 +64,7 @@ async function taskToItems(
 		const description = waitingItemField(ctx, itemIndex, 'description');
 		return paired([
 			{
-				json: {
+				json: resumedJson({
 					wait_status: 'not_submitted',
 					external_task_id: externalTaskId,
 					error:
@@ -68,22 +72,22 @@ async function taskToItems(
 							? refusal
 							: `Kling has no task ${externalTaskId}: item ${itemIndex} was not submitted`,
 					...(typeof description === 'string' ? { description } : {}),
-				},
+				}),
 			},
 		]);
 	}
 	if (task.task_status === 'failed') {
 		return paired([
 			{
-				json: {
+				json: resumedJson({
 					...task,
 					wait_status: 'completed',
 					error: `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`,
-				} as unknown as IDataObject,
+				}),
 			},
 		]);
 	}
-	const json = { ...task, wait_status: 'completed' } as unknown as IDataObject;
+	const json = resumedJson({ ...task, wait_status: 'completed' });
 	return paired(
 		await taskOutputItems(ctx, json, task, { download, options, policy: DEFAULT_POLICY }),
 	);
@@ -105,9 +109,13 @@ function evaluateWaiting(ctx: IWebhookFunctions, expression: string, itemIndex: 
 
 /**
  * A field of the waiting node's input item, as finish() marked it before the execution slept (see
- * callback.ts); undefined when there is no such item.
+ * waitingItems.ts); undefined when there is no such item.
  */
-function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: string): unknown {
+function waitingItemField(
+	ctx: IWebhookFunctions,
+	itemIndex: number,
+	field: WaitingItemField,
+): unknown {
 	return evaluateWaiting(ctx, `{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
 }
 
@@ -116,7 +124,8 @@ function waitingItemField(ctx: IWebhookFunctions, itemIndex: number, field: stri
  * expression for the whole batch. Empty when it cannot be read; the probe then goes by item index.
  */
 function waitingCreatedAt(ctx: IWebhookFunctions, count: number): Array<number | undefined> {
-	const values = evaluateWaiting(ctx, '{{ $input.all().map((item) => item.json.created_at) }}', 0);
+	const field: WaitingItemField = 'created_at';
+	const values = evaluateWaiting(ctx, `{{ $input.all().map((item) => item.json.${field}) }}`, 0);
 	if (!Array.isArray(values) || values.length !== count) return [];
 	return values.map((value) => (typeof value === 'number' ? value : undefined));
 }
@@ -199,12 +208,12 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 			? result.value
 			: [
 					{
-						json: {
+						json: resumedJson({
 							wait_status: 'completed',
 							task_id: probe.tasks[itemIndex]?.task_id,
 							external_task_id: ids[itemIndex],
 							error: (result.reason as Error).message,
-						},
+						}),
 						pairedItem: { item: itemIndex },
 					},
 				],
