@@ -13,8 +13,8 @@ import type { WaitingItem } from './waitingItems';
 import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from '../batch';
 import { waitSettingsFrom } from '../descriptions';
-import type { PreparedCreate } from '../submit.operation';
-import { prepareCreate } from '../submit.operation';
+import type { PreparedCreate } from '../create';
+import { prepareCreate } from '../create';
 
 /**
  * Submit and Wait in callback mode: the execution sleeps in n8n's database (no worker is held) and

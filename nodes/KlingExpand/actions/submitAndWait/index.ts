@@ -17,7 +17,7 @@ import { retireGeneratedId, submitOnce } from '../../tasks/createOnce';
 import { queryTasks } from '../../tasks/lookup';
 import type { Batch, ItemRun } from '../batch';
 import { createFields, createOptions, waitOptions, waitSettingsFrom } from '../descriptions';
-import { prepareCreate } from '../submit.operation';
+import { prepareCreate } from '../create';
 import * as callbackWait from './callback';
 
 /**
