@@ -2,6 +2,7 @@ import type { ICredentialDataDecryptedObject, IHttpRequestOptions } from 'n8n-wo
 
 import { KlingApi } from '../../credentials/KlingApi.credentials';
 import { signKlingJwt } from '../../nodes/shared/jwt';
+import { AUTH_SECRET_FIELDS, SECRET_FIELDS } from '../../nodes/shared/kling';
 import { makeWorkflow } from '../harness/engine';
 import { useSimulator } from '../harness/fixtures';
 import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../harness/workflows';
@@ -136,6 +137,22 @@ describe('KlingApi authenticate', () => {
 			credential.properties.find((property) => property.name === 'accessKey')?.typeOptions
 				?.password,
 		).toBeUndefined();
+	});
+
+	it('lists every password field among the secrets the node redacts (nodes/shared/kling.ts)', () => {
+		const passwordFields = credential.properties
+			.filter((property) => property.typeOptions?.password === true)
+			.map((property) => property.name);
+		expect(passwordFields.length).toBeGreaterThan(0);
+		expect(SECRET_FIELDS).toEqual(expect.arrayContaining(passwordFields));
+		// And every name in the list is a field of the credential: a renamed field is not missed.
+		const fieldNames = credential.properties.map((property) => property.name);
+		expect(fieldNames).toEqual(expect.arrayContaining([...SECRET_FIELDS]));
+	});
+
+	it('derives the resume-URL key only from fields that authenticate requests', () => {
+		expect(SECRET_FIELDS).toEqual(expect.arrayContaining([...AUTH_SECRET_FIELDS]));
+		expect(AUTH_SECRET_FIELDS).not.toContain('webhookSecret');
 	});
 });
 

@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { withDefaults } from '../../shared/descriptions';
+import { ATTEMPTS } from '../../shared/kling';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { SlotPool } from '../helpers/concurrency';
 import { CREATE_DEFAULTS } from './descriptions';
@@ -31,7 +32,7 @@ export function createBatch(ctx: IExecuteFunctions): Batch {
 	const concurrency = Math.max(1, Math.floor(options.concurrency));
 	return {
 		policy: {
-			attempts: 10,
+			attempts: ATTEMPTS.run,
 			retryDelayMs: options.retryDelay * 1000,
 			timeoutMs: options.requestTimeout * 1000,
 			signal: ctx.getExecutionCancelSignal(),

@@ -1,6 +1,13 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
+import {
+	IMAGE_LIMITS,
+	MAX_AREA_MULTIPLIER,
+	MAX_IMAGES_PER_TASK,
+	MAX_PROMPT_LENGTH,
+	MAX_RATIO,
+} from '../../shared/kling';
 
 /**
  * Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for.
@@ -45,7 +52,9 @@ export const createFields: INodeProperties[] = [
 		placeholder: 'https://example.com/photo.jpg',
 		displayOptions: { show: { imageSource: ['url'] } },
 		description:
-			'A PNG or JPEG, at most 10 MB, at least 300 px on each side, aspect between 1:2.5 and 2.5:1',
+			`A PNG or JPEG, at most ${IMAGE_LIMITS.maxBytes / 1024 / 1024} MB, at least ` +
+			`${IMAGE_LIMITS.minSide} px on each side, aspect between 1:${IMAGE_LIMITS.maxAspect} and ` +
+			`${IMAGE_LIMITS.maxAspect}:1`,
 	},
 	{
 		displayName: 'Image (Base64)',
@@ -90,23 +99,23 @@ export const createFields: INodeProperties[] = [
 		displayName: 'Area Multiplier',
 		name: 'areaMultiplier',
 		type: 'number',
-		typeOptions: { minValue: 1, maxValue: 3, numberPrecision: 2 },
+		typeOptions: { minValue: 1, maxValue: MAX_AREA_MULTIPLIER, numberPrecision: 2 },
 		default: 2,
 		displayOptions: { show: { expansionMode: ['aspectRatio'] } },
-		description: 'The new canvas area as a multiple of the original (at most 3)',
+		description: `The new canvas area as a multiple of the original (at most ${MAX_AREA_MULTIPLIER})`,
 	},
 	...(['up', 'down', 'left', 'right'] as const).map(
 		(side): INodeProperties => ({
 			displayName: `${side[0].toUpperCase()}${side.slice(1)} Expansion Ratio`,
 			name: `${side}ExpansionRatio`,
 			type: 'number',
-			typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 4 },
+			typeOptions: { minValue: 0, maxValue: MAX_RATIO, numberPrecision: 4 },
 			default: 0.25,
 			displayOptions: { show: { expansionMode: ['ratios'] } },
 			description:
 				`How far to grow the ${side} side, as a multiple of the original ` +
-				`${side === 'up' || side === 'down' ? 'height' : 'width'} (0–2; the whole canvas may be ` +
-				`at most 3× the original area)`,
+				`${side === 'up' || side === 'down' ? 'height' : 'width'} (0–${MAX_RATIO}; the whole canvas ` +
+				`may be at most ${MAX_AREA_MULTIPLIER}× the original area)`,
 		}),
 	),
 	{
@@ -116,17 +125,17 @@ export const createFields: INodeProperties[] = [
 		typeOptions: { rows: 3 },
 		default: '',
 		placeholder: 'e.g. a sunny beach continues to the horizon',
-		description: 'What the new areas should show (optional, up to 2500 characters)',
+		description: `What the new areas should show (optional, up to ${MAX_PROMPT_LENGTH} characters)`,
 	},
 	{
 		displayName: 'Number of Images',
 		name: 'numberOfImages',
 		type: 'number',
-		typeOptions: { minValue: 1, maxValue: 9 },
+		typeOptions: { minValue: 1, maxValue: MAX_IMAGES_PER_TASK },
 		default: 1,
 		description:
-			"How many variants to generate (1–9). Each one holds one of the account's concurrency " +
-			'slots while it runs.',
+			`How many variants to generate (1–${MAX_IMAGES_PER_TASK}). Each one holds one of the ` +
+			"account's concurrency slots while it runs.",
 	},
 ];
 

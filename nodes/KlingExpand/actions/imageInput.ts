@@ -2,10 +2,11 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 
 import type { ImageInfo } from '../../shared/imageHeader';
 import { HEADER_BYTES, ImageHeaderError, readImageHeader } from '../../shared/imageHeader';
+import { IMAGE_LIMITS } from '../../shared/kling';
 import { fetchBytes } from '../../shared/transport/download';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { ValidationError } from '../../shared/validationError';
-import { IMAGE_LIMITS, validateImage } from '../helpers/validation';
+import { validateImage } from '../helpers/validation';
 
 /**
  * The image to expand, checked against Kling's rules; `bodyValue` is read only when the request is

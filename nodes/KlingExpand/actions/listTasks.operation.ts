@@ -7,31 +7,27 @@ import type {
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
-
+import { LIST_PAGE } from '../../shared/kling';
 import { normaliseTask } from '../../shared/task';
 import { klingRequest } from '../../shared/transport/request';
 import type { Batch } from './batch';
-
-/** Kling's list bounds. */
-const MAX_PAGE_SIZE = 500;
-const MAX_PAGE_NUM = 1000;
 
 const listOptions: INodeProperties[] = [
 	{
 		displayName: 'Start Page',
 		name: 'pageNum',
 		type: 'number',
-		typeOptions: { minValue: 1, maxValue: MAX_PAGE_NUM },
+		typeOptions: { minValue: 1, maxValue: LIST_PAGE.maxNum },
 		default: 1,
-		description: 'The page to start from (1–1000), newest tasks first',
+		description: `The page to start from (1–${LIST_PAGE.maxNum}), newest tasks first`,
 	},
 	{
 		displayName: 'Page Size',
 		name: 'pageSize',
 		type: 'number',
-		typeOptions: { minValue: 1, maxValue: MAX_PAGE_SIZE },
+		typeOptions: { minValue: 1, maxValue: LIST_PAGE.maxSize },
 		default: 30,
-		description: 'Tasks asked for per request (1–500)',
+		description: `Tasks asked for per request (1–${LIST_PAGE.maxSize})`,
 	},
 ];
 
@@ -78,11 +74,11 @@ export async function execute(
 		LIST_DEFAULTS,
 		this.getNodeParameter('options', itemIndex, {}) as object,
 	);
-	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize)));
+	const pageSize = Math.min(LIST_PAGE.maxSize, Math.max(1, Math.floor(options.pageSize)));
 	const items: INodeExecutionData[] = [];
 	for (
 		let pageNum = Math.max(1, Math.floor(options.pageNum));
-		pageNum <= MAX_PAGE_NUM && items.length < limit;
+		pageNum <= LIST_PAGE.maxNum && items.length < limit;
 		pageNum++
 	) {
 		const page = await klingRequest(

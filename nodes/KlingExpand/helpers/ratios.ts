@@ -1,3 +1,4 @@
+import { MAX_AREA_MULTIPLIER, MAX_RATIO } from '../../shared/kling';
 import { ValidationError } from '../../shared/validationError';
 
 /**
@@ -10,9 +11,6 @@ export interface ExpansionRatios {
 	left: number;
 	right: number;
 }
-
-export const MAX_RATIO = 2;
-export const MAX_AREA_MULTIPLIER = 3;
 
 /** Parses `16:9`, `16/9`, `1.7778` into width / height. */
 export function parseAspectRatio(text: string): number {

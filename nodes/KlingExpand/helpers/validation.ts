@@ -1,12 +1,15 @@
 import type { ImageInfo } from '../../shared/imageHeader';
+import {
+	IMAGE_LIMITS,
+	MAX_AREA_MULTIPLIER,
+	MAX_IMAGES_PER_TASK,
+	MAX_PROMPT_LENGTH,
+	MAX_RATIO,
+} from '../../shared/kling';
 import { assertHttpUrl, ValidationError } from '../../shared/validationError';
 import type { ExpansionRatios } from './ratios';
-import { MAX_AREA_MULTIPLIER, MAX_RATIO } from './ratios';
 
-export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
-export const MAX_PROMPT_LENGTH = 2500;
-
-/** Kling's documented image rules: ≤ 10 MB, both sides ≥ 300 px, aspect between 1:2.5 and 2.5:1. */
+/** Kling's documented image rules (IMAGE_LIMITS): size, shortest side, aspect. */
 export function validateImage(
 	info: ImageInfo,
 	byteLength: number | undefined,
@@ -16,7 +19,7 @@ export function validateImage(
 		throw new ValidationError(
 			field,
 			`${(byteLength / 1024 / 1024).toFixed(1)} MB`,
-			'Kling accepts images up to 10 MB',
+			`Kling accepts images up to ${IMAGE_LIMITS.maxBytes / 1024 / 1024} MB`,
 			false,
 		);
 	}
@@ -24,7 +27,7 @@ export function validateImage(
 		throw new ValidationError(
 			field,
 			`${info.width}×${info.height} px`,
-			'width and height must each be at least 300 px',
+			`width and height must each be at least ${IMAGE_LIMITS.minSide} px`,
 			false,
 		);
 	}
@@ -33,7 +36,7 @@ export function validateImage(
 		throw new ValidationError(
 			field,
 			`${info.width}×${info.height} px`,
-			'the aspect ratio must be between 1:2.5 and 2.5:1',
+			`the aspect ratio must be between 1:${IMAGE_LIMITS.maxAspect} and ${IMAGE_LIMITS.maxAspect}:1`,
 			false,
 		);
 	}
@@ -98,12 +101,12 @@ export function validateOptions(options: {
 	}
 	if (
 		options.n !== undefined &&
-		!(Number.isInteger(options.n) && options.n >= 1 && options.n <= 9)
+		!(Number.isInteger(options.n) && options.n >= 1 && options.n <= MAX_IMAGES_PER_TASK)
 	) {
 		throw new ValidationError(
 			'numberOfImages',
 			options.n,
-			'the number of images must be a whole number from 1 to 9',
+			`the number of images must be a whole number from 1 to ${MAX_IMAGES_PER_TASK}`,
 		);
 	}
 	if (options.callbackUrl !== undefined && options.callbackUrl !== '')

@@ -1,3 +1,4 @@
+import { LIST_PAGE } from '../../shared/kling';
 import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
@@ -122,7 +123,7 @@ export async function queryTasks(
 	const wanted = new Set(taskIds);
 	const found = new Map<string, KlingTask>();
 	if (taskIds.length >= LIST_FROM_TASKS) {
-		const pageSize = Math.min(500, Math.max(30, taskIds.length * 2));
+		const pageSize = Math.min(LIST_PAGE.maxSize, Math.max(30, taskIds.length * 2));
 		const page = await settle(
 			async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy),
 		);

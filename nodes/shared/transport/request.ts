@@ -8,6 +8,7 @@ import type {
 import type { EndpointCredentials } from '../endpoint';
 import { apiHost, expandEndpoint } from '../endpoint';
 import { parseKlingCode, redactSecrets } from '../errors';
+import { SECRET_FIELDS } from '../kling';
 import { KlingFailure } from './failure';
 import type { RequestPolicy } from './retry';
 import { DEFAULT_POLICY, settle, withRetries } from './retry';
@@ -117,9 +118,9 @@ function resolveUrl(location: string, base: string): string {
  */
 function secretsOf(credentials: object): string[] {
 	const fields = credentials as Record<string, unknown>;
-	return ['apiKey', 'accessKey', 'secretKey', 'cometApiKey', 'webhookSecret']
-		.map((name) => fields[name])
-		.filter((value): value is string => typeof value === 'string');
+	return SECRET_FIELDS.map((name) => fields[name]).filter(
+		(value): value is string => typeof value === 'string',
+	);
 }
 
 /** Network error codes that waiting cannot heal, what each means, and what to check. */

@@ -1,3 +1,4 @@
+import { ATTEMPTS } from '../kling';
 import { sleepUnlessCancelled } from '../sleep';
 import { KlingFailure } from './failure';
 
@@ -9,7 +10,11 @@ export interface RequestPolicy {
 	signal?: AbortSignal;
 }
 
-export const DEFAULT_POLICY: RequestPolicy = { attempts: 8, retryDelayMs: 1000, timeoutMs: 30_000 };
+export const DEFAULT_POLICY: RequestPolicy = {
+	attempts: ATTEMPTS.standard,
+	retryDelayMs: 1000,
+	timeoutMs: 30_000,
+};
 
 /**
  * Exponential backoff with jitter, so a batch that hit the concurrency limit does not retry in

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
+import { ATTEMPTS } from '../../../shared/kling';
 import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
 import { KlingFailure } from '../../../shared/transport/failure';
@@ -89,7 +90,7 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		ctx.getNodeParameter('options', 0, {}) as IDataObject,
 	);
 	// One attempt per check: the next check asks again.
-	const checkPolicy = { ...batch.policy, attempts: 1 };
+	const checkPolicy = { ...batch.policy, attempts: ATTEMPTS.check };
 	const holder = new SlotHolder(
 		batch.slots,
 		async (taskIds) => await endedAmong(ctx, taskIds, checkPolicy),

@@ -7,6 +7,7 @@ import type {
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import { downloadOptions } from '../../../shared/descriptions';
+import { ATTEMPTS } from '../../../shared/kling';
 import { taskOutputItems } from '../../../shared/output';
 import type { KlingTask } from '../../../shared/task';
 import { TaskFailedError } from '../../../shared/task';
@@ -119,7 +120,7 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 		);
 		const schedule: PollSchedule = { minIntervalMs, maxIntervalMs, growth: POLL_GROWTH };
 		// Polling retries on its own next tick, so one request attempt per tick is enough.
-		const policy = { ...batch.policy, attempts: 1 };
+		const policy = { ...batch.policy, attempts: ATTEMPTS.check };
 		watcher = new TaskWatcher<KlingTask>(
 			async (taskIds) => {
 				const { tasks, failures } = await queryTasks(ctx, taskIds, policy);

@@ -1,3 +1,4 @@
+import { LIST_PAGE } from '../../../shared/kling';
 import type { KlingTask } from '../../../shared/task';
 import { isTerminal, normaliseTask } from '../../../shared/task';
 import { KlingFailure } from '../../../shared/transport/failure';
@@ -8,10 +9,10 @@ import { settle } from '../../../shared/transport/retry';
 import { findTask } from '../../tasks/lookup';
 
 /** Kling's largest list page: one request answers up to this many tasks. */
-const PAGE_SIZE = 500;
+const PAGE_SIZE = LIST_PAGE.maxSize;
 
 /** Kling's last page number. */
-const MAX_PAGE_NUM = 1000;
+const MAX_PAGE_NUM = LIST_PAGE.maxNum;
 
 export type ProbeResult =
 	/**

@@ -5,6 +5,7 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 
+import { ATTEMPTS } from '../../../shared/kling';
 import { taskOutputItems } from '../../../shared/output';
 import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
@@ -32,7 +33,11 @@ import type { ResumedItem, WaitingItemField } from './waitingItems';
  * backoff. If they all fail, the callback gets an error, and the wait's timeout still brings every
  * task out by name.
  */
-const CALLBACK_QUERY_POLICY: RequestPolicy = { attempts: 3, retryDelayMs: 500, timeoutMs: 10_000 };
+const CALLBACK_QUERY_POLICY: RequestPolicy = {
+	attempts: ATTEMPTS.callback,
+	retryDelayMs: 500,
+	timeoutMs: 10_000,
+};
 
 /**
  * How often, and how far apart, a callback asks again when Kling still shows its own task running.

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 
+import { AUTH_SECRET_FIELDS } from '../../../shared/kling';
 import { safeEqual } from '../../../shared/safeEqual';
 
 /**
@@ -15,15 +16,12 @@ import { safeEqual } from '../../../shared/safeEqual';
  */
 const RESUME_URL_PURPOSE = 'n8n-nodes-kling-expand/resume-url/v1';
 
-/** The credential fields that authenticate requests: the secret the signing key is derived from. */
-const SECRET_FIELDS = ['secretKey', 'apiKey', 'cometApiKey', 'accessKey'] as const;
-
 /**
  * An HMAC key only holders of this credential's secret values can compute; undefined when it has
  * none.
  */
 export function resumeKey(credentials: Record<string, unknown>): Buffer | undefined {
-	const secrets = SECRET_FIELDS.map((field) => credentials[field]).filter(
+	const secrets = AUTH_SECRET_FIELDS.map((field) => credentials[field]).filter(
 		(value): value is string => typeof value === 'string' && value.length > 0,
 	);
 	if (secrets.length === 0) return undefined;

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 
 import {
 	expandedCanvasSize,
-	MAX_AREA_MULTIPLIER,
 	minimumAreaMultiplier,
 	parseAspectRatio,
 	ratiosFromAspect,
 } from '../../../../nodes/KlingExpand/helpers/ratios';
+import { MAX_AREA_MULTIPLIER } from '../../../../nodes/shared/kling';
 import { ValidationError } from '../../../../nodes/shared/validationError';
 
 describe('ratiosFromAspect', () => {

@@ -1,0 +1,49 @@
+/**
+ * Kling's documented limits and names, and how many times the node sends one request: one home,
+ * read by validation, ratios, the fields' bounds and descriptions, list/lookup/probe, redaction and
+ * the resume-URL key. A limit written in two files drifts; a secret field missed in one list
+ * silently stops redaction or breaks callback mode.
+ * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
+ */
+
+/** The input image: at most 10 MB, both sides at least 300 px, aspect between 1:2.5 and 2.5:1. */
+export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
+
+/** The prompt, in characters. */
+export const MAX_PROMPT_LENGTH = 2500;
+
+/** Images one task makes (`n`). */
+export const MAX_IMAGES_PER_TASK = 9;
+
+/** Each side's expansion ratio, in units of the original height (up, down) or width (left, right). */
+export const MAX_RATIO = 2;
+
+/** The expanded canvas, as a multiple of the original area. */
+export const MAX_AREA_MULTIPLIER = 3;
+
+/** The list route's bounds: tasks per page, and the last page number. */
+export const LIST_PAGE = { maxSize: 500, maxNum: 1000 };
+
+/** How many times one request is sent before its failure is reported. */
+export const ATTEMPTS = {
+	/** A run's requests (create, query, download), with the node's Retry Delay between them. */
+	run: 10,
+	/** Requests made without a run's options: the webhooks' downloads, and any request's default. */
+	standard: 8,
+	/** A callback's probe: Kling is waiting for the answer, and the wait's timeout backs it up. */
+	callback: 3,
+	/** A periodic check: the next check asks again. */
+	check: 1,
+};
+
+/**
+ * The credential's fields that authenticate requests: only whoever holds the credential knows
+ * them, so the resume-URL key is derived from them (in this order: changing it changes the key).
+ */
+export const AUTH_SECRET_FIELDS = ['secretKey', 'apiKey', 'cometApiKey', 'accessKey'] as const;
+
+/**
+ * Every credential field whose value is secret, redacted from whatever the provider answers. The
+ * webhook secret is shared with the sender of callbacks, so it signs no resume URL.
+ */
+export const SECRET_FIELDS = [...AUTH_SECRET_FIELDS, 'webhookSecret'] as const;
