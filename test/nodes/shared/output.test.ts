@@ -1,4 +1,4 @@
-import type { IBinaryData, IExecuteFunctions, IWebhookFunctions } from 'n8n-workflow';
+import type { IBinaryData, IWebhookFunctions } from 'n8n-workflow';
 
 import { DOWNLOAD_DEFAULTS } from '../../../nodes/shared/descriptions';
 import {
@@ -9,22 +9,12 @@ import {
 } from '../../../nodes/shared/output';
 import type { KlingTask } from '../../../nodes/shared/task';
 import type { DownloadedImage } from '../../../nodes/shared/transport/download';
+import { fakeContext } from '../../harness/context';
 
 const policy = { attempts: 1, retryDelayMs: 0, timeoutMs: 1000 };
 
 /** A context with only getNode; anything else it is asked for fails the test (no request made). */
-function contextOfType(type: string) {
-	return new Proxy(
-		{ getNode: () => ({ type }) },
-		{
-			get(target, name) {
-				if (name in target) return target[name as keyof typeof target];
-				if (name === 'then') return undefined;
-				throw new Error(`the context was asked for ${String(name)}`);
-			},
-		},
-	) as unknown as IExecuteFunctions;
-}
+const contextOfType = (type: string) => fakeContext({ node: { type } });
 
 const binary = (fileName: string): IBinaryData => ({
 	data: 'iVBORw0KGgo=',

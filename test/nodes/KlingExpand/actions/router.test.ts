@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import type { Batch, ItemRun } from '../../../../nodes/KlingExpand/actions/batch';
@@ -11,6 +11,7 @@ import { WaitCancelledError } from '../../../../nodes/shared/sleep';
 import { TaskFailedError } from '../../../../nodes/shared/task';
 import { KlingFailure } from '../../../../nodes/shared/transport/failure';
 import { ValidationError } from '../../../../nodes/shared/validationError';
+import { fakeContext, FAKE_NODE } from '../../../harness/context';
 
 // The operations are replaced: these tests are about what the router makes of their results.
 jest.mock('../../../../nodes/KlingExpand/actions/submit.operation', () => ({
@@ -38,17 +39,10 @@ const callbackExecute = submitAndWait.callbackMode
 	.execute as unknown as jest.MockedFunction<Execute>;
 const callbackFinish = submitAndWait.callbackMode.finish as unknown as jest.Mock;
 
-const node: INode = {
-	id: 'node-1',
-	name: 'Kling Expand',
-	type: 'n8n-nodes-kling-expand.klingExpand',
-	typeVersion: 1,
-	position: [0, 0],
-	parameters: {},
-};
+const node = FAKE_NODE;
 
 /** Only what the router and createBatch ask of n8n. */
-function fakeContext(settings: {
+function routerContext(settings: {
 	operation: string;
 	items?: number;
 	continueOnFail?: boolean;
@@ -56,20 +50,17 @@ function fakeContext(settings: {
 	waitMode?: string;
 	tool?: boolean;
 }): IExecuteFunctions {
-	return {
-		getNodeParameter: (name: string, _itemIndex: number, fallback?: unknown) => {
-			if (name === 'operation') return settings.operation;
-			if (name === 'waitMode') return settings.waitMode ?? fallback;
-			if (name === 'options') return settings.options ?? fallback;
-			return fallback;
+	return fakeContext({
+		parameters: {
+			operation: settings.operation,
+			waitMode: settings.waitMode,
+			options: settings.options,
 		},
-		isToolExecution: () => settings.tool === true,
-		getNode: () => node,
-		getInputData: () =>
-			Array.from({ length: settings.items ?? 1 }, (_, index) => ({ json: { index } })),
-		getExecutionCancelSignal: () => undefined,
-		continueOnFail: () => settings.continueOnFail === true,
-	} as unknown as IExecuteFunctions;
+		items: settings.items ?? 1,
+		continueOnFail: settings.continueOnFail === true,
+		tool: settings.tool === true,
+		signal: undefined,
+	});
 }
 
 type Task = ItemRun['tasks'][number];
@@ -107,7 +98,7 @@ describe('router', () => {
 			{ json: { item: itemIndex }, pairedItem: { item: 99 } },
 			{ json: { item: itemIndex, second: true } },
 		]);
-		const output = await router.call(fakeContext({ operation: 'submit', items: 2 }));
+		const output = await router.call(routerContext({ operation: 'submit', items: 2 }));
 		expect(output).toEqual([
 			[
 				{ json: { item: 0 }, pairedItem: { item: 0 } },
@@ -120,7 +111,7 @@ describe('router', () => {
 	});
 
 	it('refuses an operation it does not know, naming it', async () => {
-		await expect(router.call(fakeContext({ operation: 'deleteTask' }))).rejects.toThrow(
+		await expect(router.call(routerContext({ operation: 'deleteTask' }))).rejects.toThrow(
 			'The operation "deleteTask" is not supported',
 		);
 	});
@@ -135,7 +126,7 @@ describe('router', () => {
 				active--;
 				return [{ json: {} }];
 			});
-			await router.call(fakeContext({ operation, items: 6, options: { concurrency: 3 } }));
+			await router.call(routerContext({ operation, items: 6, options: { concurrency: 3 } }));
 			return peak;
 		};
 		expect(await peakOf('submit', submitExecute)).toBe(3);
@@ -148,7 +139,9 @@ describe('router', () => {
 			batches.push(batch);
 			return [];
 		});
-		await router.call(fakeContext({ operation: 'submit', items: 3, options: { concurrency: 2 } }));
+		await router.call(
+			routerContext({ operation: 'submit', items: 3, options: { concurrency: 2 } }),
+		);
 		expect(new Set(batches).size).toBe(1);
 		expect(batches[0].slots.capacity).toBe(2);
 	});
@@ -158,7 +151,7 @@ describe('router', () => {
 		const finished = [[{ json: { waiting: true } }]];
 		callbackFinish.mockResolvedValue(finished);
 		const output = await router.call(
-			fakeContext({ operation: 'submitAndWait', waitMode: 'callback', items: 2 }),
+			routerContext({ operation: 'submitAndWait', waitMode: 'callback', items: 2 }),
 		);
 		expect(output).toBe(finished);
 		expect(pollExecute).not.toHaveBeenCalled();
@@ -172,7 +165,7 @@ describe('router', () => {
 	it('polls instead of callback mode in an AI agent tool call, and says so on every item', async () => {
 		pollExecute.mockImplementation(async (itemIndex) => [{ json: { item: itemIndex } }]);
 		const [output] = await router.call(
-			fakeContext({ operation: 'submitAndWait', waitMode: 'callback', tool: true, items: 2 }),
+			routerContext({ operation: 'submitAndWait', waitMode: 'callback', tool: true, items: 2 }),
 		);
 		expect(callbackExecute).not.toHaveBeenCalled();
 		expect(output).toHaveLength(2);
@@ -184,7 +177,7 @@ describe('router', () => {
 
 	it('polls in poll mode without a tool note', async () => {
 		pollExecute.mockImplementation(async () => [{ json: { done: true } }]);
-		const [output] = await router.call(fakeContext({ operation: 'submitAndWait' }));
+		const [output] = await router.call(routerContext({ operation: 'submitAndWait' }));
 		expect(output).toEqual([{ json: { done: true }, pairedItem: { item: 0 } }]);
 	});
 });
@@ -197,7 +190,7 @@ describe('router error mapping', () => {
 			'it must be at least 4 characters',
 		);
 		submitFails(refusal);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toBe('Prompt is "xxx"; it must be at least 4 characters');
 		expect(error.description).toBe('Nothing was sent to Kling: fix the field named above.');
@@ -206,7 +199,7 @@ describe('router error mapping', () => {
 
 	it("turns a KlingFailure into a NodeApiError with the code's meaning, its remedy and the accepted tasks", async () => {
 		submitFails(new KlingFailure('api', 'too many', 1303, 429, 'req-9'), [accepted]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error).toBeInstanceOf(NodeApiError);
 		expect(error.message).toBe(
 			'Kling error 1303: Concurrency over the resource-pack limit (too many)',
@@ -222,7 +215,7 @@ describe('router error mapping', () => {
 
 	it('adds no submitted sentence to a KlingFailure when the provider accepted nothing', async () => {
 		submitFails(new KlingFailure('api', 'bad', 1201, 400), [refused]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error.description).toBe('Check the parameter named in the message.');
 	});
 
@@ -230,7 +223,7 @@ describe('router error mapping', () => {
 		submitFails(
 			new TaskFailedError({ task_id: 't-9', task_status: 'failed', task_status_msg: 'too small' }),
 		);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toBe('Kling task t-9 failed: too small');
 		expect(error.description).toBe("task_id t-9; Kling's reason: too small.");
@@ -238,13 +231,13 @@ describe('router error mapping', () => {
 
 	it('says "none given" when a failed task has no reason', async () => {
 		submitFails(new TaskFailedError({ task_id: 't-9', task_status: 'failed' }));
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error.description).toBe("task_id t-9; Kling's reason: none given.");
 	});
 
 	it('turns a WaitTimeoutError into a NodeOperationError naming the accepted tasks', async () => {
 		submitFails(new WaitTimeoutError('t-1', 30_000), [accepted]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toBe('Task t-1 did not finish within 30 s');
 		expect(error.description).toBe(
@@ -254,7 +247,7 @@ describe('router error mapping', () => {
 
 	it('turns a cancelled wait into a NodeOperationError naming the accepted tasks', async () => {
 		submitFails(new WaitCancelledError(), [accepted]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toBe('The execution was cancelled while waiting');
 		expect(error.description).toMatch(/^Tasks already submitted: t-1 /);
@@ -262,7 +255,7 @@ describe('router error mapping', () => {
 
 	it('names only the accepted tasks, not a create the provider refused', async () => {
 		submitFails(new WaitTimeoutError('t-1', 1000), [refused, accepted]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error.description).toBe(
 			'Tasks already submitted: t-1 (external_task_id e-1) (use Get Task to fetch them).',
 		);
@@ -270,27 +263,27 @@ describe('router error mapping', () => {
 
 	it('says nothing was submitted when no task was accepted', async () => {
 		submitFails(new WaitTimeoutError('t-1', 1000), [refused]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error.description).toBe('Nothing was submitted to Kling.');
 	});
 
 	it('passes an n8n error through as it is, adding the item index only when it has none', async () => {
 		const own = new NodeOperationError(node, 'Already an n8n error', { description: 'as thrown' });
 		submitFails(own, [], 1);
-		const error = await thrownBy(fakeContext({ operation: 'submit', items: 2 }));
+		const error = await thrownBy(routerContext({ operation: 'submit', items: 2 }));
 		expect(error).toBe(own);
 		expect(error.context.itemIndex).toBe(1);
 
 		const placed = new NodeApiError(node, { message: 'api' }, { itemIndex: 7 });
 		submitFails(placed);
-		const same = await thrownBy(fakeContext({ operation: 'submit' }));
+		const same = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(same).toBe(placed);
 		expect(same.context.itemIndex).toBe(7);
 	});
 
 	it('wraps any other error in a NodeOperationError with its message and the accepted tasks', async () => {
 		submitFails(new Error('something odd'), [accepted]);
-		const error = await thrownBy(fakeContext({ operation: 'submit' }));
+		const error = await thrownBy(routerContext({ operation: 'submit' }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toBe('something odd');
 		expect(error.description).toBe(
@@ -309,7 +302,7 @@ describe('router error mapping', () => {
 			run.tasks.push({ external_task_id: `e-${itemIndex}`, task_id: `t-${itemIndex}` });
 			return [{ json: {} }];
 		});
-		const error = await thrownBy(fakeContext({ operation: 'submit', items: 4 }));
+		const error = await thrownBy(routerContext({ operation: 'submit', items: 4 }));
 		// The first failing item is the one thrown; item 3's refused create made no task.
 		expect(error.context.itemIndex).toBe(1);
 		expect(error.description).toBe(
@@ -321,7 +314,7 @@ describe('router error mapping', () => {
 
 	it('settles every item before throwing, so no item is left unsubmitted halfway', async () => {
 		submitFails(new Error('first fails'), [], 0);
-		await thrownBy(fakeContext({ operation: 'submit', items: 3, options: { concurrency: 1 } }));
+		await thrownBy(routerContext({ operation: 'submit', items: 3, options: { concurrency: 1 } }));
 		expect(submitExecute).toHaveBeenCalledTimes(3);
 	});
 });
@@ -330,7 +323,7 @@ describe('router under Continue On Fail', () => {
 	it('outputs an error item in the failed item’s place, with its message, remedy and task ids', async () => {
 		submitFails(new WaitTimeoutError('t-1', 2000), [accepted], 1);
 		const [output] = await router.call(
-			fakeContext({ operation: 'submit', items: 3, continueOnFail: true }),
+			routerContext({ operation: 'submit', items: 3, continueOnFail: true }),
 		);
 		expect(output).toEqual([
 			{ json: { task_id: 't-0' }, pairedItem: { item: 0 } },
@@ -353,7 +346,9 @@ describe('router under Continue On Fail', () => {
 			new TaskFailedError({ task_id: 't-5', task_status: 'failed', task_status_msg: 'blurred' }),
 			[{ external_task_id: 'e-5', task_id: 't-5' }],
 		);
-		const [[item]] = await router.call(fakeContext({ operation: 'submit', continueOnFail: true }));
+		const [[item]] = await router.call(
+			routerContext({ operation: 'submit', continueOnFail: true }),
+		);
 		expect(item).toEqual({
 			json: {
 				error: 'Kling task t-5 failed: blurred',
@@ -369,7 +364,9 @@ describe('router under Continue On Fail', () => {
 
 	it('gives a refused create its external_task_id but no task_id', async () => {
 		submitFails(new KlingFailure('api', 'bad', 1201, 400), [refused]);
-		const [[item]] = await router.call(fakeContext({ operation: 'submit', continueOnFail: true }));
+		const [[item]] = await router.call(
+			routerContext({ operation: 'submit', continueOnFail: true }),
+		);
 		expect(item.json).toEqual({
 			error: 'Kling error 1201: Invalid parameters (bad)',
 			description: 'Check the parameter named in the message.',
@@ -379,7 +376,9 @@ describe('router under Continue On Fail', () => {
 
 	it('gives an item that submitted nothing only the error and its description', async () => {
 		submitFails(new ValidationError('prompt', '', 'it must not be empty'));
-		const [[item]] = await router.call(fakeContext({ operation: 'submit', continueOnFail: true }));
+		const [[item]] = await router.call(
+			routerContext({ operation: 'submit', continueOnFail: true }),
+		);
 		expect(item).toEqual({
 			json: {
 				error: 'Prompt is ""; it must not be empty',
@@ -392,7 +391,7 @@ describe('router under Continue On Fail', () => {
 	it("does not add the other items' tasks to an error item: their own items name them", async () => {
 		submitFails(new Error('odd'), [], 1);
 		const [output] = await router.call(
-			fakeContext({ operation: 'submit', items: 2, continueOnFail: true }),
+			routerContext({ operation: 'submit', items: 2, continueOnFail: true }),
 		);
 		expect(output[1].json.description).toBe('Nothing was submitted to Kling.');
 	});
@@ -404,7 +403,7 @@ describe('router under Continue On Fail', () => {
 		});
 		callbackFinish.mockResolvedValue([[]]);
 		await router.call(
-			fakeContext({
+			routerContext({
 				operation: 'submitAndWait',
 				waitMode: 'callback',
 				items: 2,

@@ -1,8 +1,7 @@
-import type { IExecuteFunctions } from 'n8n-workflow';
-
 import { fetchBytes } from '../../../../nodes/shared/transport/download';
 import { DEFAULT_POLICY } from '../../../../nodes/shared/transport/retry';
 import { ValidationError } from '../../../../nodes/shared/validationError';
+import { fakeContext } from '../../../harness/context';
 
 describe('fetchBytes', () => {
 	it.each([
@@ -13,7 +12,7 @@ describe('fetchBytes', () => {
 		'/relative.png',
 	])('refuses %s before any request: only http(s) leaves the node', async (url) => {
 		const httpRequest = jest.fn();
-		const ctx = { helpers: { httpRequest } } as unknown as IExecuteFunctions;
+		const ctx = fakeContext({ helpers: { httpRequest } });
 		await expect(
 			fetchBytes(ctx, url, {
 				maxBytes: 1000,
