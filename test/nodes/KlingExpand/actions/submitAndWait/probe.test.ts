@@ -1,0 +1,132 @@
+import {
+	endedAmong,
+	lastToEnd,
+	probeBatch,
+} from '../../../../../nodes/KlingExpand/actions/submitAndWait/probe';
+import type { KlingTask } from '../../../../../nodes/shared/task';
+import * as transport from '../../../../../nodes/shared/transport/request';
+import { fakeContext } from '../../../../harness/context';
+import type { FakeKlingOptions } from '../../../../harness/fakeKling';
+import { fakeKling, task } from '../../../../harness/fakeKling';
+
+// Kling is replaced by a task table: these tests are about which requests the probe makes.
+jest.mock('../../../../../nodes/shared/transport/request', () => ({ klingRequest: jest.fn() }));
+
+const klingRequest = jest.mocked(transport.klingRequest);
+const policy = { attempts: 1, retryDelayMs: 0, timeoutMs: 1000 };
+const batchIds = (count: number) => Array.from({ length: count }, (_, index) => `e-${index}`);
+const taskIds = (tasks: Array<KlingTask | undefined>) => tasks.map((entry) => entry?.task_id);
+
+function useKling(tasks: KlingTask[], options?: FakeKlingOptions) {
+	const kling = fakeKling(tasks, options);
+	klingRequest.mockImplementation(kling.request);
+	return kling;
+}
+
+beforeEach(() => klingRequest.mockReset());
+
+describe('probeBatch', () => {
+	it('finds an ended batch complete, in item order, with one query and one list page', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'succeed'), task(2, 'failed')]);
+		const probe = await probeBatch(fakeContext(), batchIds(3), 0, policy);
+		expect(probe.complete).toBe(true);
+		expect(probe.requests).toBe(2);
+		expect(probe.complete && taskIds(probe.tasks)).toEqual(['t-0', 't-1', 't-2']);
+		expect(kling.requests).toEqual([
+			{ method: 'GET', path: '/e-2' },
+			{ method: 'GET', qs: { pageNum: 1, pageSize: 500 } },
+		]);
+	});
+
+	it('stops at the newest other task while it still runs: one request', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'succeed'), task(2, 'processing')]);
+		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy)).toEqual({
+			complete: false,
+			requests: 1,
+			ownUnfinished: false,
+		});
+		expect(kling.requests).toHaveLength(1);
+	});
+
+	it("says so when only the callback's own task still shows running (Kling's query lags)", async () => {
+		useKling([task(0, 'processing'), task(1, 'succeed'), task(2, 'succeed')]);
+		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy)).toMatchObject({
+			complete: false,
+			ownUnfinished: true,
+		});
+	});
+
+	it("stops at a task that ended after the callback's own: another callback is the last", async () => {
+		useKling([
+			task(0, 'succeed', { updated: 2000 }),
+			task(1, 'succeed', { updated: 1500 }),
+			task(2, 'succeed', { updated: 2500 }),
+		]);
+		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy, { ownEndedAt: 2000 })).toEqual({
+			complete: false,
+			requests: 1,
+			ownUnfinished: false,
+		});
+	});
+
+	it('asks first for the task created last, by the created_at hints', async () => {
+		const kling = useKling([task(0, 'processing'), task(1, 'succeed'), task(2, 'succeed')]);
+		await probeBatch(fakeContext(), batchIds(3), 2, policy, { createdAt: [3000, 1000, 2000] });
+		expect(kling.requests[0]).toEqual({ method: 'GET', path: '/e-0' });
+	});
+
+	it('answers an item Kling holds no task for as undefined: it was never submitted', async () => {
+		useKling([task(0, 'succeed'), task(2, 'succeed')]);
+		const probe = await probeBatch(fakeContext(), batchIds(3), 0, policy);
+		expect(probe.complete && taskIds(probe.tasks)).toEqual(['t-0', undefined, 't-2']);
+	});
+
+	it('asks for the tasks one by one when the provider has no list route', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'succeed'), task(2, 'succeed')], {
+			list: false,
+		});
+		const probe = await probeBatch(fakeContext(), batchIds(3), 0, policy);
+		expect(probe.complete && taskIds(probe.tasks)).toEqual(['t-0', 't-1', 't-2']);
+		expect(kling.requests.map((request) => request.path ?? 'list')).toEqual([
+			'/e-2',
+			'list',
+			'/e-1',
+			'/e-0',
+		]);
+	});
+});
+
+describe('lastToEnd', () => {
+	it('is the item whose task ended last, the later item on a tie, skipping missing tasks', () => {
+		expect(
+			lastToEnd([
+				task(0, 'succeed', { updated: 5 }),
+				task(1, 'succeed', { updated: 9 }),
+				undefined,
+			]),
+		).toBe(1);
+		expect(lastToEnd([task(0, 'succeed', { updated: 9 }), task(1, 'failed', { updated: 9 })])).toBe(
+			1,
+		);
+		expect(lastToEnd([undefined, undefined])).toBeUndefined();
+	});
+});
+
+describe('endedAmong', () => {
+	it('reads one list page, and queries only the oldest held task the page missed', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'processing'), task(2, 'failed')]);
+		const ended = await endedAmong(fakeContext(), ['t-9', 't-0', 't-1', 't-2', 't-8'], policy);
+		// t-9 and t-8 are unknown to Kling: a task it no longer knows holds no slot, but only the
+		// oldest missed one is asked about in this check.
+		expect([...ended].sort()).toEqual(['t-0', 't-2', 't-9']);
+		expect(kling.requests[0]).toEqual({ method: 'GET', qs: { pageNum: 1, pageSize: 500 } });
+		expect(kling.requests.slice(1).every((request) => !request.qs?.pageNum)).toBe(true);
+		expect(kling.requests.some((request) => request.path === '/t-8')).toBe(false);
+	});
+
+	it('costs one request when the page shows every held task', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'processing')]);
+		expect([...(await endedAmong(fakeContext(), ['t-0', 't-1'], policy))]).toEqual(['t-0']);
+		expect(kling.requests).toHaveLength(1);
+	});
+});
