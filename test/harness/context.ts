@@ -26,6 +26,8 @@ export interface FakeContextSettings {
 	/** getCredentials(): these values for any credential. */
 	credentials?: IDataObject;
 	helpers?: Partial<IExecuteFunctions['helpers']>;
+	/** Any other member, as given (e.g. getExecutionId, evaluateExpression, putExecutionToWait). */
+	members?: Record<string, unknown>;
 }
 
 /**
@@ -52,6 +54,7 @@ export function fakeContext<Context extends object = IExecuteFunctions>(
 	if ('signal' in settings) members.getExecutionCancelSignal = () => settings.signal;
 	if (settings.credentials) members.getCredentials = async () => settings.credentials;
 	if (settings.helpers) members.helpers = settings.helpers;
+	Object.assign(members, settings.members);
 	return new Proxy(members, {
 		get(target, name) {
 			if (typeof name === 'string' && name in target) return target[name];
