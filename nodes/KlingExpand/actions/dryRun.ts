@@ -21,14 +21,12 @@ export async function execute(
 	const callbackMode =
 		operation === 'submitAndWait' &&
 		this.getNodeParameter('waitMode', itemIndex, 'poll') === 'callback';
-	const prepared = await prepareCreate(
-		this,
-		itemIndex,
-		batch,
-		callbackMode ? SET_AT_RUN_TIME : undefined,
-		callbackMode ? SET_AT_RUN_TIME : undefined,
-	);
+	const prepared = await prepareCreate(this, itemIndex, batch);
 	const request = prepared.preview();
+	if (callbackMode) {
+		request.callback_url = SET_AT_RUN_TIME;
+		request.external_task_id = SET_AT_RUN_TIME;
+	}
 	return [
 		{
 			json: {
