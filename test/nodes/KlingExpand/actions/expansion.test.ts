@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { INode } from 'n8n-workflow';
 import sharp from 'sharp';
 
-import { runWorkflow } from '../../../harness/engine';
+import { NODE_TYPES, runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import {
 	binaryItem,
@@ -303,5 +307,54 @@ describe('dry run', () => {
 		);
 		expect(dry.error?.message).toMatch(/Up Expansion Ratio is 2.4/);
 		expect(sim.requests).toHaveLength(0);
+	});
+});
+
+describe('examples/ad-canvas-1200x628.json', () => {
+	const example = JSON.parse(
+		readFileSync(join(__dirname, '../../../../examples/ad-canvas-1200x628.json'), 'utf8'),
+	) as { nodes: INode[] };
+	const expandNode = example.nodes.find((node) => node.type === NODE_TYPES.expand)!;
+	const resizeNode = example.nodes.find((node) => node.type === 'n8n-nodes-base.editImage')!;
+
+	/** The example's Kling Expand node as saved, run in the engine against the simulator. */
+	async function runExample(width: number, height: number) {
+		const sim = simulator();
+		const { options, ...saved } = expandNode.parameters as { options: object };
+		const result = await runWorkflow(
+			expandWorkflow({ ...saved, options: { ...options, ...FAST_WAIT } } as never, {
+				typeVersion: expandNode.typeVersion,
+			}),
+			{
+				startNode: EXPAND_NODE,
+				input: [binaryItem(await testImage(width, height))],
+				credentials: simulatorCredentials(sim.url),
+			},
+		);
+		expect(result.error).toBeUndefined();
+		const [item] = result.output(EXPAND_NODE);
+		return { json: item.json, size: await raw(Buffer.from(item.binary!.data.data, 'base64')) };
+	}
+
+	it('makes exactly 1200×628 from a photo that fits', async () => {
+		const { json, size } = await runExample(600, 500);
+		expect([size.width, size.height]).toEqual([1200, 628]);
+		expect(json.expansion).toMatchObject({ exact: true, original_x: 0 });
+	});
+
+	it('makes the 1200×628 shape from a larger photo, and the Edit Image step resizes to the size asked for', async () => {
+		const { json, size } = await runExample(1000, 1000);
+		expect([size.width, size.height]).toEqual([1911, 1000]);
+		expect(json.expansion).toMatchObject({
+			exact: false,
+			requested_width: 1200,
+			requested_height: 628,
+		});
+		expect(resizeNode.parameters).toMatchObject({
+			operation: 'resize',
+			width: '={{ $json.expansion.requested_width }}',
+			height: '={{ $json.expansion.requested_height }}',
+			resizeOption: 'ignoreAspectRatio',
+		});
 	});
 });
