@@ -22,7 +22,9 @@ export class KlingExpand implements INodeType {
 		name: 'klingExpand',
 		icon: { light: 'file:../../icons/kling.svg', dark: 'file:../../icons/kling.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		// 1.1: new nodes default to the smallest canvas for a target aspect ratio (Canvas Area);
+		// version 1 nodes keep the area multiplier they were saved with.
+		version: [1, 1.1],
 		// One string literal, as n8n's lint rules read it; the backslash only continues it on the next
 		// line.
 		subtitle:
@@ -33,7 +35,10 @@ listTasks: "List Tasks" }[$parameter["operation"]] }}',
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'klingApi', required: true }],
+		// A dry run sends nothing, so it needs no credential.
+		credentials: [
+			{ name: 'klingApi', required: true, displayOptions: { hide: { dryRun: [true] } } },
+		],
 		// The resume webhook of Submit and Wait's callback mode, shaped like n8n's Wait node's.
 		webhooks: [
 			{

@@ -13,6 +13,13 @@ const FIELD_LABELS: Record<string, string> = {
 	imageBase64: 'Image (Base64)',
 	imageUrl: 'Image URL',
 	externalTaskId: 'External Task ID',
+	canvasSize: 'Canvas Size',
+	horizontalPosition: 'Horizontal Position',
+	verticalPosition: 'Vertical Position',
+	upPixels: 'Up Pixels',
+	downPixels: 'Down Pixels',
+	leftPixels: 'Left Pixels',
+	rightPixels: 'Right Pixels',
 };
 
 /**

@@ -125,6 +125,26 @@ export const cliChecks: Check[] = [
 		},
 	},
 	{
+		name: 'dry run (node version 1.1, no credential): the request it would send, nothing sent',
+		async run({ n8n, simulator, workflows }) {
+			const requestsBefore = simulator.requests.length;
+			const outcome = await executeOk(n8n.execute.bind(n8n), workflows.dryRun.id);
+			const [item] = expectCount(nodeItems(outcome, 'Dry Run 1200x628'), 1, 'output items');
+			if (simulator.requests.length !== requestsBefore)
+				throw new Error(`${simulator.requests.length - requestsBefore} request(s) reached Kling`);
+			const request = item.json.request as Record<string, unknown>;
+			const expansion = item.json.expansion as Record<string, unknown>;
+			// 800×600 at the left edge of 1200×628: all 400 new columns on the right, 14 rows above and below.
+			const expected = { left_expansion_ratio: 0, right_expansion_ratio: 0.5, n: 1 };
+			for (const [field, value] of Object.entries(expected))
+				if (request[field] !== value)
+					throw new Error(`request.${field} is ${String(request[field])}, expected ${value}`);
+			if (expansion.exact !== true || expansion.expected_width !== 1200)
+				throw new Error(`expansion is ${JSON.stringify(expansion)}; expected exactly 1200×628`);
+			return `dry_run ${String(item.json.dry_run)}; up/down ${String(request.up_expansion_ratio)}, left/right 0 / 0.5, exact 1200×628; no request to Kling (${executeSeconds(outcome)})`;
+		},
+	},
+	{
 		name: "failed task: the error carries Kling's reason and the task_id",
 		async run({ n8n, simulator, workflows }) {
 			const reason = 'Image review failed: the input violates the content policy (simulated)';

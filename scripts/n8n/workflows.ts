@@ -66,6 +66,7 @@ export interface TestWorkflows {
 	getTask: WorkflowFile;
 	invalidRatio: WorkflowFile;
 	failedTask: WorkflowFile;
+	dryRun: WorkflowFile;
 	submitWithCallback: WorkflowFile;
 	triggerToSlack: WorkflowFile;
 	callbackInQueueMode: WorkflowFile;
@@ -125,6 +126,20 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 		]),
 		failedTask: chain('testFailedTask', 'Kling Expand: task that fails', inputFile, [
 			expandNode('Expand', { prompt: FAILING_PROMPT }),
+		]),
+		// A new node (version 1.1) with Dry Run on and no credential at all.
+		dryRun: chain('testDryRun', 'Kling Expand: dry run, 1200x628, no credential', inputFile, [
+			{
+				...expandNode('Dry Run 1200x628', {
+					operation: 'submit',
+					dryRun: true,
+					expansionMode: 'canvasSize',
+					canvasSize: '1200x628',
+					placement: 'left',
+				}),
+				typeVersion: 1.1,
+				credentials: undefined,
+			},
 		]),
 		callbackInQueueMode: callbackInQueueMode(),
 	};

@@ -1,13 +1,8 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
-import {
-	IMAGE_LIMITS,
-	MAX_AREA_MULTIPLIER,
-	MAX_IMAGES_PER_TASK,
-	MAX_PROMPT_LENGTH,
-	MAX_RATIO,
-} from '../../shared/kling';
+import { IMAGE_LIMITS, MAX_IMAGES_PER_TASK, MAX_PROMPT_LENGTH } from '../../shared/kling';
+import { expansionFields } from './expansion';
 
 /**
  * Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for.
@@ -66,58 +61,7 @@ export const createFields: INodeProperties[] = [
 		displayOptions: { show: { imageSource: ['base64'] } },
 		description: 'A PNG or JPEG encoded as base64',
 	},
-	{
-		displayName: 'Expansion Mode',
-		name: 'expansionMode',
-		type: 'options',
-		noDataExpression: true,
-		options: [
-			{
-				name: 'Target Aspect Ratio',
-				value: 'aspectRatio',
-				description: 'Grow the canvas to a shape, e.g. 16:9, centred on the original',
-			},
-			{
-				name: 'Ratios per Side',
-				value: 'ratios',
-				description: 'Say how far to grow each side, as a multiple of the original',
-			},
-		],
-		default: 'aspectRatio',
-	},
-	{
-		displayName: 'Target Aspect Ratio',
-		name: 'targetAspectRatio',
-		type: 'string',
-		default: '16:9',
-		placeholder: '16:9',
-		displayOptions: { show: { expansionMode: ['aspectRatio'] } },
-		description:
-			'Width:height of the new canvas, such as 16:9, 9:16, 1:1, 4:3, or a decimal such as 1.7778',
-	},
-	{
-		displayName: 'Area Multiplier',
-		name: 'areaMultiplier',
-		type: 'number',
-		typeOptions: { minValue: 1, maxValue: MAX_AREA_MULTIPLIER, numberPrecision: 2 },
-		default: 2,
-		displayOptions: { show: { expansionMode: ['aspectRatio'] } },
-		description: `The new canvas area as a multiple of the original (at most ${MAX_AREA_MULTIPLIER})`,
-	},
-	...(['up', 'down', 'left', 'right'] as const).map(
-		(side): INodeProperties => ({
-			displayName: `${side[0].toUpperCase()}${side.slice(1)} Expansion Ratio`,
-			name: `${side}ExpansionRatio`,
-			type: 'number',
-			typeOptions: { minValue: 0, maxValue: MAX_RATIO, numberPrecision: 4 },
-			default: 0.25,
-			displayOptions: { show: { expansionMode: ['ratios'] } },
-			description:
-				`How far to grow the ${side} side, as a multiple of the original ` +
-				`${side === 'up' || side === 'down' ? 'height' : 'width'} (0–${MAX_RATIO}; the whole canvas ` +
-				`may be at most ${MAX_AREA_MULTIPLIER}× the original area)`,
-		}),
-	),
+	...expansionFields,
 	{
 		displayName: 'Prompt',
 		name: 'prompt',
@@ -136,6 +80,16 @@ export const createFields: INodeProperties[] = [
 		description:
 			`How many variants to generate (1–${MAX_IMAGES_PER_TASK}). Each one holds one of the ` +
 			"account's concurrency slots while it runs.",
+	},
+	{
+		displayName: 'Dry Run',
+		name: 'dryRun',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to only read and check the image and output what would be sent (the four ratios, ' +
+			'where the original sits, the expected canvas size, n and every other field) without ' +
+			'sending anything to Kling. Free, and needs no credential: use it to plan or preview.',
 	},
 ];
 

@@ -19,6 +19,8 @@ export interface CheckedImage {
 	 * rejects).
 	 */
 	bodyValue: () => Promise<string>;
+	/** What a dry run shows for the `image` field: the URL, or a summary instead of the bytes. */
+	preview: string;
 }
 
 /** Strips a pasted `data:image/png;base64,` prefix and whitespace, and decodes. */
@@ -66,6 +68,10 @@ function headerDecided(bytes: Buffer): boolean {
 	}
 }
 
+/** The base64 a create would carry, described rather than copied into a dry run's output. */
+const bytesPreview = (info: ImageInfo, byteLength: number, source: string) =>
+	`<base64 of the ${info.width}×${info.height} image in ${source}, ${byteLength} bytes>`;
+
 /**
  * Reads and checks the item's image from binary data, base64 text or a URL, before anything is paid
  * for.
@@ -84,6 +90,7 @@ export async function readImageInput(
 		// Read again at send time rather than hold every item's base64 for the whole batch.
 		return {
 			info,
+			preview: bytesPreview(info, bytes.length, `binary field "${property}"`),
 			bodyValue: async () =>
 				(await ctx.helpers.getBinaryDataBuffer(itemIndex, property)).toString('base64'),
 		};
@@ -92,7 +99,11 @@ export async function readImageInput(
 		const text = ctx.getNodeParameter('imageBase64', itemIndex) as string;
 		const bytes = decodeBase64Image(text, 'imageBase64');
 		const info = checkBytes(bytes, 'imageBase64', bytes.length);
-		return { info, bodyValue: async () => bytes.toString('base64') };
+		return {
+			info,
+			bodyValue: async () => bytes.toString('base64'),
+			preview: bytesPreview(info, bytes.length, 'Image (Base64)'),
+		};
 	}
 	const url = String(ctx.getNodeParameter('imageUrl', itemIndex)).trim();
 	const head = await fetchBytes(ctx, url, {
@@ -106,7 +117,7 @@ export async function readImageInput(
 	// decided by the head.
 	const fromHead = readHeaderOrReason(head.bytes);
 	if (typeof fromHead !== 'string' || head.bytes.length < HEADER_BYTES)
-		return { info: checkBytes(head.bytes, 'imageUrl'), bodyValue: async () => url };
+		return { info: checkBytes(head.bytes, 'imageUrl'), bodyValue: async () => url, preview: url };
 	const whole = await fetchBytes(ctx, url, {
 		maxBytes: IMAGE_LIMITS.maxBytes,
 		atLimit: 'fail',
@@ -116,5 +127,6 @@ export async function readImageInput(
 	return {
 		info: checkBytes(whole.bytes, 'imageUrl', whole.bytes.length),
 		bodyValue: async () => url,
+		preview: url,
 	};
 }

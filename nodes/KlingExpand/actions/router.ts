@@ -9,6 +9,7 @@ import { mapSettled } from '../helpers/concurrency';
 import { WaitTimeoutError } from '../helpers/polling';
 import type { Batch, ItemOutcome, ItemRun } from './batch';
 import { createBatch } from './batch';
+import * as dryRun from './dryRun';
 import * as getTask from './getTask.operation';
 import * as listTasks from './listTasks.operation';
 import * as submit from './submit.operation';
@@ -134,8 +135,13 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		operationName === 'submitAndWait' &&
 		this.getNodeParameter('waitMode', 0, 'poll') === 'callback';
 	const asTool = callbackMode && this.isToolExecution?.() === true;
-	const operation: Operation | undefined =
-		callbackMode && !asTool
+	// Read from the first item, like Wait Mode: one run is either real or a dry run.
+	const isDryRun =
+		(operationName === 'submit' || operationName === 'submitAndWait') &&
+		this.getNodeParameter('dryRun', 0, false) === true;
+	const operation: Operation | undefined = isDryRun
+		? { execute: dryRun.execute, parallel: true }
+		: callbackMode && !asTool
 			? { ...submitAndWait.callbackMode, parallel: true }
 			: operations[operationName];
 	if (!operation)
@@ -180,7 +186,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	}
 	if (operation.finish) return await operation.finish.call(this, batch, outcomes);
 	const output = outcomes.flatMap((outcome) => outcome.items);
-	if (asTool)
+	if (asTool && !isDryRun)
 		for (const item of output)
 			Object.assign(item.json, { wait_mode: 'poll', wait_mode_note: TOOL_FALLBACK_NOTE });
 	return [output];
