@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { nothingToRegister } from '../shared/webhookLifecycle';
+import { refuseUnverifiableTrigger } from './activation';
 import {
 	acknowledge,
 	downloadedItems,
@@ -42,8 +42,7 @@ export class KlingExpandTrigger implements INodeType {
 		properties: triggerProperties,
 	};
 
-	/** Kling has nothing to register: the callback URL travels with each task. */
-	webhookMethods = { default: nothingToRegister };
+	webhookMethods = { default: refuseUnverifiableTrigger };
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const callback = presentedCallback(this);
