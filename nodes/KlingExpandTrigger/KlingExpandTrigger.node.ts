@@ -31,7 +31,10 @@ export class KlingExpandTrigger implements INodeType {
 		version: [1, 2],
 		defaultVersion: 2,
 		subtitle: '={{ ($parameter["statuses"] || []).join(", ") }}',
-		description: 'Starts the workflow when Kling reports an image expansion task',
+		// n8n's nodes panel lists this trigger and Kling Expand as one entry, under this description.
+		description:
+			'Expand (outpaint) images with Kling AI; the trigger starts a workflow when Kling reports ' +
+			'an expansion task',
 		defaults: { name: 'Kling Expand Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
