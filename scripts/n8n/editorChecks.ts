@@ -2,7 +2,7 @@
  * A new user's journeys through n8n's editor, each a check that asserts on what the page shows.
  * `npm run test:editor` (editor.ts) runs them in order against one n8n with the package installed.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Locator, Page } from 'playwright-core';
@@ -45,6 +45,8 @@ export const SEARCH_WORDS = [
 const ENTRY = 'Kling Expand';
 const UI_CREDENTIAL = 'Kling (made in the editor)';
 const NO_SECRET_CREDENTIAL = 'Kling without signing secret';
+/** The files folder of n8n's Docker image, which the examples use. */
+const DOCKER_FILES_DIR = '/home/node/.n8n-files';
 
 const search: EditorCheck = {
 	name: `the nodes panel finds Kling Expand and its trigger by ${SEARCH_WORDS.map((word) => `"${word}"`).join(', ')}, in the trigger panel and in "What happens next?"`,
@@ -232,7 +234,7 @@ const triggerPublish: EditorCheck = {
 		await page.getByTestId('canvas-plus-button').click();
 		await searchNodes(page, 'kling');
 		await nodeItem(page, ENTRY).click();
-		await page.getByTestId('node-creator').getByText('Kling Expand Trigger').first().click();
+		await page.getByTestId('node-creator').getByText('On new Kling Expand event').first().click();
 		await page.getByTestId('ndv').waitFor();
 		await chooseCredential(page, NO_SECRET_CREDENTIAL);
 		const notice = await page
@@ -276,15 +278,18 @@ const triggerPublish: EditorCheck = {
 				`expected exactly one execution, found ${final.length} (${executions.length} at first)`,
 			);
 		await page.goto(`${baseUrl}/workflow/${workflowId}/executions`);
-		const rows = page
-			.getByTestId('execution-details')
-			.or(page.locator('[data-test-id^="execution-"]'));
-		await page
-			.getByText(/Succeeded|Success/)
+		const list = page.getByTestId('current-executions-list');
+		await list
+			.getByText(/Succeeded/)
 			.first()
 			.waitFor({ timeout: 30_000 });
+		const rows = await list.locator('[data-test-id^="execution-details-"]').count();
+		if (rows !== 1) throw new Error(`the Executions list shows ${rows} executions, not 1`);
+		const checklist = page.getByTestId('suggested-actions-close');
+		if (await checklist.isVisible().catch(() => false)) await checklist.click();
 		await shot('trigger-executions');
-		return `refused: "${refusal.slice(0, 90)}…"; notice: "${notice.slice(0, 40)}…"; published; 1 execution (${await rows.count()} rows shown)`;
+		const shown = (await list.innerText()).replace(/\s+/g, ' ');
+		return `notice before publishing: "…${notice.slice(-60)}"; refused: "${refusal.replace(/\s+/g, ' ').slice(0, 120)}…"; published; the Executions list shows one: ${shown}`;
 	},
 };
 
@@ -296,31 +301,45 @@ const examples: EditorCheck = {
 			await newWorkflow(page, baseUrl);
 			await page.getByTestId('workflow-import-input').setInputFiles(join(EXAMPLES_DIR, file));
 			await page.getByTestId('canvas-node').first().waitFor({ timeout: 30_000 });
+			const workflow = JSON.parse(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as {
+				nodes: { name: string; type: string }[];
+			};
+			for (const node of workflow.nodes.filter((node) => !node.type.endsWith('stickyNote')))
+				await page
+					.locator(`[data-test-id="canvas-node"][data-node-name="${node.name}"]`)
+					.waitFor({ timeout: 10_000 });
 			await page.waitForTimeout(1000);
 			await shot(`example-${file.replace(/\.json$/, '')}`);
 		}
-		// The last import open is not the local one: import it again and run it.
+		// local-image-to-disk, with the one change its sticky note names for n8n outside Docker: the
+		// files folder (here the one N8N_RESTRICT_FILE_ACCESS_TO names) instead of Docker's.
 		await newWorkflow(page, baseUrl);
 		await page
 			.getByTestId('workflow-import-input')
 			.setInputFiles(join(EXAMPLES_DIR, 'local-image-to-disk.json'));
 		await page.getByTestId('canvas-node').first().waitFor({ timeout: 30_000 });
+		// The sticky note names the folder to change.
+		await page
+			.getByTestId('canvas')
+			.getByText(DOCKER_FILES_DIR)
+			.first()
+			.waitFor({ timeout: 10_000 });
 		await openNodeNamed(page, 'Read Image');
-		await fillParameter(page, 'fileSelector', join(filesDir, 'kling', 'input.png'));
+		await replaceInParameter(page, 'fileSelector', DOCKER_FILES_DIR, filesDir);
 		await closeNode(page);
 		await openNodeNamed(page, 'Write Expanded Image');
-		await fillParameter(
-			page,
-			'fileName',
-			`=${join(filesDir, 'kling')}/expanded_{{ $json.image.file_name }}`,
-		);
+		await replaceInParameter(page, 'fileName', DOCKER_FILES_DIR, filesDir);
 		await closeNode(page);
 		await openNodeNamed(page, 'Expand to 16:9');
 		await chooseCredential(page, UI_CREDENTIAL);
 		await closeNode(page);
 		await executeWorkflow(page);
 		await waitForNodeSuccess(page, 'Write Expanded Image');
-		return `imported ${files.join(', ')}; local-image-to-disk ran`;
+		const written = readdirSync(join(filesDir, 'kling')).filter((name) =>
+			name.startsWith('expanded_'),
+		);
+		if (written.length === 0) throw new Error('local-image-to-disk wrote no expanded_ file');
+		return `imported ${files.join(', ')}; local-image-to-disk ran after the sticky note's change and wrote ${written.join(', ')}`;
 	},
 };
 
@@ -400,6 +419,37 @@ async function fillParameter(page: Page, name: string, value: string): Promise<v
 	await page.keyboard.press('Tab');
 }
 
+/** Edits a field's value as a user would: `from` replaced by `to` in what the field shows. */
+async function replaceInParameter(
+	page: Page,
+	name: string,
+	from: string,
+	to: string,
+): Promise<void> {
+	const field = page.getByTestId('ndv').getByTestId(`parameter-input-${name}`);
+	const input = field.locator('input, textarea').first();
+	if (await input.isVisible().catch(() => false)) {
+		const value = await input.inputValue();
+		if (!value.includes(from)) throw new Error(`${name} is "${value}", without ${from}`);
+		await input.fill(value.replace(from, to));
+	} else {
+		// An expression: n8n shows it in a code editor.
+		const editor = field.locator('[contenteditable="true"]').first();
+		const value = await editor.innerText();
+		if (!value.includes(from)) throw new Error(`${name} is "${value}", without ${from}`);
+		await editor.click();
+		await page.keyboard.press('ControlOrMeta+a');
+		await page.keyboard.press('Delete');
+		// Typing `{{` makes the editor add the closing `}}` itself.
+		await page.keyboard.type(value.replace(from, to).replace(/\}\}/g, ''));
+		// The editor commits what was typed after a pause.
+		await page.waitForTimeout(1000);
+		const now = await editor.innerText();
+		if (!now.includes(to)) throw new Error(`${name} shows "${now}" after the edit`);
+	}
+	await page.keyboard.press('Tab');
+}
+
 async function chooseParameterOption(page: Page, name: string, option: string): Promise<void> {
 	await page.getByTestId('ndv').getByTestId(`parameter-input-${name}`).click();
 	await dropdownOption(page, option).click();
@@ -433,12 +483,26 @@ async function openNodeNamed(page: Page, name: string): Promise<void> {
 }
 
 async function executeWorkflow(page: Page): Promise<void> {
+	// Messages from an earlier run would be read as this run's.
+	for (const close of await page.locator('.el-notification__closeBtn:visible').all())
+		await close.click().catch(() => undefined);
 	await page.getByTestId('execute-workflow-button').click();
 }
 
+/** Waits for the node's success mark; fails at once with the editor's message if a node fails. */
 async function waitForNodeSuccess(page: Page, name: string, timeout = 90_000): Promise<void> {
-	const node = page.locator(`[data-test-id="canvas-node"][data-node-name="${name}"]`);
-	await node.getByTestId('canvas-node-status-success').waitFor({ timeout });
+	const success = page
+		.locator(`[data-test-id="canvas-node"][data-node-name="${name}"]`)
+		.getByTestId('canvas-node-status-success');
+	const problem = page.locator('.el-notification').filter({ hasText: /^Problem/ });
+	await success.or(problem).first().waitFor({ timeout });
+	if (
+		await problem
+			.first()
+			.isVisible()
+			.catch(() => false)
+	)
+		throw new Error(`the editor says: ${(await problem.first().innerText()).replace(/\s+/g, ' ')}`);
 }
 
 async function newCredential(page: Page, baseUrl: string, name: string): Promise<Locator> {
