@@ -175,12 +175,17 @@ const badInput: EditorCheck = {
 		const message = output.getByText(/200×200 px/).first();
 		await message.waitFor({ timeout: 60_000 });
 		const text = await output.innerText();
-		for (const part of ['Input binary field "data"', '200×200 px', 'at least 300 px'])
+		for (const part of [
+			'Input binary field "data"',
+			'200×200 px',
+			'at least 300 px',
+			'Nothing was sent to Kling',
+		])
 			if (!text.includes(part))
 				throw new Error(`the error does not show "${part}":\n${text.slice(0, 800)}`);
 		await shot('node-error-small-image');
 		await closeNode(page);
-		return 'shows: Input binary field "data" is 200×200 px; … at least 300 px';
+		return 'shows: Input binary field "data" is 200×200 px; … at least 300 px. Nothing was sent to Kling…';
 	},
 };
 
