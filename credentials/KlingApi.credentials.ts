@@ -10,6 +10,36 @@ import { COMETAPI_HOST, KLING_HOSTS } from '../nodes/shared/endpoint';
 import { signKlingJwt } from '../nodes/shared/jwt';
 import { MIN_SECRET_BYTES, signingSecretProblem } from '../nodes/shared/signingSecret';
 
+/**
+ * What the credential test says instead of n8n's bare status text ("Unauthorized"): which field to
+ * check. n8n matches these on the HTTP status alone (Kling answers 1000–1004 with 401), so each
+ * message names the fields of both providers.
+ */
+const CREDENTIAL_TEST_FAILURES: Array<[number, string]> = [
+	[
+		401,
+		'The key was refused (HTTP 401). Kling (Direct): check the Access Key and Secret Key (or the ' +
+			'API Key, with Authentication: API Key) and that the Region is the one the keys were made ' +
+			"in; if they are right, check this machine's clock (tokens are signed with it). CometAPI: " +
+			'check the CometAPI Key, and that Provider is CometAPI.',
+	],
+	[
+		403,
+		'The key has no access to the image expansion API (HTTP 403): check the permissions of the ' +
+			'account in the Kling console, or the Provider.',
+	],
+	[
+		404,
+		'Nothing answered at this address (HTTP 404): check the Region, and the Base URL Override ' +
+			"(the host only, e.g. https://api-singapore.klingai.com, or empty for the provider's own).",
+	],
+	[
+		429,
+		'The key works but the account cannot be used (HTTP 429: arrears, used-up resource pack, IP ' +
+			'whitelist or rate limit): check the account in the Kling or CometAPI console.',
+	],
+];
+
 export class KlingApi implements ICredentialType {
 	name = 'klingApi';
 
@@ -175,16 +205,10 @@ export class KlingApi implements ICredentialType {
 			qs: { pageNum: 1, pageSize: 1 },
 			method: 'GET',
 		},
-		rules: [
-			{
-				type: 'responseSuccessBody',
-				properties: {
-					key: 'code',
-					value: 1002,
-					message: 'Kling refused the key: check the API key, or the access key and secret key',
-				},
-			},
-		],
+		rules: CREDENTIAL_TEST_FAILURES.map(([status, message]) => ({
+			type: 'responseCode' as const,
+			properties: { value: status, message },
+		})),
 	};
 }
 

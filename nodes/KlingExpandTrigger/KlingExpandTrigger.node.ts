@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { nothingToRegister } from '../shared/webhookLifecycle';
+import { refuseUnverifiableTrigger } from './activation';
 import {
 	acknowledge,
 	downloadedItems,
@@ -31,7 +31,10 @@ export class KlingExpandTrigger implements INodeType {
 		version: [1, 2],
 		defaultVersion: 2,
 		subtitle: '={{ ($parameter["statuses"] || []).join(", ") }}',
-		description: 'Starts the workflow when Kling reports an image expansion task',
+		// n8n's nodes panel lists this trigger and Kling Expand as one entry, under this description.
+		description:
+			'Expand (outpaint) images with Kling AI; the trigger starts a workflow when Kling reports ' +
+			'an expansion task',
 		defaults: { name: 'Kling Expand Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
@@ -42,8 +45,7 @@ export class KlingExpandTrigger implements INodeType {
 		properties: triggerProperties,
 	};
 
-	/** Kling has nothing to register: the callback URL travels with each task. */
-	webhookMethods = { default: nothingToRegister };
+	webhookMethods = { default: refuseUnverifiableTrigger };
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const callback = presentedCallback(this);

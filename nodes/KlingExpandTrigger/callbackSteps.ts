@@ -1,4 +1,9 @@
-import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IHookFunctions,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
 
 import { taskOutputItems } from '../shared/output';
 import type { KlingTask } from '../shared/task';
@@ -6,7 +11,7 @@ import { DEFAULT_POLICY } from '../shared/transport/retry';
 import { TOKEN_HEADER } from './description';
 import { DeliveryMemory } from './helpers/deliveries';
 import { originsNotAllowed, parseHostList } from './helpers/downloadHosts';
-import type { PresentedCallback } from './helpers/verification';
+import type { PresentedCallback, VerificationPlan } from './helpers/verification';
 import { checkCallback, verificationPlan } from './helpers/verification';
 
 // The steps of the trigger's webhook() that need n8n's webhook context; the decisions themselves
@@ -26,12 +31,7 @@ export async function verify(
 	context: IWebhookFunctions,
 	callback: PresentedCallback,
 ): Promise<{ valid: true; unverified: boolean } | { valid: false; reason: string }> {
-	const plan = verificationPlan({
-		version: context.getNode().typeVersion,
-		verification: context.getNodeParameter('verification', 'signature') as string,
-		verifySignature: context.getNodeParameter('verifySignature', true) as boolean,
-		sharedToken: context.getNodeParameter('sharedToken', '') as string,
-	});
+	const plan = configuredPlan(context);
 	const secret = 'signature' in plan && plan.signature ? await signingSecret(context) : '';
 	if (secret === undefined)
 		return {
@@ -42,6 +42,16 @@ export async function verify(
 	return verdict.valid
 		? { valid: true, unverified: 'unverified' in plan && plan.unverified }
 		: verdict;
+}
+
+/** The checks the trigger's settings call for (read the same way at activation and per callback). */
+export function configuredPlan(context: IHookFunctions | IWebhookFunctions): VerificationPlan {
+	return verificationPlan({
+		version: context.getNode().typeVersion,
+		verification: context.getNodeParameter('verification', 'signature') as string,
+		verifySignature: context.getNodeParameter('verifySignature', true) as boolean,
+		sharedToken: context.getNodeParameter('sharedToken', '') as string,
+	});
 }
 
 /**
@@ -116,7 +126,9 @@ export function presentedCallback(context: IWebhookFunctions): PresentedCallback
  * The credential's Callback Signing Secret ('' when it has none), or undefined when no credential
  * is selected.
  */
-async function signingSecret(context: IWebhookFunctions): Promise<string | undefined> {
+export async function signingSecret(
+	context: IHookFunctions | IWebhookFunctions,
+): Promise<string | undefined> {
 	try {
 		return String((await context.getCredentials('klingApi')).webhookSecret ?? '');
 	} catch {

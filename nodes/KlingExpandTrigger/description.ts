@@ -61,7 +61,8 @@ const verificationProperties: INodeProperties[] = [
 	{
 		displayName:
 			'Only callbacks signed with the Callback Signing Secret of the chosen credential start the ' +
-			"workflow. A credential without a secret makes every callback fail with 401 (see n8n's log).",
+			'workflow. The credential must have that secret (whsec_… from the Kling console): without ' +
+			'it, publishing the workflow is refused.',
 		name: 'signatureNotice',
 		type: 'notice',
 		default: '',
@@ -112,9 +113,9 @@ const verificationProperties: INodeProperties[] = [
 	},
 	{
 		displayName:
-			'No check is set: every callback is refused (401) until you set a Shared Token or turn ' +
-			'Verify Kling Signature on. To accept unverified callbacks, add a new Kling Expand Trigger ' +
-			'and choose Verification: None.',
+			'No check is set: publishing is refused, and every callback is refused (401), until you set ' +
+			'a Shared Token or turn Verify Kling Signature on. To accept unverified callbacks, add a new ' +
+			'Kling Expand Trigger and choose Verification: None.',
 		name: 'noCheckNotice',
 		type: 'notice',
 		default: '',

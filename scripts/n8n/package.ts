@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { PACKAGE_NAME, REPO_ROOT, npmCliPath } from './config';
@@ -21,55 +21,36 @@ export async function buildAndPack(destination: string): Promise<string> {
 }
 
 /**
- * Installs the tarball exactly as n8n's CommunityPackagesService.downloadPackage does (n8n 2.41):
- * unpack into `<user folder>/.n8n/nodes/node_modules/<name>`, drop dev, peer and optional dependencies
- * from its package.json, `npm install` there with n8n's flags, then record it in `nodes/package.json`.
- * Only the `npm pack` step differs: ours is local instead of from the registry.
+ * Installs the tarball with the README's by-hand commands, as written: its ```bash block under
+ * "**By hand**" runs in bash with HOME set to the user folder (so `~/.n8n/nodes` is the folder n8n
+ * reads with N8N_USER_FOLDER set) and Node 24 first on PATH, the package name replaced by the
+ * tarball's path. Fails if the nodes folder then holds anything but this package.
  */
 export async function installCommunityPackage(
 	userFolder: string,
 	tarball: string,
 	runtime: Runtime,
 ): Promise<string> {
-	const nodesDir = join(userFolder, '.n8n', 'nodes');
-	const packageDir = join(nodesDir, 'node_modules', PACKAGE_NAME);
-	mkdirSync(packageDir, { recursive: true });
-	await runOrThrow('tar', ['-xzf', tarball, '-C', packageDir, '--strip-components=1']);
+	const commands = readmeInstallCommands().replaceAll(PACKAGE_NAME, tarball);
+	mkdirSync(userFolder, { recursive: true });
+	await runOrThrow('bash', ['-euo', 'pipefail', '-c', commands], {
+		cwd: userFolder,
+		env: { ...runtime.env, HOME: userFolder },
+	});
+	const modulesDir = join(userFolder, '.n8n', 'nodes', 'node_modules');
+	const installed = readdirSync(modulesDir).filter((name) => !name.startsWith('.'));
+	if (installed.join() !== PACKAGE_NAME)
+		throw new Error(
+			`the README's install command put ${installed.join(', ')} in ${modulesDir}; expected ${PACKAGE_NAME} alone`,
+		);
+	return join(modulesDir, PACKAGE_NAME);
+}
 
-	const packageJsonPath = join(packageDir, 'package.json');
-	const packageJson = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as Record<
-		string,
-		unknown
-	> & { version: string };
-	for (const field of ['devDependencies', 'peerDependencies', 'optionalDependencies'])
-		delete packageJson[field];
-	writeFileSync(packageJsonPath, JSON.stringify(packageJson, null, 2));
-	await runOrThrow(
-		runtime.node,
-		[
-			npmCliPath(),
-			'install',
-			'--audit=false',
-			'--fund=false',
-			'--bin-links=false',
-			'--install-strategy=shallow',
-			'--ignore-scripts=true',
-			'--package-lock=false',
-		],
-		{ cwd: packageDir, env: runtime.env },
-	);
-
-	writeFileSync(
-		join(nodesDir, 'package.json'),
-		JSON.stringify(
-			{
-				name: 'installed-nodes',
-				private: true,
-				dependencies: { [PACKAGE_NAME]: packageJson.version },
-			},
-			null,
-			2,
-		),
-	);
-	return packageDir;
+/** The README's by-hand install commands: the first ```bash block after the "**By hand**" line. */
+export function readmeInstallCommands(): string {
+	const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+	const block = /^\*\*By hand\*\*[^\n]*\n+```bash\n([\s\S]*?)\n```/m.exec(readme);
+	if (!block?.[1].includes(`npm install`))
+		throw new Error('README.md has no ```bash block with `npm install` after its **By hand** line');
+	return block[1];
 }

@@ -195,8 +195,10 @@ function checkN8nSection(packageDir: string): string[] {
 }
 
 /**
- * The repository URL is named once, in package.json (homepage, repository, bugs share it); the credential's
- * documentationUrl is the README's Credentials section on the package's npm page, which exists once published.
+ * The repository URL is named once, in package.json (homepage, repository, bugs share it). Every
+ * documentation link (the credential's documentationUrl, each node codex's primary and credential
+ * documentation) is a section of the README on the package's npm page, which exists once published:
+ * `https://www.npmjs.com/package/<name>#<anchor>`, the anchor one of the README's headings.
  */
 function checkLinks(packageDir: string): string[] {
 	const pkg = readJson(join(packageDir, 'package.json')) as {
@@ -204,6 +206,7 @@ function checkLinks(packageDir: string): string[] {
 		homepage?: string;
 		repository?: { url?: string };
 		bugs?: { url?: string };
+		n8n?: { nodes?: string[] };
 	};
 	const problems: string[] = [];
 	const repository = /^git\+(https:\/\/github\.com\/[\w.-]+\/[\w.-]+)\.git$/.exec(
@@ -219,22 +222,53 @@ function checkLinks(packageDir: string): string[] {
 		if (pkg.bugs?.url !== `${repository}/issues`)
 			problems.push(`bugs.url is "${pkg.bugs?.url}"; expected ${repository}/issues`);
 	}
-	const expectedDocs = `https://www.npmjs.com/package/${pkg.name}#credentials`;
+	const readmeAnchors = readmeHeadingAnchors(readFileSync(join(packageDir, 'README.md'), 'utf8'));
+	const docsPage = `https://www.npmjs.com/package/${pkg.name}#`;
+	const checkDocsLink = (where: string, url: string | undefined, anchor?: string) => {
+		const found = url?.startsWith(docsPage) ? url.slice(docsPage.length) : undefined;
+		if (found === undefined || (anchor !== undefined && found !== anchor))
+			problems.push(`${where} is "${url}"; expected ${docsPage}${anchor ?? '<README heading>'}`);
+		else if (!readmeAnchors.has(found))
+			problems.push(`${where} links to #${found}, which no README.md heading makes`);
+	};
+
 	const credentialFile = join(packageDir, 'dist', 'credentials', 'KlingApi.credentials.js');
 	const { KlingApi } = require(credentialFile) as {
 		KlingApi: new () => { documentationUrl?: string };
 	};
-	const documentationUrl = new KlingApi().documentationUrl;
-	if (documentationUrl !== expectedDocs)
-		problems.push(
-			`the credential's documentationUrl is "${documentationUrl}"; expected ${expectedDocs}`,
-		);
-	// npm (like GitHub) makes the anchor from the heading text.
-	if (!/^## Credentials$/m.test(readFileSync(join(packageDir, 'README.md'), 'utf8')))
-		problems.push(
-			'README.md has no "## Credentials" heading for the credential\'s #credentials link',
-		);
+	checkDocsLink(
+		"the credential's documentationUrl",
+		new KlingApi().documentationUrl,
+		'credentials',
+	);
+	for (const nodeFile of pkg.n8n?.nodes ?? []) {
+		const codexFile = join(packageDir, nodeFile.replace(/\.js$/, '.json'));
+		const codex = readJson(codexFile) as {
+			resources?: Record<string, { url?: string }[] | undefined>;
+		};
+		for (const kind of ['primaryDocumentation', 'credentialDocumentation'])
+			for (const link of codex.resources?.[kind] ?? [{ url: undefined }])
+				checkDocsLink(
+					`${nodeFile.replace(/^dist\//, '')}'s codex ${kind}`,
+					link.url,
+					kind === 'credentialDocumentation' ? 'credentials' : undefined,
+				);
+	}
 	return problems;
+}
+
+/** The anchors npm (like GitHub) makes from the README's headings: lower case, spaces to dashes. */
+function readmeHeadingAnchors(readme: string): Set<string> {
+	const anchors = new Set<string>();
+	for (const [, heading] of readme.matchAll(/^#{1,6} (.+)$/gm))
+		anchors.add(
+			heading
+				.trim()
+				.toLowerCase()
+				.replace(/[^\p{L}\p{N}\s_-]/gu, '')
+				.replace(/\s/g, '-'),
+		);
+	return anchors;
 }
 
 /** The scanner's own lint config on the same files, failing on warnings as well as errors. */

@@ -209,12 +209,69 @@ describe('KlingApi test request', () => {
 		expect(simulator().acceptedCreates()).toBe(0);
 	});
 
-	it("fails a wrong key with Kling's readable answer", async () => {
-		const data = simulatorCredentials(simulator().url, 'apiKey', { apiKey: 'not-a-key' }).klingApi;
-		const { url } = await resolveTestRequest(data);
+	/**
+	 * Runs the test request against the simulator and answers as n8n's credentials tester does for a
+	 * failed request: the message of the rule for the HTTP status, else the status text.
+	 */
+	async function testMessage(data: ICredentialDataDecryptedObject) {
+		const { url, qs } = await resolveTestRequest(data);
 		const signed = await credential.authenticate(data, { url, headers: {} } as IHttpRequestOptions);
-		const response = await fetch(url, { headers: signed.headers as Record<string, string> });
-		expect(response.status).toBe(401);
-		expect(((await response.json()) as { code: number }).code).toBe(1002);
+		const query = new URLSearchParams(
+			Object.entries(qs ?? {}).map(([key, value]): [string, string] => [key, String(value)]),
+		);
+		const response = await fetch(`${url}?${query}`, {
+			headers: signed.headers as Record<string, string>,
+		});
+		const rule = (credential.test.rules ?? []).find(
+			(candidate) =>
+				candidate.type === 'responseCode' && candidate.properties.value === response.status,
+		);
+		return {
+			status: response.status,
+			code: ((await response.json()) as { code: number | null }).code,
+			message: rule?.properties.message ?? response.statusText,
+		};
+	}
+
+	it.each([
+		['a wrong API key', 'apiKey', { apiKey: 'not-a-key' }, 1002, /check .*the API Key/],
+		[
+			'a wrong secret key',
+			'accessKey',
+			{ secretKey: 'wrong' },
+			1002,
+			/check the Access Key and Secret Key/,
+		],
+		[
+			'a wrong CometAPI key',
+			'cometapi',
+			{ cometApiKey: 'wrong' },
+			1002,
+			/CometAPI: check the CometAPI Key/,
+		],
+	] as const)(
+		'fails %s with a message naming the field to check',
+		async (_case, style, wrong, code, hint) => {
+			const data = simulatorCredentials(simulator().url, style, wrong).klingApi;
+			const answer = await testMessage(data);
+			expect([answer.status, answer.code]).toEqual([401, code]);
+			expect(answer.message).toMatch(hint);
+			expect(answer.message).not.toContain(String(Object.values(wrong)[0]));
+		},
+	);
+
+	it('fails a Base URL Override that is not the API with a message naming it and the Region', async () => {
+		const data = simulatorCredentials(simulator().url, 'apiKey', {
+			baseUrl: `${simulator().url}/api`,
+		}).klingApi;
+		const answer = await testMessage(data);
+		expect(answer.status).toBe(404);
+		expect(answer.message).toMatch(/check the Region, and the Base URL Override/);
+	});
+
+	it('has a message for each status Kling answers a usable request with a key problem', () => {
+		expect((credential.test.rules ?? []).map((rule) => rule.properties.value)).toEqual([
+			401, 403, 404, 429,
+		]);
 	});
 });

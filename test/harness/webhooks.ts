@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { parse as parseQueryString } from 'node:querystring';
 
-import { ExecutionLifecycleHooks, WebhookContext } from 'n8n-core';
+import { ExecutionLifecycleHooks, HookContext, WebhookContext } from 'n8n-core';
 import type {
 	ICredentialDataDecryptedObject,
 	IDataObject,
@@ -47,6 +47,46 @@ export function triggerWorkflow(
 		],
 		connections: {},
 	};
+}
+
+/**
+ * Publishes the workflow's trigger the way n8n's WebhookService registers a production webhook: in a
+ * HookContext (mode trigger, activation "activate"), `checkExists`, then `create` when the webhook
+ * does not exist yet. Resolves, or rejects with the error n8n would show in the editor.
+ */
+export async function activateTrigger(
+	spec: WorkflowSpec,
+	triggerName: string,
+	credentials: Record<string, ICredentialDataDecryptedObject>,
+): Promise<void> {
+	const { nodeTypes, credentialTypes } = await loadPackage();
+	const workflow = new Workflow({
+		id: 'test-workflow',
+		name: 'test',
+		nodes: spec.nodes,
+		connections: spec.connections,
+		nodeTypes,
+		active: false,
+		staticData: {},
+	});
+	const node = workflow.getNode(triggerName);
+	if (!node) throw new Error(`No node named ${triggerName}`);
+	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion) as INodeType;
+	const description = nodeType.description.webhooks![0] as IWebhookDescription;
+	const methods = nodeType.webhookMethods?.[description.name as 'default'];
+	if (!methods) throw new Error(`${node.type} has no webhook lifecycle`);
+	const hooks = new ExecutionLifecycleHooks('trigger', '1', { id: workflow.id } as never);
+	const additionalData = buildAdditionalData(credentialTypes, credentials, hooks);
+	const webhookData = webhookDataFor(workflow.id, node.name, description, additionalData);
+	const context = new HookContext(
+		workflow,
+		node,
+		additionalData,
+		'trigger',
+		'activate',
+		webhookData,
+	);
+	if (!(await methods.checkExists.call(context))) await methods.create.call(context);
 }
 
 export interface WebhookServer {

@@ -1,6 +1,6 @@
 import { safeEqual } from '../../shared/safeEqual';
 import type { Verdict } from './verifyCallback';
-import { verifyStandardWebhook } from './verifyCallback';
+import { signingSecretRefusal, verifyStandardWebhook } from './verifyCallback';
 
 /**
  * The checks a trigger version can be set to: Kling's signature, a token in the URL, or none at
@@ -77,6 +77,33 @@ export function verificationPlan(settings: VerificationSettings): VerificationPl
 					`Signature, Shared Token or None`,
 			};
 	}
+}
+
+/**
+ * Why a trigger with this plan could accept no callback at all, worded for the editor with the fix,
+ * or undefined when it can verify. `secret` is the credential's Callback Signing Secret, undefined
+ * when no credential is selected; it matters only when the plan checks the signature.
+ */
+export function activationRefusal(
+	plan: VerificationPlan,
+	secret: string | undefined,
+): string | undefined {
+	if ('refusal' in plan) return plan.refusal;
+	if (!plan.signature) return undefined;
+	const instead = 'or choose Verification: Shared Token';
+	if (secret === undefined)
+		return (
+			'Verification is Standard Webhooks Signature, but no Kling API credential is selected: ' +
+			`select the credential that holds Kling's Callback Signing Secret, ${instead}`
+		);
+	if (secret === '')
+		return (
+			'Verification is Standard Webhooks Signature, but the Kling API credential has no Callback ' +
+			"Signing Secret: paste the whsec_… secret from the Kling console into the credential's " +
+			`Callback Signing Secret field, ${instead}`
+		);
+	const weakness = signingSecretRefusal(secret);
+	return weakness ? `Verification is Standard Webhooks Signature, but ${weakness}` : undefined;
 }
 
 /**

@@ -15,7 +15,12 @@ import sharp from 'sharp';
 import { capturedLogs, loadPackage, NODE_TYPES, runWorkflow } from '../../harness/engine';
 import { testImage, useSimulator } from '../../harness/fixtures';
 import type { WebhookServer } from '../../harness/webhooks';
-import { serveTrigger, TRIGGER_NODE, triggerWorkflow } from '../../harness/webhooks';
+import {
+	activateTrigger,
+	serveTrigger,
+	TRIGGER_NODE,
+	triggerWorkflow,
+} from '../../harness/webhooks';
 import {
 	binaryItem,
 	expandWorkflow,
@@ -1024,6 +1029,46 @@ describe('verification is a choice, closed unless the user opens it', () => {
 				error: 'Verification is "off"; choose Standard Webhooks Signature, Shared Token or None',
 			},
 		});
+	});
+});
+
+describe('publishing (the webhook lifecycle n8n runs on activation)', () => {
+	const publish = async (
+		parameters: INodeParameters,
+		credentials: Record<string, ICredentialDataDecryptedObject> = CREDENTIALS,
+		node: Partial<INode> = {},
+	) =>
+		await activateTrigger(
+			triggerWorkflow(parameters, { typeVersion: 2, ...node }),
+			TRIGGER_NODE,
+			credentials,
+		);
+
+	it('refuses a signature check whose credential has no Callback Signing Secret, naming the secret and where to put it', async () => {
+		await expect(publish({}, { klingApi: { webhookSecret: '' } })).rejects.toThrow(
+			"Kling Expand Trigger: Verification is Standard Webhooks Signature, but the Kling API credential has no Callback Signing Secret: paste the whsec_… secret from the Kling console into the credential's Callback Signing Secret field, or choose Verification: Shared Token",
+		);
+	});
+
+	it('refuses a signature check with no credential selected, and an empty Shared Token', async () => {
+		await expect(publish({ verification: 'signature' }, {}, { credentials: {} })).rejects.toThrow(
+			/no Kling API credential is selected/,
+		);
+		await expect(publish({ verification: 'token', sharedToken: '' }, {})).rejects.toThrow(
+			/the Shared Token is empty/,
+		);
+		await expect(
+			publish({ verifySignature: false, sharedToken: '' }, {}, { typeVersion: 1 }),
+		).rejects.toThrow(/Verify Kling Signature is off and no Shared Token is set/);
+	});
+
+	it('publishes a trigger that can verify: a signing secret, a token, or None chosen explicitly', async () => {
+		await expect(publish({})).resolves.toBeUndefined();
+		await expect(
+			publish({ verification: 'token', sharedToken: TOKEN }, {}),
+		).resolves.toBeUndefined();
+		await expect(publish({ verification: 'none' }, {})).resolves.toBeUndefined();
+		await expect(publish({}, CREDENTIALS, { typeVersion: 1 })).resolves.toBeUndefined();
 	});
 });
 

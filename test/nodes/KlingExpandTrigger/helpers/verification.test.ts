@@ -1,4 +1,5 @@
 import {
+	activationRefusal,
 	checkCallback,
 	NO_CHECK_V1,
 	verificationPlan,
@@ -99,5 +100,53 @@ describe('checkCallback', () => {
 		expect(
 			checkCallback({ refusal: 'why' }, { headers: signed(), rawBody: body, token: 'tok' }, SECRET),
 		).toEqual({ valid: false, reason: 'why' });
+	});
+});
+
+describe('activationRefusal', () => {
+	const signature = verificationPlan({ version: 2, verification: 'signature' });
+
+	it('refuses a signature check without a credential, naming the credential to select', () => {
+		expect(activationRefusal(signature, undefined)).toMatch(
+			/^Verification is Standard Webhooks Signature, but no Kling API credential is selected: select the credential .* or choose Verification: Shared Token$/,
+		);
+	});
+
+	it('refuses a signature check whose credential has no secret, naming the Callback Signing Secret field', () => {
+		expect(activationRefusal(signature, '')).toMatch(
+			/the Kling API credential has no Callback Signing Secret: paste the whsec_… secret from the Kling console into the credential's Callback Signing Secret field/,
+		);
+	});
+
+	it('refuses a weak secret with its rule, never quoting it', () => {
+		const refusal = activationRefusal(signature, 'whsec_c2hvcnQ=');
+		expect(refusal).toBe(
+			'Verification is Standard Webhooks Signature, but the Callback Signing Secret decodes to a 5-byte key; it needs at least 24 bytes (copy it whole from the Kling console)',
+		);
+	});
+
+	it('passes a usable secret, a token, None, and ignores the credential when no signature is checked', () => {
+		expect(activationRefusal(signature, SECRET)).toBeUndefined();
+		expect(
+			activationRefusal(
+				verificationPlan({ version: 2, verification: 'token', sharedToken: 't' }),
+				'',
+			),
+		).toBeUndefined();
+		expect(
+			activationRefusal(verificationPlan({ version: 2, verification: 'none' }), undefined),
+		).toBeUndefined();
+	});
+
+	it('refuses what the plan refuses: an empty Shared Token, a version-1 trigger with no check', () => {
+		expect(
+			activationRefusal(
+				verificationPlan({ version: 2, verification: 'token', sharedToken: '' }),
+				SECRET,
+			),
+		).toMatch(/^Verification is Shared Token, but the Shared Token is empty/);
+		expect(
+			activationRefusal(verificationPlan({ version: 1, verifySignature: false }), SECRET),
+		).toBe(NO_CHECK_V1);
 	});
 });
