@@ -325,7 +325,7 @@ export const queueChecks: Check[] = [
 			);
 			const tasks = () =>
 				[...simulator.tasks.values()].filter((task) =>
-					String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}?`),
+					String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}/`),
 				);
 			const created = tasks();
 			// Every item submitted exactly once before the sleep, within the account's slots, none refused.

@@ -6,7 +6,7 @@ import type { KlingTask } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { backoffDelay, settle } from '../../shared/transport/retry';
-import { resumeKey, signedResumeUrl } from '../helpers/resumeToken';
+import { nodeResumeUrl, resumeKey, signedResumeUrl } from '../helpers/resumeToken';
 import { SlotHolder } from '../helpers/slotHolder';
 import { endedAmong } from '../tasks/batchProbe';
 import { batchExternalIds, callbackBatchId, submitOnce } from '../tasks/createOnce';
@@ -20,7 +20,7 @@ import { prepareCreate } from './submit.operation';
  * Kling's terminal callback resumes it, the way n8n's Wait node resumes on a webhook call.
  *
  * execute() runs through the router's item loop like every operation: each item is submitted with
- * `callback_url` = this execution's resume URL plus the batch's identity (`kling_execution`,
+ * `callback_url` = this node's resume URL (the execution's, ending in the node's id) plus the batch's identity (`kling_execution`,
  * `kling_batch`, `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the
  * credential's secret (see helpers/resumeToken.ts). A batch larger than the Concurrency option (or
  * the account's slots) is submitted through the run's SlotPool: a task keeps its slots until one
@@ -80,7 +80,10 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		);
 	const identity = { executionId, batchId, itemCount: items.length };
 	const resumeUrl = signedResumeUrl(
-		String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
+		nodeResumeUrl(
+			String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
+			ctx.getNode().id,
+		),
 		key,
 		identity,
 	);
