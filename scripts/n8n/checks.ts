@@ -8,6 +8,8 @@ import { INPUT_IMAGE, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
 import { seconds, tail, waitFor } from './processes';
 import {
+	APPROVAL_EXPAND_NODE_ID,
+	APPROVAL_WEBHOOK_PATH,
 	FAILING_PROMPT,
 	QUEUE_ITEMS,
 	QUEUE_PROMPT,
@@ -272,6 +274,84 @@ export const serverChecks: Check[] = [
 				.map((delivery) => `${delivery.body.task_status} ${delivery.status}`)
 				.join(', ');
 			return `task ${taskId}: callbacks ${statuses}; execution ${execution.id} (mode ${execution.mode}) ${execution.status} with task_status succeed; a replay started nothing`;
+		},
+	},
+	{
+		name: "Submit and Wait (callback) followed by a Wait node (On Webhook Call): Kling's callback URL resumes the Kling node only, never the approval step",
+		server: true,
+		async run({ server, simulator, workflows, imageUrl }) {
+			const { rest, url } = requireServer(server);
+			const workflowId = workflows.callbackThenApproval.id;
+			const prompt = `approval e2e ${Date.now()}`;
+			const call = await fetch(`${url}/webhook/${APPROVAL_WEBHOOK_PATH}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ url: imageUrl, prompt }),
+			});
+			if (call.status !== 200)
+				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+			const atApproval = await waitFor(
+				'the execution to pass Kling Expand and wait at the approval step',
+				async () => {
+					const [latest] = await rest.executions(workflowId);
+					if (latest?.status !== 'waiting') return undefined;
+					const detail = await rest.execution(latest.id);
+					return detail.data.resultData.lastNodeExecuted === 'Approval' ? detail : undefined;
+				},
+				60_000,
+			);
+			const executionId = atApproval.id;
+			const task = [...simulator.tasks.values()].find((each) => each.createBody.prompt === prompt);
+			if (!task) throw new Error(`the simulator holds no task prompted "${prompt}"`);
+			const callbackUrl = new URL(String(task.createBody.callback_url));
+			const expectedPath = `/webhook-waiting/${executionId}/${APPROVAL_EXPAND_NODE_ID}`;
+			if (callbackUrl.pathname !== expectedPath)
+				throw new Error(`Kling was given ${callbackUrl.pathname}; expected ${expectedPath}`);
+
+			// Kling retrying, or anyone who saw the URL, posts it again: n8n finds no webhook for it.
+			const replay = await fetch(callbackUrl, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ ...task, approved: true }),
+			});
+			const replayText = await replay.text();
+			if (replay.status !== 404)
+				throw new Error(
+					`the replayed callback answered ${replay.status} ${replayText}; expected 404`,
+				);
+			await settle();
+			const still = await rest.execution(executionId);
+			if (still.status !== 'waiting' || still.data.resultData.lastNodeExecuted !== 'Approval')
+				throw new Error(
+					`after the replay execution ${executionId} is "${still.status}" at ${String(still.data.resultData.lastNodeExecuted)}; expected waiting at Approval`,
+				);
+
+			// The approval step's own URL (the execution's, no node suffix) still resumes it.
+			const approvalUrl = new URL(callbackUrl);
+			approvalUrl.pathname = `/webhook-waiting/${executionId}`;
+			for (const key of [...approvalUrl.searchParams.keys()])
+				if (key !== 'signature') approvalUrl.searchParams.delete(key);
+			const approve = await fetch(approvalUrl, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ approved: true }),
+			});
+			if (approve.status !== 200)
+				throw new Error(`the approval URL answered ${approve.status} ${await approve.text()}`);
+			const finished = await waitFor(
+				'the execution to finish after the approval',
+				async () => {
+					const now = await rest.execution(executionId);
+					return now.status === 'waiting' || now.status === 'running' ? undefined : now;
+				},
+				30_000,
+			);
+			if (finished.status !== 'success')
+				throw new Error(`execution ${executionId} ended "${finished.status}"`);
+			const kling = finished.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+			if (kling[0]?.json.task_status !== 'succeed')
+				throw new Error(`Kling Expand output ${JSON.stringify(kling[0]?.json ?? {})}`);
+			return `Kling was given ${callbackUrl.pathname}; after the batch resumed, a replay of it answered 404 (${replayText.slice(0, 120)}) and execution ${executionId} stayed waiting at Approval; the approval URL then resumed it to success`;
 		},
 	},
 ];

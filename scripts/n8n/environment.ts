@@ -116,6 +116,7 @@ export async function prepare(
 				if (forTest) {
 					await n8n.publish(workflows.triggerToSlack.id);
 					await n8n.publish(workflows.callbackInQueueMode.id);
+					await n8n.publish(workflows.callbackThenApproval.id);
 				}
 			},
 		);

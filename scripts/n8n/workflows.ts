@@ -25,6 +25,9 @@ export const QUEUE_ITEMS = 12;
 /** The simulated account's concurrency limit (1303 above it), for every phase; one task at a time elsewhere. */
 export const QUEUE_SLOT_LIMIT = 5;
 export const QUEUE_WEBHOOK_PATH = 'kling-queue-e2e';
+/** The production webhook of the workflow whose callback-mode node is followed by a Wait node (an approval step). */
+export const APPROVAL_WEBHOOK_PATH = 'kling-approval-e2e';
+export const APPROVAL_EXPAND_NODE_ID = 'testApproval-1';
 /** Items before this one take 3 s; from it on (the last wave) they take long, ending in reverse order. */
 const QUEUE_LONG_FROM = 7;
 
@@ -69,6 +72,7 @@ export interface TestWorkflows {
 	submitWithCallback: WorkflowFile;
 	triggerToSlack: WorkflowFile;
 	callbackInQueueMode: WorkflowFile;
+	callbackThenApproval: WorkflowFile;
 }
 
 export interface WorkflowSettings {
@@ -127,6 +131,7 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 			expandNode('Expand', { prompt: FAILING_PROMPT }),
 		]),
 		callbackInQueueMode: callbackInQueueMode(),
+		callbackThenApproval: callbackThenApproval(),
 	};
 }
 
@@ -184,6 +189,59 @@ function callbackInQueueMode(): WorkflowFile {
 	return {
 		id,
 		name: `Kling Expand: callback wait mode, ${QUEUE_ITEMS} items, queue mode`,
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections: inLine(nodes),
+		nodes,
+	};
+}
+
+/**
+ * Webhook (POST {url, prompt}) → Kling Expand, callback wait mode → Approval, n8n's Wait node "On
+ * Webhook Call": the approval step Kling's callback URL must not be able to resume.
+ */
+function callbackThenApproval(): WorkflowFile {
+	const id = 'testApproval';
+	const nodes: WorkflowNode[] = [
+		{
+			id: `${id}-0`,
+			name: 'Webhook',
+			type: 'n8n-nodes-base.webhook',
+			typeVersion: 2,
+			position: [0, 0],
+			webhookId: APPROVAL_WEBHOOK_PATH,
+			parameters: {
+				httpMethod: 'POST',
+				path: APPROVAL_WEBHOOK_PATH,
+				responseMode: 'onReceived',
+				options: {},
+			},
+		},
+		{
+			id: APPROVAL_EXPAND_NODE_ID,
+			...expandNode('Kling Expand', {
+				waitMode: 'callback',
+				imageSource: 'url',
+				imageUrl: '={{ $json.body.url }}',
+				prompt: '={{ $json.body.prompt }}',
+				downloadImages: false,
+				options: { timeout: 120 },
+			}),
+			position: [220, 0],
+		},
+		{
+			id: `${id}-2`,
+			name: 'Approval',
+			type: 'n8n-nodes-base.wait',
+			typeVersion: 1.1,
+			position: [440, 0],
+			webhookId: 'kling-approval-wait',
+			parameters: { resume: 'webhook', httpMethod: 'POST', options: {} },
+		},
+	];
+	return {
+		id,
+		name: 'Kling Expand: callback wait mode, then an approval step (Wait On Webhook Call)',
 		active: false,
 		settings: { executionOrder: 'v1' },
 		connections: inLine(nodes),
