@@ -22,10 +22,17 @@ import { findTask } from './lookup';
 
 /**
  * What this execution's node has sent under the external ids it generated. It lives in the node's
- * execution context, which n8n keeps when Retry On Fail runs execute() again, so a later try knows
- * what an earlier one sent; a new execution starts with an empty one.
+ * execution context, which n8n keeps when Retry On Fail runs execute() again, and copies into the
+ * new execution when a user retries a failed one (n8n's Retry), so a later try knows what an
+ * earlier one sent; a new execution starts with an empty one.
  */
 interface Ledger {
+	/**
+	 * The execution the ids were first generated in. n8n's Retry runs under a new execution id; the
+	 * ids keep this one, so the retry looks up the tasks the failed execution created instead of
+	 * creating them again.
+	 */
+	executionId?: string;
 	/**
 	 * Random, so two executions never share an id, even on two n8n instances (both count executions
 	 * from 1) on one account.
@@ -39,9 +46,16 @@ interface Ledger {
 	attempts: Record<string, number>;
 }
 
+const currentExecutionId = (ctx: IExecuteFunctions) => String(ctx.getExecutionId() || 'run');
+
 function ledgerOf(ctx: IExecuteFunctions): Ledger {
 	const context = ctx.getContext('node') as { klingExternalIds?: Ledger };
-	context.klingExternalIds ??= { salt: randomBytes(4).toString('hex'), sent: {}, attempts: {} };
+	context.klingExternalIds ??= {
+		executionId: currentExecutionId(ctx),
+		salt: randomBytes(4).toString('hex'),
+		sent: {},
+		attempts: {},
+	};
 	return context.klingExternalIds;
 }
 
@@ -67,14 +81,15 @@ const batchIdOf = (ctx: IExecuteFunctions, itemIndex = 0) =>
 
 /**
  * `n8n-<execution>-<salt>-<run>-<item>`, and `-<attempt>` once a task under the earlier id failed.
+ * `<execution>` is the execution the ids were first made in: a Retry of it keeps the same ids.
  */
 export function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
-	const attempt = ledgerOf(ctx).attempts[runItemKey(ctx, itemIndex)] ?? 1;
+	const ledger = ledgerOf(ctx);
 	return formatExternalId(
-		String(ctx.getExecutionId() || 'run'),
+		ledger.executionId ?? currentExecutionId(ctx),
 		batchIdOf(ctx, itemIndex),
 		itemIndex,
-		attempt,
+		ledger.attempts[runItemKey(ctx, itemIndex)] ?? 1,
 	);
 }
 
@@ -228,5 +243,28 @@ export async function submitOnce(
 			'The provider accepted the task but its answer has no task_id',
 		);
 	record.task_id = task.task_id;
+	logAccepted(ctx, run.itemIndex, task.task_id, request.externalTaskId, earlier !== undefined);
 	return { ...task, external_task_id: task.external_task_id ?? request.externalTaskId };
+}
+
+/**
+ * One info line in n8n's log per task Kling accepted, written the moment it is known: n8n saves an
+ * execution's data only when a node finishes, so after a crash (kill -9 of n8n or a worker) this
+ * line is what still names the billed task. Ids only, never the request.
+ */
+function logAccepted(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	taskId: string,
+	externalTaskId: string,
+	reused: boolean,
+): void {
+	const executionId = currentExecutionId(ctx);
+	const node = ctx.getNode().name;
+	ctx.logger.info(
+		`Kling Expand: ${reused ? 'reusing task' : 'Kling accepted task'} ${taskId} ` +
+			`(external_task_id ${externalTaskId}) for item ${itemIndex} of node "${node}" in execution ` +
+			`${executionId}${reused ? ', created by an earlier try' : ''}`,
+		{ executionId, node, itemIndex, externalTaskId, taskId, reused },
+	);
 }
