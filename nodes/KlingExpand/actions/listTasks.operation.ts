@@ -8,8 +8,10 @@ import { updateDisplayOptions } from 'n8n-workflow';
 
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
 
+import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import { klingRequest } from '../../shared/transport/request';
+import { ValidationError } from '../../shared/validationError';
 import type { Batch } from './batch';
 
 /** Kling's list bounds. */
@@ -26,6 +28,16 @@ const listOptions: INodeProperties[] = [
 		description: 'The page to start from (1–1000), newest tasks first',
 	},
 	{
+		displayName: 'External Task ID Starts With',
+		name: 'externalTaskIdPrefix',
+		type: 'string',
+		default: '',
+		placeholder: 'e.g. n8n-1234-',
+		description:
+			'Only tasks whose external_task_id starts with this. Every task an execution of this node ' +
+			'created starts with n8n-<execution ID>-, so this finds them all, even after a crash.',
+	},
+	{
 		displayName: 'Page Size',
 		name: 'pageSize',
 		type: 'number',
@@ -35,7 +47,11 @@ const listOptions: INodeProperties[] = [
 	},
 ];
 
-const LIST_DEFAULTS = defaultsOf<{ pageNum: number; pageSize: number }>(listOptions);
+const LIST_DEFAULTS = defaultsOf<{
+	externalTaskIdPrefix: string;
+	pageNum: number;
+	pageSize: number;
+}>(listOptions);
 
 const properties: INodeProperties[] = [
 	{
@@ -79,6 +95,15 @@ export async function execute(
 		this.getNodeParameter('options', itemIndex, {}) as object,
 	);
 	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize)));
+	if (typeof options.externalTaskIdPrefix !== 'string')
+		throw new ValidationError(
+			'externalTaskIdPrefix',
+			JSON.stringify(options.externalTaskIdPrefix),
+			'it must be text',
+			false,
+		);
+	const prefix = options.externalTaskIdPrefix.trim();
+	const wanted = (task: KlingTask) => !prefix || task.external_task_id?.startsWith(prefix) === true;
 	const items: INodeExecutionData[] = [];
 	for (
 		let pageNum = Math.max(1, Math.floor(options.pageNum));
@@ -93,7 +118,8 @@ export async function execute(
 		const entries = Array.isArray(page) ? page : [];
 		for (const entry of entries) {
 			const task = normaliseTask(entry);
-			if (task && items.length < limit) items.push({ json: task as unknown as IDataObject });
+			if (task && wanted(task) && items.length < limit)
+				items.push({ json: task as unknown as IDataObject });
 		}
 		if (entries.length < pageSize) break;
 	}

@@ -234,37 +234,57 @@ export async function submitOnce(
 	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
 	const earlier = sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined;
 	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
-	const task = normaliseTask(
-		earlier ?? (await createTaskOnce(ctx, await request.body(), policy, request.externalIdIsOurs)),
-	);
+	const create = async () => {
+		const body = await request.body();
+		logTask(ctx, 'sending', run.itemIndex, request.externalTaskId);
+		return await createTaskOnce(ctx, body, policy, request.externalIdIsOurs);
+	};
+	const task = normaliseTask(earlier ?? (await create()));
 	if (!task)
 		throw new KlingFailure(
 			'malformed',
 			'The provider accepted the task but its answer has no task_id',
 		);
 	record.task_id = task.task_id;
-	logAccepted(ctx, run.itemIndex, task.task_id, request.externalTaskId, earlier !== undefined);
+	logTask(
+		ctx,
+		earlier === undefined ? 'accepted' : 'reused',
+		run.itemIndex,
+		request.externalTaskId,
+		task.task_id,
+	);
 	return { ...task, external_task_id: task.external_task_id ?? request.externalTaskId };
 }
 
+/** What the log says of a create: about to be sent, accepted, or an earlier try's task taken. */
+const LOG_EVENTS = {
+	sending: 'sending a create',
+	accepted: 'Kling accepted task',
+	reused: 'reusing task',
+} as const;
+
 /**
- * One info line in n8n's log per task Kling accepted, written the moment it is known: n8n saves an
- * execution's data only when a node finishes, so after a crash (kill -9 of n8n or a worker) this
- * line is what still names the billed task. Ids only, never the request.
+ * Info lines in n8n's log, written as they happen: one before each create is sent (naming the
+ * external_task_id Get Task can find it by, should n8n die before Kling's answer arrives) and one
+ * once Kling accepted it (its task_id). n8n saves an execution's data only when a node finishes, so
+ * after a crash (kill -9 of n8n or of a worker) these lines still name every billed task. Ids only,
+ * never the request.
  */
-function logAccepted(
+function logTask(
 	ctx: IExecuteFunctions,
+	event: keyof typeof LOG_EVENTS,
 	itemIndex: number,
-	taskId: string,
 	externalTaskId: string,
-	reused: boolean,
+	taskId?: string,
 ): void {
 	const executionId = currentExecutionId(ctx);
 	const node = ctx.getNode().name;
+	const subject = taskId
+		? `${LOG_EVENTS[event]} ${taskId} (external_task_id ${externalTaskId})`
+		: `${LOG_EVENTS[event]} under external_task_id ${externalTaskId}`;
 	ctx.logger.info(
-		`Kling Expand: ${reused ? 'reusing task' : 'Kling accepted task'} ${taskId} ` +
-			`(external_task_id ${externalTaskId}) for item ${itemIndex} of node "${node}" in execution ` +
-			`${executionId}${reused ? ', created by an earlier try' : ''}`,
-		{ executionId, node, itemIndex, externalTaskId, taskId, reused },
+		`Kling Expand: ${subject} for item ${itemIndex} of node "${node}" in execution ${executionId}` +
+			(event === 'reused' ? ', created by an earlier try' : ''),
+		{ executionId, node, itemIndex, externalTaskId, ...(taskId ? { taskId } : {}), event },
 	);
 }

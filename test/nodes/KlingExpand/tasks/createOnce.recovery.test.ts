@@ -89,6 +89,91 @@ describe('crash-safe creates', () => {
 		}
 	});
 
+	it('after a crash mid-batch, the log names every accepted task, List Tasks finds them by the execution’s external-id prefix, and Get Task fetches their images without creating again', async () => {
+		const sim = simulator();
+		const credentials = simulatorCredentials(sim.url);
+		capturedLogs.length = 0;
+		// The crash: the run stops after its second create, and nothing of it is kept (n8n saves an
+		// execution's data only when a node finishes).
+		const crash = new AbortController();
+		const running = runWorkflow(workflow('submitAndWait'), {
+			startNode: EXPAND_NODE,
+			input: await threeItems(),
+			credentials,
+			executionId: '4242',
+			signal: crash.signal,
+		});
+		while (sim.acceptedCreates() < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+		crash.abort();
+		await running;
+		const billed = [...sim.tasks.values()];
+		expect(billed).toHaveLength(2);
+		// The crash may come between Kling accepting a create and its answer reaching n8n: the line
+		// written before sending names its external id, the one after also its task id.
+		for (const task of billed) {
+			const externalId = task.task_info.external_task_id;
+			expect(
+				capturedLogs.some(
+					(line) =>
+						line.startsWith('info ') &&
+						line.includes(`sending a create under external_task_id ${externalId}`) &&
+						line.includes('in execution 4242'),
+				),
+			).toBe(true);
+		}
+		expect(acceptedLines().length).toBeGreaterThanOrEqual(1);
+		for (const line of acceptedLines())
+			expect(billed.some((task) => line.includes(task.task_id))).toBe(true);
+
+		// Another execution's task is not one of them.
+		await runWorkflow(workflow('submit'), {
+			startNode: EXPAND_NODE,
+			input: [{ ...binaryItem(await testImage()), json: { index: 0 } }],
+			credentials,
+			executionId: '42420',
+		});
+		const listed = await runWorkflow(
+			expandWorkflow({
+				operation: 'listTasks',
+				returnAll: true,
+				options: { externalTaskIdPrefix: 'n8n-4242-' },
+			} as never),
+			{ startNode: EXPAND_NODE, input: [{ json: {} }], credentials },
+		);
+		const found = listed.output(EXPAND_NODE);
+		expect(found.map((item) => item.json.task_id).sort()).toEqual(
+			billed.map((task) => task.task_id).sort(),
+		);
+
+		await new Promise((resolve) => setTimeout(resolve, 400));
+		const fetched = await runWorkflow(
+			expandWorkflow({
+				operation: 'getTask',
+				taskId: '={{ $json.task_id }}',
+				downloadImages: true,
+			} as never),
+			{ startNode: EXPAND_NODE, input: found, credentials },
+		);
+		const results = fetched.output(EXPAND_NODE);
+		expect(results.map((item) => item.json.task_status)).toEqual(['succeed', 'succeed']);
+		expect(results.every((item) => item.binary?.data?.mimeType === 'image/png')).toBe(true);
+		expect(sim.acceptedCreates()).toBe(3);
+	});
+
+	it('List Tasks refuses an External Task ID Starts With that is not text, naming the field', async () => {
+		const sim = simulator();
+		const listed = await runWorkflow(
+			expandWorkflow({
+				operation: 'listTasks',
+				returnAll: true,
+				options: { externalTaskIdPrefix: '={{ { a: 1 } }}' },
+			} as never),
+			{ startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url) },
+		);
+		expect(listed.error?.message).toBe('External Task ID Starts With is {"a":1}; it must be text');
+		expect(sim.requests).toHaveLength(0);
+	});
+
 	it("n8n's Retry of a failed Submit and Wait execution bills no item an earlier attempt had accepted: it takes those tasks, and creates only for the item whose task failed", async () => {
 		const sim = simulator();
 		sim.failTasksWith('refused (simulated)', (body) => body.prompt === REFUSED_PROMPT);
