@@ -14,6 +14,7 @@ const FIELD_LABELS: Record<string, string> = {
 	imageUrl: 'Image URL',
 	externalTaskId: 'External Task ID',
 	externalTaskIdPrefix: 'External Task ID Starts With',
+	reuseWithinHours: 'Reuse Task for Same Input Within (Hours)',
 };
 
 /**

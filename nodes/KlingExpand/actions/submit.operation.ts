@@ -11,6 +11,7 @@ import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpe
 import { validateOptions, validateRatios } from '../helpers/validation';
 import type { CreateRequest } from '../tasks/createOnce';
 import { claimExternalId, generatedExternalId, submitOnce } from '../tasks/createOnce';
+import { inputFingerprint, reuseWindowMs, takeReusableTask, withFingerprint } from '../tasks/reuse';
 import type { Batch, ItemRun } from './batch';
 import { createFields, createOptions } from './descriptions';
 import { readImageInput } from './imageInput';
@@ -48,6 +49,7 @@ export interface PreparedCreate extends CreateRequest {
 interface CreateOptions {
 	callbackUrl?: string;
 	externalTaskId?: string;
+	reuseWithinHours?: unknown;
 	watermark?: boolean;
 }
 
@@ -88,7 +90,30 @@ export async function prepareCreate(
 	// Every create carries an external id, so a create whose answer was lost can be looked up, not
 	// re-sent.
 	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
-	const externalId = externalTaskId ?? (userExternalId || generatedExternalId(ctx, itemIndex));
+	const bodyFor = async (id: string) => {
+		const body: IDataObject & { external_task_id: string } = {
+			image: await image.bodyValue(),
+			up_expansion_ratio: ratios.up,
+			down_expansion_ratio: ratios.down,
+			left_expansion_ratio: ratios.left,
+			right_expansion_ratio: ratios.right,
+			n: images,
+			external_task_id: id,
+		};
+		if (prompt) body.prompt = prompt;
+		if (options.watermark) body.watermark_info = { enabled: true };
+		if (callback) body.callback_url = callback;
+		return body;
+	};
+	// Reuse applies to the ids the node generates (callback mode and the user's own ids are fixed).
+	const reuseMs =
+		externalTaskId === undefined && !userExternalId ? reuseWindowMs(options.reuseWithinHours) : 0;
+	const fingerprint = reuseMs > 0 ? inputFingerprint(await bodyFor('')) : undefined;
+	const generated = () =>
+		fingerprint
+			? withFingerprint(generatedExternalId(ctx, itemIndex), fingerprint)
+			: generatedExternalId(ctx, itemIndex);
+	const externalId = externalTaskId ?? (userExternalId || generated());
 	claimExternalId(batch, externalId, itemIndex);
 	return {
 		expansion: {
@@ -101,21 +126,10 @@ export async function prepareCreate(
 		images,
 		externalTaskId: externalId,
 		externalIdIsOurs: !userExternalId,
-		body: async () => {
-			const body: IDataObject & { external_task_id: string } = {
-				image: await image.bodyValue(),
-				up_expansion_ratio: ratios.up,
-				down_expansion_ratio: ratios.down,
-				left_expansion_ratio: ratios.left,
-				right_expansion_ratio: ratios.right,
-				n: images,
-				external_task_id: externalId,
-			};
-			if (prompt) body.prompt = prompt;
-			if (options.watermark) body.watermark_info = { enabled: true };
-			if (callback) body.callback_url = callback;
-			return body;
-		},
+		body: async () => await bodyFor(externalId),
+		...(fingerprint && {
+			reuse: async () => await takeReusableTask(ctx, batch, fingerprint, reuseMs, batch.policy),
+		}),
 	};
 }
 

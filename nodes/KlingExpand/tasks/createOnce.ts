@@ -216,6 +216,11 @@ export interface CreateRequest {
 	 */
 	externalIdIsOurs: boolean;
 	body: () => Promise<IDataObject & { external_task_id: string }>;
+	/**
+	 * With the opt-in reuse (tasks/reuse.ts): a task made earlier for the same input, taken instead
+	 * of creating one.
+	 */
+	reuse?: () => Promise<KlingTask | undefined>;
 }
 
 /**
@@ -232,7 +237,9 @@ export async function submitOnce(
 	const record: ItemRun['tasks'][number] = { external_task_id: request.externalTaskId };
 	run.tasks.push(record);
 	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
-	const earlier = sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined;
+	const earlier = sentBefore
+		? await findTask(ctx, request.externalTaskId, policy)
+		: await request.reuse?.();
 	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
 	const create = async () => {
 		const body = await request.body();
@@ -246,14 +253,15 @@ export async function submitOnce(
 			'The provider accepted the task but its answer has no task_id',
 		);
 	record.task_id = task.task_id;
+	record.external_task_id = task.external_task_id ?? request.externalTaskId;
 	logTask(
 		ctx,
 		earlier === undefined ? 'accepted' : 'reused',
 		run.itemIndex,
-		request.externalTaskId,
+		record.external_task_id,
 		task.task_id,
 	);
-	return { ...task, external_task_id: task.external_task_id ?? request.externalTaskId };
+	return { ...task, external_task_id: record.external_task_id };
 }
 
 /** What the log says of a create: about to be sent, accepted, or an earlier try's task taken. */
@@ -284,7 +292,7 @@ function logTask(
 		: `${LOG_EVENTS[event]} under external_task_id ${externalTaskId}`;
 	ctx.logger.info(
 		`Kling Expand: ${subject} for item ${itemIndex} of node "${node}" in execution ${executionId}` +
-			(event === 'reused' ? ', created by an earlier try' : ''),
+			(event === 'reused' ? ', made earlier for the same item or input: nothing new billed' : ''),
 		{ executionId, node, itemIndex, externalTaskId, ...(taskId ? { taskId } : {}), event },
 	);
 }
