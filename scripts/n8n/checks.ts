@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 
 import { signStandardWebhook, type SimTask } from '../../test/simulator';
-import { INPUT_IMAGE, type Environment } from './environment';
+import { INPUT_IMAGE, startServer, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
 import { seconds, tail, waitFor } from './processes';
 import {
 	APPROVAL_EXPAND_NODE_ID,
 	APPROVAL_WEBHOOK_PATH,
+	CRASH_PROMPT,
+	CRASH_WEBHOOK_PATH,
 	FAILING_PROMPT,
+	LIST_BY_PREFIX_PATH,
 	QUEUE_ITEMS,
 	QUEUE_PROMPT,
 	QUEUE_SLOT_LIMIT,
@@ -352,6 +355,131 @@ export const serverChecks: Check[] = [
 			if (kling[0]?.json.task_status !== 'succeed')
 				throw new Error(`Kling Expand output ${JSON.stringify(kling[0]?.json ?? {})}`);
 			return `Kling was given ${callbackUrl.pathname}; after the batch resumed, a replay of it answered 404 (${replayText.slice(0, 120)}) and execution ${executionId} stayed waiting at Approval; the approval URL then resumed it to success`;
+		},
+	},
+	{
+		name: "kill -9 of n8n start mid-batch: every accepted task is named in the log and found by List Tasks; after a restart, n8n's Retry with Reuse Task for Same Input on bills only the items not yet created",
+		server: true,
+		async run(environment) {
+			const { simulator, workflows, imageUrl } = environment;
+			const server = requireServer(environment.server);
+			const items = 4;
+			const runId = Date.now();
+			const prompt = (index: number) => `${CRASH_PROMPT}${runId} ${index}`;
+			const ours = () =>
+				[...simulator.tasks.values()].filter((task) =>
+					String(task.createBody.prompt).startsWith(`${CRASH_PROMPT}${runId} `),
+				);
+			const call = await fetch(`${server.url}/webhook/${CRASH_WEBHOOK_PATH}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({
+					images: Array.from({ length: items }, (_, index) => ({
+						url: imageUrl,
+						prompt: prompt(index),
+					})),
+				}),
+			});
+			if (call.status !== 200)
+				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+			await waitFor(
+				'Kling to accept 2 of the 4 creates',
+				async () => (ours().length >= 2 ? true : undefined),
+				60_000,
+				20,
+			);
+			await server.process.kill();
+			const crashed = ours();
+			const externalIds = crashed.map((task) => task.task_info.external_task_id);
+			const executionId = /^n8n-(\d+)-/.exec(externalIds[0])?.[1];
+			if (!executionId) throw new Error(`external_task_id ${externalIds[0]} names no execution`);
+
+			const log = readFileSync(server.process.logFile, 'utf8');
+			const unnamed = externalIds.filter(
+				(id) => !log.includes(`sending a create under external_task_id ${id} `),
+			);
+			if (unnamed.length)
+				throw new Error(
+					`n8n's log does not name ${unnamed.join(', ')} (log: ${server.process.logFile})`,
+				);
+			const acceptedLogged = crashed.filter((task) =>
+				log.includes(`Kling accepted task ${task.task_id} `),
+			).length;
+
+			const restarted = await startServer(environment);
+			const listUrl = `${restarted.url}/webhook/${LIST_BY_PREFIX_PATH}`;
+			const listed = await waitFor(
+				'the List Tasks webhook to answer after the restart',
+				async () => {
+					const answer = await fetch(listUrl, {
+						method: 'POST',
+						headers: { 'content-type': 'application/json' },
+						body: JSON.stringify({ prefix: `n8n-${executionId}-` }),
+					});
+					return answer.status === 200
+						? ((await answer.json()) as Array<{ task_id?: string }>)
+						: undefined;
+				},
+				60_000,
+				500,
+			);
+			const listedIds = (Array.isArray(listed) ? listed : [listed])
+				.map((task) => task.task_id)
+				.sort();
+			const crashedIds = crashed.map((task) => task.task_id).sort();
+			if (JSON.stringify(listedIds) !== JSON.stringify(crashedIds))
+				throw new Error(
+					`List Tasks by n8n-${executionId}- found ${listedIds.join(', ')}; Kling holds ${crashedIds.join(', ')}`,
+				);
+
+			const { rest } = restarted;
+			const before = await rest.execution(executionId);
+			let how: string;
+			try {
+				await rest.json('POST', `/rest/executions/${executionId}/retry`, { loadWorkflow: false });
+				how = `n8n's Retry of the ${before.status} execution`;
+			} catch (error) {
+				// n8n keeps no data to retry a crashed execution from: run the workflow again instead.
+				how = `a new run (n8n refused to retry the ${before.status} execution: ${(error as Error).message.slice(0, 160)})`;
+				const again = await fetch(`${restarted.url}/webhook/${CRASH_WEBHOOK_PATH}`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: JSON.stringify({
+						images: Array.from({ length: items }, (_, index) => ({
+							url: imageUrl,
+							prompt: prompt(index),
+						})),
+					}),
+				});
+				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
+			}
+			const finished = await waitFor(
+				'the second run to finish',
+				async () => {
+					const runs = await rest.executions(workflows.crashRecovery.id);
+					const done = runs.find((run) => run.id !== executionId && run.status === 'success');
+					const failed = runs.find((run) => run.id !== executionId && run.status === 'error');
+					if (failed) throw new Error(`execution ${failed.id} failed`);
+					return done;
+				},
+				90_000,
+			);
+			const detail = await rest.execution(finished.id);
+			const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+			const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
+			const creates = ours().length;
+			if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
+				throw new Error(
+					`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
+				);
+			if (creates !== items || reused !== crashed.length)
+				throw new Error(
+					`${creates} creates for ${items} items; the second run took ${reused} of the ${crashed.length} crashed run's tasks`,
+				);
+			return (
+				`killed n8n with ${crashed.length} of ${items} tasks accepted (execution ${executionId}, now "${before.status}"): n8n's log named all ${crashed.length} before sending (${acceptedLogged} also with their task_id: the others were accepted as n8n died); ` +
+				`List Tasks by n8n-${executionId}- found exactly them after the restart; ${how} (execution ${finished.id}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
+			);
 		},
 	},
 ];
