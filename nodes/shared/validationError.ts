@@ -13,8 +13,6 @@ const FIELD_LABELS: Record<string, string> = {
 	imageBase64: 'Image (Base64)',
 	imageUrl: 'Image URL',
 	externalTaskId: 'External Task ID',
-	externalTaskIdPrefix: 'External Task ID Starts With',
-	reuseWithinHours: 'Reuse Task for Same Input Within (Hours)',
 };
 
 /**

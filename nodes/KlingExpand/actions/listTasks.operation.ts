@@ -11,7 +11,7 @@ import { defaultsOf, withDefaults } from '../../shared/descriptions';
 import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import { klingRequest } from '../../shared/transport/request';
-import { ValidationError } from '../../shared/validationError';
+import { validateOptionTypes } from '../helpers/validation';
 import type { Batch } from './batch';
 
 /** Kling's list bounds. */
@@ -90,18 +90,11 @@ export async function execute(
 ): Promise<INodeExecutionData[]> {
 	const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
 	const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
-	const options = withDefaults(
-		LIST_DEFAULTS,
-		this.getNodeParameter('options', itemIndex, {}) as object,
-	);
+	const given = this.getNodeParameter('options', itemIndex, {}) as Record<string, unknown>;
+	validateOptionTypes(given, listOptions);
+	if (!returnAll) validateOptionTypes({ limit }, properties);
+	const options = withDefaults(LIST_DEFAULTS, given);
 	const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(options.pageSize)));
-	if (typeof options.externalTaskIdPrefix !== 'string')
-		throw new ValidationError(
-			'externalTaskIdPrefix',
-			JSON.stringify(options.externalTaskIdPrefix),
-			'it must be text',
-			false,
-		);
 	const prefix = options.externalTaskIdPrefix.trim();
 	const wanted = (task: KlingTask) => !prefix || task.external_task_id?.startsWith(prefix) === true;
 	const items: INodeExecutionData[] = [];

@@ -8,11 +8,12 @@ import { updateDisplayOptions } from 'n8n-workflow';
 
 import type { ExpansionRatios } from '../helpers/ratios';
 import { expandedCanvasSize, parseAspectRatio, ratiosFromAspect } from '../helpers/ratios';
-import { validateOptions, validateRatios } from '../helpers/validation';
+import { validateOptions, validateOptionTypes, validateRatios } from '../helpers/validation';
 import type { CreateRequest } from '../tasks/createOnce';
 import { claimExternalId, generatedExternalId, submitOnce } from '../tasks/createOnce';
 import { inputFingerprint, reuseWindowMs, takeReusableTask, withFingerprint } from '../tasks/reuse';
 import type { Batch, ItemRun } from './batch';
+import { CREATE_OPTION_FIELDS } from './batch';
 import { createFields, createOptions } from './descriptions';
 import { readImageInput } from './imageInput';
 
@@ -65,6 +66,7 @@ export async function prepareCreate(
 	externalTaskId?: string,
 ): Promise<PreparedCreate> {
 	const options = ctx.getNodeParameter('options', itemIndex, {}) as CreateOptions;
+	validateOptionTypes(options as Record<string, unknown>, CREATE_OPTION_FIELDS);
 	const prompt = ctx.getNodeParameter('prompt', itemIndex, '') as string;
 	const images = ctx.getNodeParameter('numberOfImages', itemIndex, 1) as number;
 	const callback = callbackUrl ?? options.callbackUrl?.trim();

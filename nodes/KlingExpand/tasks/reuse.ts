@@ -7,7 +7,6 @@ import { normaliseTask } from '../../shared/task';
 import type { KlingContext } from '../../shared/transport/request';
 import { klingRequest } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
-import { ValidationError } from '../../shared/validationError';
 
 /*
  * Opt-in reuse of a task made for the same input: the honest answer to a crash. n8n saves nothing
@@ -27,18 +26,12 @@ const SCAN_PAGE_SIZE = 500;
 
 const FINGERPRINT = /-f([0-9a-f]{16})$/;
 
-/** The Reuse option in milliseconds, 0 when off; refuses anything but a number in range. */
-export function reuseWindowMs(hours: unknown): number {
-	if (hours === undefined || hours === null || hours === '' || hours === 0) return 0;
-	if (typeof hours !== 'number' || !Number.isFinite(hours) || hours < 0 || hours > MAX_REUSE_HOURS)
-		throw new ValidationError(
-			'reuseWithinHours',
-			typeof hours === 'object' ? JSON.stringify(hours) : hours,
-			`it must be a number of hours between 0 (off) and ${MAX_REUSE_HOURS} (Kling keeps tasks 30 days)`,
-			typeof hours === 'string',
-		);
-	return hours * 3_600_000;
-}
+/**
+ * The Reuse option in milliseconds, 0 when off. Its type and range are checked with the other
+ * options (validateOptionTypes), against the field's bounds.
+ */
+export const reuseWindowMs = (hours: unknown) =>
+	typeof hours === 'number' && hours > 0 ? hours * 3_600_000 : 0;
 
 /**
  * 16 hex digits of SHA-256 over what the create asks Kling to do (image, ratios, n, prompt,
