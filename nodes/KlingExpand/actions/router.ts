@@ -133,11 +133,7 @@ function settleOptions<T>(ctx: IExecuteFunctions, read: () => T): T {
 	try {
 		return read();
 	} catch (error) {
-		if (!(error instanceof ValidationError)) throw error;
-		throw new NodeOperationError(ctx.getNode(), error.message, {
-			itemIndex: 0,
-			description: 'Nothing was sent to Kling: fix the option named above.',
-		});
+		throw toNodeError(ctx, error, { itemIndex: 0, tasks: [] });
 	}
 }
 
