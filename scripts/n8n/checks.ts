@@ -370,16 +370,18 @@ export const serverChecks: Check[] = [
 				[...simulator.tasks.values()].filter((task) =>
 					String(task.createBody.prompt).startsWith(`${CRASH_PROMPT}${runId} `),
 				);
-			const call = await fetch(`${server.url}/webhook/${CRASH_WEBHOOK_PATH}`, {
-				method: 'POST',
-				headers: { 'content-type': 'application/json' },
-				body: JSON.stringify({
-					images: Array.from({ length: items }, (_, index) => ({
-						url: imageUrl,
-						prompt: prompt(index),
-					})),
-				}),
-			});
+			const startRun = async (baseUrl: string) =>
+				await fetch(`${baseUrl}/webhook/${CRASH_WEBHOOK_PATH}`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: JSON.stringify({
+						images: Array.from({ length: items }, (_, index) => ({
+							url: imageUrl,
+							prompt: prompt(index),
+						})),
+					}),
+				});
+			const call = await startRun(server.url);
 			if (call.status !== 200)
 				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
 			await waitFor(
@@ -441,16 +443,7 @@ export const serverChecks: Check[] = [
 			} catch (error) {
 				// n8n keeps no data to retry a crashed execution from: run the workflow again instead.
 				how = `a new run (n8n refused to retry the ${before.status} execution: ${(error as Error).message.slice(0, 160)})`;
-				const again = await fetch(`${restarted.url}/webhook/${CRASH_WEBHOOK_PATH}`, {
-					method: 'POST',
-					headers: { 'content-type': 'application/json' },
-					body: JSON.stringify({
-						images: Array.from({ length: items }, (_, index) => ({
-							url: imageUrl,
-							prompt: prompt(index),
-						})),
-					}),
-				});
+				const again = await startRun(restarted.url);
 				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
 			}
 			const finished = await waitFor(

@@ -148,20 +148,7 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 function callbackInQueueMode(): WorkflowFile {
 	const id = 'testQueueCallback';
 	const nodes: WorkflowNode[] = [
-		{
-			id: `${id}-0`,
-			name: 'Webhook',
-			type: 'n8n-nodes-base.webhook',
-			typeVersion: 2,
-			position: [0, 0],
-			webhookId: QUEUE_WEBHOOK_PATH,
-			parameters: {
-				httpMethod: 'POST',
-				path: QUEUE_WEBHOOK_PATH,
-				responseMode: 'onReceived',
-				options: {},
-			},
-		},
+		webhookNode(`${id}-0`, QUEUE_WEBHOOK_PATH),
 		{
 			id: `${id}-1`,
 			name: 'Split Out',
@@ -212,20 +199,7 @@ function callbackInQueueMode(): WorkflowFile {
 function callbackThenApproval(): WorkflowFile {
 	const id = 'testApproval';
 	const nodes: WorkflowNode[] = [
-		{
-			id: `${id}-0`,
-			name: 'Webhook',
-			type: 'n8n-nodes-base.webhook',
-			typeVersion: 2,
-			position: [0, 0],
-			webhookId: APPROVAL_WEBHOOK_PATH,
-			parameters: {
-				httpMethod: 'POST',
-				path: APPROVAL_WEBHOOK_PATH,
-				responseMode: 'onReceived',
-				options: {},
-			},
-		},
+		webhookNode(`${id}-0`, APPROVAL_WEBHOOK_PATH),
 		{
 			id: APPROVAL_EXPAND_NODE_ID,
 			...expandNode('Kling Expand', {
