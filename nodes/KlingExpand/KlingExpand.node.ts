@@ -39,14 +39,17 @@ listTasks: "List Tasks" }[$parameter["operation"]] }}',
 		credentials: [
 			{ name: 'klingApi', required: true, displayOptions: { hide: { dryRun: [true] } } },
 		],
-		// The resume webhook of Submit and Wait's callback mode, shaped like n8n's Wait node's.
+		// The resume webhook of Submit and Wait's callback mode. Its path is the node's id, as n8n's
+		// send-and-wait nodes do: n8n resumes the node whose restart webhook path equals the resume
+		// URL's suffix, so the URL handed to Kling (which ends in this id) opens no other node's wait.
 		webhooks: [
 			{
 				name: 'default',
 				httpMethod: 'POST',
 				responseMode: 'onReceived',
-				path: '',
+				path: '={{ $nodeId }}',
 				restartWebhook: true,
+				isFullPath: true,
 			},
 		],
 		properties: [

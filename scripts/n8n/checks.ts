@@ -4,11 +4,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 
 import { signStandardWebhook, type SimTask } from '../../test/simulator';
-import { INPUT_IMAGE, type Environment } from './environment';
+import { INPUT_IMAGE, startServer, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
 import { seconds, tail, waitFor } from './processes';
 import {
+	APPROVAL_EXPAND_NODE_ID,
+	APPROVAL_WEBHOOK_PATH,
+	CRASH_PROMPT,
+	CRASH_WEBHOOK_PATH,
 	FAILING_PROMPT,
+	LIST_BY_PREFIX_PATH,
 	QUEUE_ITEMS,
 	QUEUE_PROMPT,
 	QUEUE_SLOT_LIMIT,
@@ -294,6 +299,202 @@ export const serverChecks: Check[] = [
 			return `task ${taskId}: callbacks ${statuses}; execution ${execution.id} (mode ${execution.mode}) ${execution.status} with task_status succeed; a replay started nothing`;
 		},
 	},
+	{
+		name: "Submit and Wait (callback) followed by a Wait node (On Webhook Call): Kling's callback URL resumes the Kling node only, never the approval step",
+		server: true,
+		async run({ server, simulator, workflows, imageUrl }) {
+			const { rest, url } = requireServer(server);
+			const workflowId = workflows.callbackThenApproval.id;
+			const prompt = `approval e2e ${Date.now()}`;
+			const call = await fetch(`${url}/webhook/${APPROVAL_WEBHOOK_PATH}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ url: imageUrl, prompt }),
+			});
+			if (call.status !== 200)
+				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+			const atApproval = await waitFor(
+				'the execution to pass Kling Expand and wait at the approval step',
+				async () => {
+					const [latest] = await rest.executions(workflowId);
+					if (latest?.status !== 'waiting') return undefined;
+					const detail = await rest.execution(latest.id);
+					return detail.data.resultData.lastNodeExecuted === 'Approval' ? detail : undefined;
+				},
+				60_000,
+			);
+			const executionId = atApproval.id;
+			const task = [...simulator.tasks.values()].find((each) => each.createBody.prompt === prompt);
+			if (!task) throw new Error(`the simulator holds no task prompted "${prompt}"`);
+			const callbackUrl = new URL(String(task.createBody.callback_url));
+			const expectedPath = `/webhook-waiting/${executionId}/${APPROVAL_EXPAND_NODE_ID}`;
+			if (callbackUrl.pathname !== expectedPath)
+				throw new Error(`Kling was given ${callbackUrl.pathname}; expected ${expectedPath}`);
+
+			// Kling retrying, or anyone who saw the URL, posts it again: n8n finds no webhook for it.
+			const replay = await fetch(callbackUrl, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ ...task, approved: true }),
+			});
+			const replayText = await replay.text();
+			if (replay.status !== 404)
+				throw new Error(
+					`the replayed callback answered ${replay.status} ${replayText}; expected 404`,
+				);
+			await settle();
+			const still = await rest.execution(executionId);
+			if (still.status !== 'waiting' || still.data.resultData.lastNodeExecuted !== 'Approval')
+				throw new Error(
+					`after the replay execution ${executionId} is "${still.status}" at ${String(still.data.resultData.lastNodeExecuted)}; expected waiting at Approval`,
+				);
+
+			// The approval step's own URL (the execution's, no node suffix) still resumes it.
+			const approvalUrl = new URL(callbackUrl);
+			approvalUrl.pathname = `/webhook-waiting/${executionId}`;
+			for (const key of [...approvalUrl.searchParams.keys()])
+				if (key !== 'signature') approvalUrl.searchParams.delete(key);
+			const approve = await fetch(approvalUrl, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ approved: true }),
+			});
+			if (approve.status !== 200)
+				throw new Error(`the approval URL answered ${approve.status} ${await approve.text()}`);
+			const finished = await waitFor(
+				'the execution to finish after the approval',
+				async () => {
+					const now = await rest.execution(executionId);
+					return now.status === 'waiting' || now.status === 'running' ? undefined : now;
+				},
+				30_000,
+			);
+			if (finished.status !== 'success')
+				throw new Error(`execution ${executionId} ended "${finished.status}"`);
+			const kling = finished.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+			if (kling[0]?.json.task_status !== 'succeed')
+				throw new Error(`Kling Expand output ${JSON.stringify(kling[0]?.json ?? {})}`);
+			return `Kling was given ${callbackUrl.pathname}; after the batch resumed, a replay of it answered 404 (${replayText.slice(0, 120)}) and execution ${executionId} stayed waiting at Approval; the approval URL then resumed it to success`;
+		},
+	},
+	{
+		name: "kill -9 of n8n start mid-batch: every accepted task is named in the log and found by List Tasks; after a restart, n8n's Retry with Reuse Task for Same Input on bills only the items not yet created",
+		server: true,
+		async run(environment) {
+			const { simulator, workflows, imageUrl } = environment;
+			const server = requireServer(environment.server);
+			const items = 4;
+			const runId = Date.now();
+			const prompt = (index: number) => `${CRASH_PROMPT}${runId} ${index}`;
+			const ours = () =>
+				[...simulator.tasks.values()].filter((task) =>
+					String(task.createBody.prompt).startsWith(`${CRASH_PROMPT}${runId} `),
+				);
+			const startRun = async (baseUrl: string) =>
+				await fetch(`${baseUrl}/webhook/${CRASH_WEBHOOK_PATH}`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: JSON.stringify({
+						images: Array.from({ length: items }, (_, index) => ({
+							url: imageUrl,
+							prompt: prompt(index),
+						})),
+					}),
+				});
+			const call = await startRun(server.url);
+			if (call.status !== 200)
+				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+			await waitFor(
+				'Kling to accept 2 of the 4 creates',
+				async () => (ours().length >= 2 ? true : undefined),
+				60_000,
+				20,
+			);
+			await server.process.kill();
+			const crashed = ours();
+			const externalIds = crashed.map((task) => task.task_info.external_task_id);
+			const executionId = /^n8n-(\d+)-/.exec(externalIds[0])?.[1];
+			if (!executionId) throw new Error(`external_task_id ${externalIds[0]} names no execution`);
+
+			const log = readFileSync(server.process.logFile, 'utf8');
+			const unnamed = externalIds.filter(
+				(id) => !log.includes(`sending a create under external_task_id ${id} `),
+			);
+			if (unnamed.length)
+				throw new Error(
+					`n8n's log does not name ${unnamed.join(', ')} (log: ${server.process.logFile})`,
+				);
+			const acceptedLogged = crashed.filter((task) =>
+				log.includes(`Kling accepted task ${task.task_id} `),
+			).length;
+
+			const restarted = await startServer(environment);
+			const listUrl = `${restarted.url}/webhook/${LIST_BY_PREFIX_PATH}`;
+			const listed = await waitFor(
+				'the List Tasks webhook to answer after the restart',
+				async () => {
+					const answer = await fetch(listUrl, {
+						method: 'POST',
+						headers: { 'content-type': 'application/json' },
+						body: JSON.stringify({ prefix: `n8n-${executionId}-` }),
+					});
+					return answer.status === 200
+						? ((await answer.json()) as Array<{ task_id?: string }>)
+						: undefined;
+				},
+				60_000,
+				500,
+			);
+			const listedIds = (Array.isArray(listed) ? listed : [listed])
+				.map((task) => task.task_id)
+				.sort();
+			const crashedIds = crashed.map((task) => task.task_id).sort();
+			if (JSON.stringify(listedIds) !== JSON.stringify(crashedIds))
+				throw new Error(
+					`List Tasks by n8n-${executionId}- found ${listedIds.join(', ')}; Kling holds ${crashedIds.join(', ')}`,
+				);
+
+			const { rest } = restarted;
+			const before = await rest.execution(executionId);
+			let how: string;
+			try {
+				await rest.json('POST', `/rest/executions/${executionId}/retry`, { loadWorkflow: false });
+				how = `n8n's Retry of the ${before.status} execution`;
+			} catch (error) {
+				// n8n keeps no data to retry a crashed execution from: run the workflow again instead.
+				how = `a new run (n8n refused to retry the ${before.status} execution: ${(error as Error).message.slice(0, 160)})`;
+				const again = await startRun(restarted.url);
+				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
+			}
+			const finished = await waitFor(
+				'the second run to finish',
+				async () => {
+					const runs = await rest.executions(workflows.crashRecovery.id);
+					const done = runs.find((run) => run.id !== executionId && run.status === 'success');
+					const failed = runs.find((run) => run.id !== executionId && run.status === 'error');
+					if (failed) throw new Error(`execution ${failed.id} failed`);
+					return done;
+				},
+				90_000,
+			);
+			const detail = await rest.execution(finished.id);
+			const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+			const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
+			const creates = ours().length;
+			if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
+				throw new Error(
+					`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
+				);
+			if (creates !== items || reused !== crashed.length)
+				throw new Error(
+					`${creates} creates for ${items} items; the second run took ${reused} of the ${crashed.length} crashed run's tasks`,
+				);
+			return (
+				`killed n8n with ${crashed.length} of ${items} tasks accepted (execution ${executionId}, now "${before.status}"): n8n's log named all ${crashed.length} before sending (${acceptedLogged} also with their task_id: the others were accepted as n8n died); ` +
+				`List Tasks by n8n-${executionId}- found exactly them after the restart; ${how} (execution ${finished.id}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
+			);
+		},
+	},
 ];
 
 /** Checks against n8n in queue mode (startQueueMode: Redis, main, two workers). */
@@ -345,7 +546,7 @@ export const queueChecks: Check[] = [
 			);
 			const tasks = () =>
 				[...simulator.tasks.values()].filter((task) =>
-					String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}?`),
+					String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}/`),
 				);
 			const created = tasks();
 			// Every item submitted exactly once before the sleep, within the account's slots, none refused.

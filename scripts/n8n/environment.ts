@@ -116,6 +116,9 @@ export async function prepare(
 				if (forTest) {
 					await n8n.publish(workflows.triggerToSlack.id);
 					await n8n.publish(workflows.callbackInQueueMode.id);
+					await n8n.publish(workflows.callbackThenApproval.id);
+					await n8n.publish(workflows.crashRecovery.id);
+					await n8n.publish(workflows.listByPrefix.id);
 				}
 			},
 		);

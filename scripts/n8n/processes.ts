@@ -115,6 +115,13 @@ export class Background {
 		return !this.done;
 	}
 
+	/** kill -9 of the process group: no shutdown, nothing flushed, as when a machine or container dies. */
+	async kill(): Promise<void> {
+		if (this.done || this.pid < 0) return;
+		killTree(this.pid, 'SIGKILL');
+		await this.exited;
+	}
+
 	/** SIGTERM to the process group, SIGKILL if it has not exited after `graceMs`. */
 	async stop(graceMs = 10_000): Promise<void> {
 		if (this.done || this.pid < 0) return;

@@ -25,6 +25,14 @@ export const QUEUE_ITEMS = 12;
 /** The simulated account's concurrency limit (1303 above it), for every phase; one task at a time elsewhere. */
 export const QUEUE_SLOT_LIMIT = 5;
 export const QUEUE_WEBHOOK_PATH = 'kling-queue-e2e';
+/** The production webhook of the workflow whose callback-mode node is followed by a Wait node (an approval step). */
+export const APPROVAL_WEBHOOK_PATH = 'kling-approval-e2e';
+export const APPROVAL_EXPAND_NODE_ID = 'testApproval-1';
+/** The crash workflow's production webhook, and its items' prompts (`crash item <index>`). */
+export const CRASH_WEBHOOK_PATH = 'kling-crash-e2e';
+export const CRASH_PROMPT = 'crash item ';
+/** A webhook that answers with List Tasks' output for the external-id prefix it is posted. */
+export const LIST_BY_PREFIX_PATH = 'kling-list-by-prefix-e2e';
 /** Items before this one take 3 s; from it on (the last wave) they take long, ending in reverse order. */
 const QUEUE_LONG_FROM = 7;
 
@@ -70,6 +78,9 @@ export interface TestWorkflows {
 	submitWithCallback: WorkflowFile;
 	triggerToSlack: WorkflowFile;
 	callbackInQueueMode: WorkflowFile;
+	callbackThenApproval: WorkflowFile;
+	crashRecovery: WorkflowFile;
+	listByPrefix: WorkflowFile;
 }
 
 export interface WorkflowSettings {
@@ -142,6 +153,9 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 			},
 		]),
 		callbackInQueueMode: callbackInQueueMode(),
+		callbackThenApproval: callbackThenApproval(),
+		crashRecovery: crashRecovery(),
+		listByPrefix: listByPrefix(),
 	};
 }
 
@@ -149,20 +163,7 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 function callbackInQueueMode(): WorkflowFile {
 	const id = 'testQueueCallback';
 	const nodes: WorkflowNode[] = [
-		{
-			id: `${id}-0`,
-			name: 'Webhook',
-			type: 'n8n-nodes-base.webhook',
-			typeVersion: 2,
-			position: [0, 0],
-			webhookId: QUEUE_WEBHOOK_PATH,
-			parameters: {
-				httpMethod: 'POST',
-				path: QUEUE_WEBHOOK_PATH,
-				responseMode: 'onReceived',
-				options: {},
-			},
-		},
+		webhookNode(`${id}-0`, QUEUE_WEBHOOK_PATH),
 		{
 			id: `${id}-1`,
 			name: 'Split Out',
@@ -199,6 +200,137 @@ function callbackInQueueMode(): WorkflowFile {
 	return {
 		id,
 		name: `Kling Expand: callback wait mode, ${QUEUE_ITEMS} items, queue mode`,
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections: inLine(nodes),
+		nodes,
+	};
+}
+
+/**
+ * Webhook (POST {url, prompt}) → Kling Expand, callback wait mode → Approval, n8n's Wait node "On
+ * Webhook Call": the approval step Kling's callback URL must not be able to resume.
+ */
+function callbackThenApproval(): WorkflowFile {
+	const id = 'testApproval';
+	const nodes: WorkflowNode[] = [
+		webhookNode(`${id}-0`, APPROVAL_WEBHOOK_PATH),
+		{
+			id: APPROVAL_EXPAND_NODE_ID,
+			...expandNode('Kling Expand', {
+				waitMode: 'callback',
+				imageSource: 'url',
+				imageUrl: '={{ $json.body.url }}',
+				prompt: '={{ $json.body.prompt }}',
+				downloadImages: false,
+				options: { timeout: 120 },
+			}),
+			position: [220, 0],
+		},
+		{
+			id: `${id}-2`,
+			name: 'Approval',
+			type: 'n8n-nodes-base.wait',
+			typeVersion: 1.1,
+			position: [440, 0],
+			webhookId: 'kling-approval-wait',
+			parameters: { resume: 'webhook', httpMethod: 'POST', options: {} },
+		},
+	];
+	return {
+		id,
+		name: 'Kling Expand: callback wait mode, then an approval step (Wait On Webhook Call)',
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections: inLine(nodes),
+		nodes,
+	};
+}
+
+/** A production webhook node (POST, at `path`), answering as `responseMode` says. */
+function webhookNode(id: string, path: string, responseMode = 'onReceived'): WorkflowNode {
+	return {
+		id,
+		name: 'Webhook',
+		type: 'n8n-nodes-base.webhook',
+		typeVersion: 2,
+		position: [0, 0],
+		webhookId: path,
+		parameters: {
+			httpMethod: 'POST',
+			path,
+			responseMode,
+			...(responseMode === 'lastNode' ? { responseData: 'allEntries' } : {}),
+			options: {},
+		},
+	};
+}
+
+/**
+ * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait (Poll), one
+ * item at a time, with Reuse Task for Same Input Within (Hours) on: the workflow n8n is killed in.
+ */
+function crashRecovery(): WorkflowFile {
+	const id = 'testCrashRecovery';
+	const nodes: WorkflowNode[] = [
+		webhookNode(`${id}-0`, CRASH_WEBHOOK_PATH),
+		{
+			id: `${id}-1`,
+			name: 'Split Out',
+			type: 'n8n-nodes-base.splitOut',
+			typeVersion: 1,
+			position: [220, 0],
+			parameters: { fieldToSplitOut: 'body.images', options: {} },
+		},
+		{
+			id: `${id}-2`,
+			...expandNode('Kling Expand', {
+				imageSource: 'url',
+				imageUrl: '={{ $json.url }}',
+				prompt: '={{ $json.prompt }}',
+				expansionMode: 'ratios',
+				upExpansionRatio: 0.25,
+				downExpansionRatio: 0.25,
+				leftExpansionRatio: 0.1,
+				rightExpansionRatio: 0.1,
+				downloadImages: false,
+				options: { concurrency: 1, reuseWithinHours: 1, timeout: 120 },
+			}),
+			position: [440, 0],
+		},
+	];
+	return {
+		id,
+		name: 'Kling Expand: crash mid-batch, then Retry',
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections: inLine(nodes),
+		nodes,
+	};
+}
+
+/** Webhook (POST {prefix}) → Kling Expand List Tasks, External Task ID Starts With the prefix; answers with the tasks. */
+function listByPrefix(): WorkflowFile {
+	const id = 'testListByPrefix';
+	const nodes: WorkflowNode[] = [
+		webhookNode(`${id}-0`, LIST_BY_PREFIX_PATH, 'lastNode'),
+		{
+			id: `${id}-1`,
+			name: 'List Tasks',
+			type: EXPAND_TYPE,
+			typeVersion: 1,
+			position: [220, 0],
+			parameters: {
+				operation: 'listTasks',
+				returnAll: true,
+				options: { externalTaskIdPrefix: '={{ $json.body.prefix }}' },
+			},
+			credentials: { klingApi: { ...CREDENTIAL } },
+		},
+	];
+	return {
+		id,
+		name: "Kling Expand: List Tasks by an execution's external-id prefix",
 		active: false,
 		settings: { executionOrder: 'v1' },
 		connections: inLine(nodes),

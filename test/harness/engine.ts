@@ -24,6 +24,8 @@ import type {
 } from 'n8n-workflow';
 import { ICredentialsHelper, NodeHelpers, Workflow } from 'n8n-workflow';
 
+import { WAIT_NODE_TYPE, WaitOnWebhookCall } from './waitNode';
+
 export const PACKAGE_NAME = 'n8n-nodes-kling-expand';
 export const NODE_TYPES = {
 	expand: `${PACKAGE_NAME}.klingExpand`,
@@ -48,7 +50,10 @@ const captureLogger = {
 };
 Container.set(Logger, captureLogger as unknown as Logger);
 
-/** The package as n8n loads a community package: from package.json's "n8n" section, compiled files under dist/. */
+/**
+ * The package as n8n loads a community package: from package.json's "n8n" section, compiled files under dist/;
+ * plus the harness's stand-in for n8n's Wait node (waitNode.ts).
+ */
 export interface LoadedPackage {
 	nodeTypes: INodeTypes;
 	credentialTypes: Record<string, ICredentialType>;
@@ -61,6 +66,7 @@ export function loadPackage(): Promise<LoadedPackage> {
 		const loader = new PackageDirectoryLoader(path.resolve(__dirname, '../..'));
 		await loader.loadAll();
 		const byName = (name: string) => {
+			if (name === WAIT_NODE_TYPE) return new WaitOnWebhookCall();
 			const entry =
 				loader.nodeTypes[name] ?? loader.nodeTypes[name.replace(`${PACKAGE_NAME}.`, '')];
 			if (!entry) throw new Error(`Unknown node type ${name}`);
@@ -199,17 +205,21 @@ export function buildAdditionalData(
 	} as IWorkflowExecuteAdditionalData;
 }
 
-/** What n8n hands a node's webhook() about the webhook it serves: one POST webhook of the node. */
+/**
+ * What n8n hands a node's webhook() about the webhook it serves: one POST webhook of the node, its
+ * path evaluated when a workflow is given (as n8n's webhook service does).
+ */
 export function webhookDataFor(
 	workflowId: string,
 	nodeName: string,
 	description: IWebhookDescription,
 	additionalData: IWorkflowExecuteAdditionalData,
+	workflow?: Workflow,
 ): IWebhookData {
 	return {
 		httpMethod: 'POST',
 		node: nodeName,
-		path: String(description.path),
+		path: workflow ? webhookPathOf(workflow, nodeName, description) : String(description.path),
 		webhookDescription: description,
 		workflowId,
 		workflowExecuteAdditionalData: additionalData,
@@ -289,4 +299,18 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions): Prom
 			runData[nodeName]?.at(-1)?.data?.main?.[outputIndex] ?? [],
 		error: run.data.resultData.error as unknown as Record<string, unknown> | undefined,
 	};
+}
+
+/**
+ * A webhook's path as n8n's webhook service computes it for a restart webhook: the description's
+ * path expression evaluated for the node, without leading or trailing slashes.
+ */
+export function webhookPathOf(
+	workflow: Workflow,
+	nodeName: string,
+	description: IWebhookDescription,
+): string {
+	const node = workflow.getNode(nodeName)!;
+	const value = workflow.expression.getSimpleParameterValue(node, description.path, 'webhook', {});
+	return String(value ?? '').replace(/^\/+|\/+$/g, '');
 }

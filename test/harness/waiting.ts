@@ -9,7 +9,6 @@ import type {
 	INodeExecutionData,
 	INodeType,
 	IRunExecutionData,
-	IWebhookDescription,
 } from 'n8n-workflow';
 
 import type { RunResult, WorkflowSpec } from './engine';
@@ -19,6 +18,7 @@ import {
 	makeWorkflow,
 	runWorkflow,
 	webhookDataFor,
+	webhookPathOf,
 } from './engine';
 import { expressLikeResponse } from './webhooks';
 
@@ -41,12 +41,14 @@ export interface Delivery {
 /**
  * One execution that sleeps and resumes the way n8n runs it, in-process:
  * - `start()` runs the workflow until a node puts it to wait, and stores its data as n8n stores it (JSON);
- * - a server on 127.0.0.1 stands in for n8n's waiting-webhook endpoint: a POST to the resume URL runs the
- *   waiting node's `webhook()`; if that returns workflowData, the data becomes the node's input on the
+ * - a server on 127.0.0.1 stands in for n8n's waiting-webhook endpoint `/webhook-waiting/<execution>/<suffix>`:
+ *   as n8n routes it, a POST runs the `webhook()` of the waiting node's restart webhook whose path equals the
+ *   suffix (404 when it has none); if that returns workflowData, the data becomes the node's input on the
  *   execution stack and WorkflowExecute continues the stored execution (the node, now disabled, passes
  *   it on), exactly as n8n's webhook helpers do. A callback before the execution waits, or after it
  *   resumed, gets 409, as in n8n;
  * - `timeOut()` continues the stored execution as n8n does when `waitTill` passes: no node code runs.
+ * A resumed run that waits again (a later node's wait) is stored and can be resumed in turn.
  */
 export async function waitingExecution(
 	spec: WorkflowSpec,
@@ -55,25 +57,50 @@ export async function waitingExecution(
 ) {
 	const { nodeTypes, credentialTypes } = await loadPackage();
 	const workflow = await makeWorkflow(spec);
-	const node = workflow.getNode(nodeName)!;
-	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion) as INodeType;
-	const description = nodeType.description.webhooks![0] as IWebhookDescription;
 	const executionId = String(Math.floor(Math.random() * 1e9));
 	const deliveries: Delivery[] = [];
 	let stored: IRunExecutionData | undefined;
 	let state: 'running' | 'waiting' | 'resuming' | 'finished' = 'running';
 	let resumed: Promise<RunResult> | undefined;
+	let lastResumed: Promise<RunResult> | undefined;
 
-	const resume = (data: IRunExecutionData) =>
+	const resume = (data: IRunExecutionData, waitingNode: string) =>
 		runWorkflow(spec, {
-			startNode: nodeName,
+			startNode: waitingNode,
 			input: [],
 			credentials,
 			resume: data,
 			executionId,
 			workflow,
 			mode: 'webhook',
+		}).then((result) => {
+			// The resumed run may wait again (a later node's wait): it can then be resumed in turn.
+			if (result.run.status === 'waiting') {
+				stored = JSON.parse(JSON.stringify(result.run.data)) as IRunExecutionData;
+				state = 'waiting';
+			} else state = 'finished';
+			return result;
 		});
+
+	/**
+	 * The waiting node's restart webhook that n8n's waiting-webhook routing picks for a URL suffix:
+	 * the last node executed, a POST restart webhook whose path equals the suffix; none, and n8n
+	 * answers 404.
+	 */
+	const restartWebhookFor = (suffix: string) => {
+		const waitingNode = workflow.getNode(stored!.resultData.lastNodeExecuted!)!;
+		const nodeType = nodeTypes.getByNameAndVersion(
+			waitingNode.type,
+			waitingNode.typeVersion,
+		) as INodeType;
+		const description = (nodeType.description.webhooks ?? []).find(
+			(webhook) =>
+				webhook.restartWebhook === true &&
+				webhook.httpMethod === 'POST' &&
+				webhookPathOf(workflow, waitingNode.name, webhook) === suffix,
+		);
+		return description && { waitingNode, nodeType, description };
+	};
 
 	const server = createServer((req, res) => {
 		const chunks: Buffer[] = [];
@@ -94,6 +121,18 @@ export async function waitingExecution(
 					return;
 				}
 				const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+				const suffix = decodeURIComponent(
+					url.pathname.split('/').slice(3).join('/').replace(/\/+$/, ''),
+				);
+				const restart = restartWebhookFor(suffix);
+				if (!restart) {
+					deliveries.push({ status: 404, body, resumed: false });
+					response.status(404).json({
+						message: `The workflow for execution "${executionId}" does not contain a waiting webhook with a matching path/method.`,
+					});
+					return;
+				}
+				const { waitingNode, nodeType, description } = restart;
 				const request = {
 					method: req.method,
 					headers: req.headers,
@@ -112,9 +151,23 @@ export async function waitingExecution(
 						httpResponse: response as never,
 					},
 				);
-				const webhookData = webhookDataFor(workflow.id, node.name, description, additionalData);
+				const webhookData = webhookDataFor(
+					workflow.id,
+					waitingNode.name,
+					description,
+					additionalData,
+					workflow,
+				);
 				const result = await nodeType.webhook!.call(
-					new WebhookContext(workflow, node, additionalData, 'webhook', webhookData, [], stored),
+					new WebhookContext(
+						workflow,
+						waitingNode,
+						additionalData,
+						'webhook',
+						webhookData,
+						[],
+						stored,
+					),
 				);
 				if (!result.noWebhookResponse && !res.headersSent)
 					response.status(200).json(result.webhookResponse ?? { message: 'Workflow was started' });
@@ -126,7 +179,8 @@ export async function waitingExecution(
 					const data = structuredClone(stored);
 					data.executionData!.nodeExecutionStack[0].data.main =
 						result.workflowData as INodeExecutionData[][];
-					resumed = resume(data).finally(() => (state = 'finished'));
+					lastResumed = resume(data, waitingNode.name);
+					resumed ??= lastResumed;
 				}
 			})().catch((error: Error) => {
 				if (!res.headersSent) res.writeHead(500).end(error.message);
@@ -160,17 +214,21 @@ export async function waitingExecution(
 				await new Promise((resolve) => setTimeout(resolve, 20));
 			return await resumed;
 		},
+		/** The run a later resume of the same execution (another node's wait) continued, once it has. */
+		async lastResumedRun(): Promise<RunResult | undefined> {
+			return await lastResumed;
+		},
 		async timeOut(): Promise<RunResult> {
 			if (state !== 'waiting' || !stored) throw new Error(`The execution is ${state}, not waiting`);
 			state = 'resuming';
-			return await resume(structuredClone(stored)).finally(() => (state = 'finished'));
+			return await resume(structuredClone(stored), stored.resultData.lastNodeExecuted!);
 		},
 		get state() {
 			return state;
 		},
 		async close() {
 			if (!openExecutions.delete(execution)) return;
-			await resumed?.catch(() => undefined);
+			await lastResumed?.catch(() => undefined);
 			await new Promise<void>((resolve) => server.close(() => resolve()));
 		},
 	};

@@ -5,6 +5,7 @@ import type { ApiOperation, Fault, RandomFaultOptions } from './types';
 export interface ChosenFault {
 	kind: Fault['kind'];
 	code: number;
+	httpStatus?: number;
 	message?: string;
 	delayMs: number;
 	bytesPerSecond: number;
@@ -49,10 +50,11 @@ export class FaultPlan {
 		if (index < 0) return undefined;
 		const entry = this.queue[index];
 		if (--entry.remaining <= 0) this.queue.splice(index, 1);
-		const { kind, code, message, delayMs, bytesPerSecond } = entry.fault;
+		const { kind, code, httpStatus, message, delayMs, bytesPerSecond } = entry.fault;
 		return {
 			kind,
 			code: code ?? DEFAULT_FAULT_CODE,
+			httpStatus,
 			message,
 			delayMs: delayMs ?? DEFAULT_DELAY_MS,
 			bytesPerSecond: bytesPerSecond ?? DEFAULT_TRICKLE_RATE,

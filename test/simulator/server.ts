@@ -422,7 +422,7 @@ function answerForFault(fault: ChosenFault, baseUrl: string): Answer | undefined
 				location: `${baseUrl.replace('://', '://admin:hunter2@')}${LOGIN_PAGE}?next=%2Fv1&session=sim-session-token`,
 			};
 		case 'code':
-			return klingFailure(fault.code, fault.message);
+			return klingFailure(fault.code, fault.message, fault.httpStatus);
 		case 'malformed':
 			return {
 				status: 200,
@@ -453,9 +453,9 @@ function klingSuccess(data: unknown): Answer {
 	return jsonAnswer(200, { code: 0, message: 'SUCCEED', request_id: randomUUID(), data });
 }
 
-function klingFailure(code: number, message?: string): Answer {
+function klingFailure(code: number, message?: string, httpStatus?: number): Answer {
 	const error = new KlingError(code, message);
-	const answer = jsonAnswer(httpStatusForCode(code), {
+	const answer = jsonAnswer(httpStatus ?? httpStatusForCode(code), {
 		code,
 		message: error.message,
 		request_id: randomUUID(),

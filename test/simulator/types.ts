@@ -132,6 +132,8 @@ export interface Fault {
 	kind: FaultKind;
 	/** For `kind: 'code'`; default 5000. */
 	code?: number;
+	/** For `kind: 'code'`: the HTTP status it comes in (Kling's pairing for the code by default; 200 = an error inside a success). */
+	httpStatus?: number;
 	message?: string;
 	/** How many matching requests this fault hits; default 1. */
 	times?: number;

@@ -1,10 +1,14 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import { withDefaults } from '../../shared/descriptions';
+import { downloadOptions, withDefaults } from '../../shared/descriptions';
 import { ATTEMPTS } from '../../shared/kling';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { SlotPool } from '../helpers/concurrency';
-import { CREATE_DEFAULTS } from './descriptions';
+import { validateOptionTypes } from '../helpers/validation';
+import { CREATE_DEFAULTS, createOptions, waitOptions } from './descriptions';
+
+/** Every option field of the operations that create, each checked against its own bounds. */
+export const CREATE_OPTION_FIELDS = [...createOptions, ...waitOptions, ...downloadOptions];
 
 /**
  * What the items of one run share: request patience, the account's slots, one watcher for all
@@ -26,9 +30,14 @@ export interface ItemRun {
 	tasks: Array<{ external_task_id: string; task_id?: string }>;
 }
 
-/** Run-wide settings are read from the first item: one run has one concurrency and one patience. */
+/**
+ * Run-wide settings are read from the first item: one run has one concurrency and one patience.
+ * Throws a ValidationError for an option of the wrong type or out of range.
+ */
 export function createBatch(ctx: IExecuteFunctions): Batch {
-	const options = withDefaults(CREATE_DEFAULTS, ctx.getNodeParameter('options', 0, {}) as object);
+	const given = ctx.getNodeParameter('options', 0, {}) as Record<string, unknown>;
+	validateOptionTypes(given, CREATE_OPTION_FIELDS);
+	const options = withDefaults(CREATE_DEFAULTS, given);
 	const concurrency = Math.max(1, Math.floor(options.concurrency));
 	return {
 		policy: {

@@ -2,10 +2,12 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 
 import type { ExpansionSummary } from '../helpers/expansionPlan';
 import { planExpansion } from '../helpers/expansionPlan';
-import { validateOptions } from '../helpers/validation';
+import { validateOptions, validateOptionTypes } from '../helpers/validation';
 import type { CreateRequest } from '../tasks/createOnce';
 import { claimExternalId, generatedExternalId } from '../tasks/createOnce';
+import { inputFingerprint, reuseWindowMs, takeReusableTask, withFingerprint } from '../tasks/reuse';
 import type { Batch } from './batch';
+import { CREATE_OPTION_FIELDS } from './batch';
 import { expansionRequestOf } from './expansion';
 import { readImageInput } from './imageInput';
 
@@ -25,6 +27,7 @@ export interface PreparedCreate extends CreateRequest {
 interface CreateOptions {
 	callbackUrl?: string;
 	externalTaskId?: string;
+	reuseWithinHours?: unknown;
 	watermark?: boolean;
 }
 
@@ -40,6 +43,7 @@ export async function prepareCreate(
 	externalTaskId?: string,
 ): Promise<PreparedCreate> {
 	const options = ctx.getNodeParameter('options', itemIndex, {}) as CreateOptions;
+	validateOptionTypes(options as Record<string, unknown>, CREATE_OPTION_FIELDS);
 	const prompt = ctx.getNodeParameter('prompt', itemIndex, '') as string;
 	const images = ctx.getNodeParameter('numberOfImages', itemIndex, 1) as number;
 	const callback = callbackUrl ?? options.callbackUrl?.trim();
@@ -49,9 +53,7 @@ export async function prepareCreate(
 	// Every create carries an external id, so a create whose answer was lost can be looked up, not
 	// re-sent.
 	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
-	const externalId = externalTaskId ?? (userExternalId || generatedExternalId(ctx, itemIndex));
-	claimExternalId(batch, externalId, itemIndex);
-	const bodyWith = (imageValue: string) => {
+	const bodyWith = (imageValue: string, id: string) => {
 		const body: IDataObject & { external_task_id: string } = {
 			image: imageValue,
 			up_expansion_ratio: ratios.up,
@@ -59,19 +61,33 @@ export async function prepareCreate(
 			left_expansion_ratio: ratios.left,
 			right_expansion_ratio: ratios.right,
 			n: images,
-			external_task_id: externalId,
+			external_task_id: id,
 		};
 		if (prompt) body.prompt = prompt;
 		if (options.watermark) body.watermark_info = { enabled: true };
 		if (callback) body.callback_url = callback;
 		return body;
 	};
+	// Reuse applies to the ids the node generates (callback mode and the user's own ids are fixed).
+	const reuseMs =
+		externalTaskId === undefined && !userExternalId ? reuseWindowMs(options.reuseWithinHours) : 0;
+	const fingerprint =
+		reuseMs > 0 ? inputFingerprint(bodyWith(await image.bodyValue(), '')) : undefined;
+	const generated = () =>
+		fingerprint
+			? withFingerprint(generatedExternalId(ctx, itemIndex), fingerprint)
+			: generatedExternalId(ctx, itemIndex);
+	const externalId = externalTaskId ?? (userExternalId || generated());
+	claimExternalId(batch, externalId, itemIndex);
 	return {
 		expansion: summary,
 		images,
 		externalTaskId: externalId,
 		externalIdIsOurs: !userExternalId,
-		body: async () => bodyWith(await image.bodyValue()),
-		preview: () => bodyWith(image.preview),
+		body: async () => bodyWith(await image.bodyValue(), externalId),
+		preview: () => bodyWith(image.preview, externalId),
+		...(fingerprint && {
+			reuse: async () => await takeReusableTask(ctx, batch, fingerprint, reuseMs, batch.policy),
+		}),
 	};
 }

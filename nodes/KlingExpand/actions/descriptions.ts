@@ -3,6 +3,7 @@ import type { INodeProperties } from 'n8n-workflow';
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
 import { IMAGE_LIMITS, MAX_IMAGES_PER_TASK, MAX_PROMPT_LENGTH } from '../../shared/kling';
 import { expansionFields } from './expansion';
+import { MAX_REUSE_HOURS } from '../tasks/reuse';
 
 /**
  * Fields shared by Submit and Submit and Wait: the image, how to expand it, and what to ask for.
@@ -150,6 +151,19 @@ export const createOptions: INodeProperties[] = [
 	},
 	...requestOptions,
 	{
+		displayName: 'Reuse Task for Same Input Within (Hours)',
+		name: 'reuseWithinHours',
+		type: 'number',
+		typeOptions: { minValue: 0, maxValue: MAX_REUSE_HOURS, numberPrecision: 2 },
+		default: 0,
+		description:
+			'Off at 0. Otherwise, before paying for a task, the node looks for one it created within ' +
+			'this many hours for exactly the same image and settings (in any execution) and takes it ' +
+			'instead: after a crash, running the workflow again does not bill what the crashed run ' +
+			'already paid for. Costs one list request per run. An image URL counts as the same input ' +
+			'if the URL is the same.',
+	},
+	{
 		displayName: 'Watermark',
 		name: 'watermark',
 		type: 'boolean',
@@ -162,6 +176,7 @@ export const CREATE_DEFAULTS = defaultsOf<{
 	callbackUrl: string;
 	concurrency: number;
 	externalTaskId: string;
+	reuseWithinHours: number;
 	watermark: boolean;
 	requestTimeout: number;
 	retryDelay: number;

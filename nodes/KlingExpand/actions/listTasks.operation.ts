@@ -8,8 +8,10 @@ import { updateDisplayOptions } from 'n8n-workflow';
 
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
 import { LIST_PAGE } from '../../shared/kling';
+import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import { klingRequest } from '../../shared/transport/request';
+import { validateOptionTypes } from '../helpers/validation';
 import type { Batch } from './batch';
 
 const listOptions: INodeProperties[] = [
@@ -22,6 +24,16 @@ const listOptions: INodeProperties[] = [
 		description: `The page to start from (1–${LIST_PAGE.maxNum}), newest tasks first`,
 	},
 	{
+		displayName: 'External Task ID Starts With',
+		name: 'externalTaskIdPrefix',
+		type: 'string',
+		default: '',
+		placeholder: 'e.g. n8n-1234-',
+		description:
+			'Only tasks whose external_task_id starts with this. Every task an execution of this node ' +
+			'created starts with n8n-<execution ID>-, so this finds them all, even after a crash.',
+	},
+	{
 		displayName: 'Page Size',
 		name: 'pageSize',
 		type: 'number',
@@ -31,7 +43,11 @@ const listOptions: INodeProperties[] = [
 	},
 ];
 
-const LIST_DEFAULTS = defaultsOf<{ pageNum: number; pageSize: number }>(listOptions);
+const LIST_DEFAULTS = defaultsOf<{
+	externalTaskIdPrefix: string;
+	pageNum: number;
+	pageSize: number;
+}>(listOptions);
 
 const properties: INodeProperties[] = [
 	{
@@ -70,11 +86,13 @@ export async function execute(
 ): Promise<INodeExecutionData[]> {
 	const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
 	const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
-	const options = withDefaults(
-		LIST_DEFAULTS,
-		this.getNodeParameter('options', itemIndex, {}) as object,
-	);
+	const given = this.getNodeParameter('options', itemIndex, {}) as Record<string, unknown>;
+	validateOptionTypes(given, listOptions);
+	if (!returnAll) validateOptionTypes({ limit }, properties);
+	const options = withDefaults(LIST_DEFAULTS, given);
 	const pageSize = Math.min(LIST_PAGE.maxSize, Math.max(1, Math.floor(options.pageSize)));
+	const prefix = options.externalTaskIdPrefix.trim();
+	const wanted = (task: KlingTask) => !prefix || task.external_task_id?.startsWith(prefix) === true;
 	const items: INodeExecutionData[] = [];
 	for (
 		let pageNum = Math.max(1, Math.floor(options.pageNum));
@@ -89,7 +107,8 @@ export async function execute(
 		const entries = Array.isArray(page) ? page : [];
 		for (const entry of entries) {
 			const task = normaliseTask(entry);
-			if (task && items.length < limit) items.push({ json: task as unknown as IDataObject });
+			if (task && wanted(task) && items.length < limit)
+				items.push({ json: task as unknown as IDataObject });
 		}
 		if (entries.length < pageSize) break;
 	}

@@ -129,6 +129,15 @@ function errorItem(
 	return { json, pairedItem: { item: run.itemIndex } };
 }
 
+/** Run-wide options refused before anything is sent, as the first item's error. */
+function settleOptions<T>(ctx: IExecuteFunctions, read: () => T): T {
+	try {
+		return read();
+	} catch (error) {
+		throw toNodeError(ctx, error, { itemIndex: 0, tasks: [] });
+	}
+}
+
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operationName = this.getNodeParameter('operation', 0) as string;
 	const callbackMode =
@@ -150,7 +159,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			`The operation "${operationName}" is not supported`,
 		);
 	const count = this.getInputData().length;
-	const batch = createBatch(this);
+	const batch = settleOptions(this, () => createBatch(this));
 	const runs: ItemRun[] = Array.from({ length: count }, (_, itemIndex) => ({
 		itemIndex,
 		tasks: [],

@@ -1,3 +1,5 @@
+import type { INodeProperties } from 'n8n-workflow';
+
 import type { ImageInfo } from '../../shared/imageHeader';
 import {
 	IMAGE_LIMITS,
@@ -111,4 +113,45 @@ export function validateOptions(options: {
 	}
 	if (options.callbackUrl !== undefined && options.callbackUrl !== '')
 		assertHttpUrl(options.callbackUrl, 'callbackUrl');
+}
+
+/**
+ * Options an expression may have set to anything: each number option must be a finite number, each
+ * text option text. Bounds come from the field's own typeOptions: a field whose minimum is above 0
+ * needs a positive number (below the panel's minimum the code clamps, as tests of fast timings
+ * rely on), one whose minimum is 0 a number of at least 0, and none may exceed its maximum. Checked
+ * before any request, so a NaN Timeout or an object Concurrency costs nothing.
+ */
+export function validateOptionTypes(
+	options: Record<string, unknown>,
+	fields: INodeProperties[],
+): void {
+	for (const field of fields) {
+		const value = options[field.name];
+		if (value === undefined) continue;
+		const shown = typeof value === 'object' && value !== null ? JSON.stringify(value) : value;
+		if (field.type === 'string' && typeof value !== 'string')
+			throw new ValidationError(field.name, shown, 'it must be text', false, field.displayName);
+		if (field.type !== 'number') continue;
+		const min = field.typeOptions?.minValue;
+		const max = field.typeOptions?.maxValue;
+		const positive = min !== undefined && min > 0;
+		const rule =
+			`it must be a number ${positive ? 'greater than 0' : min === 0 ? 'of at least 0' : ''}` +
+			`${max !== undefined ? `${min !== undefined ? ' and' : ''} at most ${max}` : ''}`;
+		if (
+			typeof value !== 'number' ||
+			!Number.isFinite(value) ||
+			(positive && value <= 0) ||
+			(min === 0 && value < 0) ||
+			(max !== undefined && value > max)
+		)
+			throw new ValidationError(
+				field.name,
+				shown,
+				rule.trimEnd(),
+				typeof value === 'string',
+				field.displayName,
+			);
+	}
 }

@@ -22,10 +22,17 @@ import { findTask } from './lookup';
 
 /**
  * What this execution's node has sent under the external ids it generated. It lives in the node's
- * execution context, which n8n keeps when Retry On Fail runs execute() again, so a later try knows
- * what an earlier one sent; a new execution starts with an empty one.
+ * execution context, which n8n keeps when Retry On Fail runs execute() again, and copies into the
+ * new execution when a user retries a failed one (n8n's Retry), so a later try knows what an
+ * earlier one sent; a new execution starts with an empty one.
  */
 interface Ledger {
+	/**
+	 * The execution the ids were first generated in. n8n's Retry runs under a new execution id; the
+	 * ids keep this one, so the retry looks up the tasks the failed execution created instead of
+	 * creating them again.
+	 */
+	executionId?: string;
 	/**
 	 * Random, so two executions never share an id, even on two n8n instances (both count executions
 	 * from 1) on one account.
@@ -39,9 +46,16 @@ interface Ledger {
 	attempts: Record<string, number>;
 }
 
+const currentExecutionId = (ctx: IExecuteFunctions) => String(ctx.getExecutionId() || 'run');
+
 function ledgerOf(ctx: IExecuteFunctions): Ledger {
 	const context = ctx.getContext('node') as { klingExternalIds?: Ledger };
-	context.klingExternalIds ??= { salt: randomBytes(4).toString('hex'), sent: {}, attempts: {} };
+	context.klingExternalIds ??= {
+		executionId: currentExecutionId(ctx),
+		salt: randomBytes(4).toString('hex'),
+		sent: {},
+		attempts: {},
+	};
 	return context.klingExternalIds;
 }
 
@@ -67,14 +81,15 @@ const batchIdOf = (ctx: IExecuteFunctions, itemIndex = 0) =>
 
 /**
  * `n8n-<execution>-<salt>-<run>-<item>`, and `-<attempt>` once a task under the earlier id failed.
+ * `<execution>` is the execution the ids were first made in: a Retry of it keeps the same ids.
  */
 export function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): string {
-	const attempt = ledgerOf(ctx).attempts[runItemKey(ctx, itemIndex)] ?? 1;
+	const ledger = ledgerOf(ctx);
 	return formatExternalId(
-		String(ctx.getExecutionId() || 'run'),
+		ledger.executionId ?? currentExecutionId(ctx),
 		batchIdOf(ctx, itemIndex),
 		itemIndex,
-		attempt,
+		ledger.attempts[runItemKey(ctx, itemIndex)] ?? 1,
 	);
 }
 
@@ -201,6 +216,11 @@ export interface CreateRequest {
 	 */
 	externalIdIsOurs: boolean;
 	body: () => Promise<IDataObject & { external_task_id: string }>;
+	/**
+	 * With the opt-in reuse (tasks/reuse.ts): a task made earlier for the same input, taken instead
+	 * of creating one.
+	 */
+	reuse?: () => Promise<KlingTask | undefined>;
 }
 
 /**
@@ -217,16 +237,62 @@ export async function submitOnce(
 	const record: ItemRun['tasks'][number] = { external_task_id: request.externalTaskId };
 	run.tasks.push(record);
 	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
-	const earlier = sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined;
+	const earlier = sentBefore
+		? await findTask(ctx, request.externalTaskId, policy)
+		: await request.reuse?.();
 	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
-	const task = normaliseTask(
-		earlier ?? (await createTaskOnce(ctx, await request.body(), policy, request.externalIdIsOurs)),
-	);
+	const create = async () => {
+		const body = await request.body();
+		logTask(ctx, 'sending', run.itemIndex, request.externalTaskId);
+		return await createTaskOnce(ctx, body, policy, request.externalIdIsOurs);
+	};
+	const task = normaliseTask(earlier ?? (await create()));
 	if (!task)
 		throw new KlingFailure(
 			'malformed',
 			'The provider accepted the task but its answer has no task_id',
 		);
 	record.task_id = task.task_id;
-	return { ...task, external_task_id: task.external_task_id ?? request.externalTaskId };
+	record.external_task_id = task.external_task_id ?? request.externalTaskId;
+	logTask(
+		ctx,
+		earlier === undefined ? 'accepted' : 'reused',
+		run.itemIndex,
+		record.external_task_id,
+		task.task_id,
+	);
+	return { ...task, external_task_id: record.external_task_id };
+}
+
+/** What the log says of a create: about to be sent, accepted, or an earlier try's task taken. */
+const LOG_EVENTS = {
+	sending: 'sending a create',
+	accepted: 'Kling accepted task',
+	reused: 'reusing task',
+} as const;
+
+/**
+ * Info lines in n8n's log, written as they happen: one before each create is sent (naming the
+ * external_task_id Get Task can find it by, should n8n die before Kling's answer arrives) and one
+ * once Kling accepted it (its task_id). n8n saves an execution's data only when a node finishes, so
+ * after a crash (kill -9 of n8n or of a worker) these lines still name every billed task. Ids only,
+ * never the request.
+ */
+function logTask(
+	ctx: IExecuteFunctions,
+	event: keyof typeof LOG_EVENTS,
+	itemIndex: number,
+	externalTaskId: string,
+	taskId?: string,
+): void {
+	const executionId = currentExecutionId(ctx);
+	const node = ctx.getNode().name;
+	const subject = taskId
+		? `${LOG_EVENTS[event]} ${taskId} (external_task_id ${externalTaskId})`
+		: `${LOG_EVENTS[event]} under external_task_id ${externalTaskId}`;
+	ctx.logger.info(
+		`Kling Expand: ${subject} for item ${itemIndex} of node "${node}" in execution ${executionId}` +
+			(event === 'reused' ? ', made earlier for the same item or input: nothing new billed' : ''),
+		{ executionId, node, itemIndex, externalTaskId, ...(taskId ? { taskId } : {}), event },
+	);
 }

@@ -56,8 +56,13 @@ export class KlingFailure extends Error {
 			: 'never';
 	}
 
-	/** A create that failed this way may still have been accepted (and billed) by the provider. */
+	/**
+	 * A create that failed this way may still have been accepted (and billed) by the provider. A
+	 * code that came inside a successful HTTP answer is the provider's own verdict on this request,
+	 * not a lost answer: nothing to look up.
+	 */
 	get mayHaveBeenAccepted(): boolean {
+		if (this.kind === 'api' && this.httpStatus !== undefined && this.httpStatus < 300) return false;
 		return (
 			this.kind === 'network' ||
 			this.kind === 'malformed' ||

@@ -7,7 +7,7 @@ import type { KlingTask } from '../../../shared/task';
 import { KlingFailure } from '../../../shared/transport/failure';
 import type { RequestPolicy } from '../../../shared/transport/retry';
 import { backoffDelay, settle } from '../../../shared/transport/retry';
-import { resumeKey, signedResumeUrl } from './resumeUrl';
+import { nodeResumeUrl, resumeKey, signedResumeUrl } from './resumeUrl';
 import { SlotHolder } from './slotHolder';
 import { endedAmong } from './probe';
 import type { WaitingItem } from './waitingItems';
@@ -22,7 +22,7 @@ import { prepareCreate } from '../create';
  * Kling's terminal callback resumes it, the way n8n's Wait node resumes on a webhook call.
  *
  * execute() runs through the router's item loop like every operation: each item is submitted with
- * `callback_url` = this execution's resume URL plus the batch's identity (`kling_execution`,
+ * `callback_url` = this node's resume URL (the execution's, ending in the node's id) plus the batch's identity (`kling_execution`,
  * `kling_batch`, `kling_items`) and `kling_signature`, an HMAC of that identity keyed from the
  * credential's secret (see resumeUrl.ts). A batch larger than the Concurrency option (or
  * the account's slots) is submitted through the run's SlotPool: a task keeps its slots until one
@@ -81,7 +81,10 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		);
 	const identity = { executionId, batchId, itemCount: items.length };
 	const resumeUrl = signedResumeUrl(
-		String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
+		nodeResumeUrl(
+			String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
+			ctx.getNode().id,
+		),
 		key,
 		identity,
 	);

@@ -23,9 +23,10 @@ import * as callbackWait from './callback';
 
 /**
  * Callback mode sets these itself (the resume URL, and ids its webhook can check against the signed
- * batch), so an option there would be ignored: it is not offered.
+ * batch, which leave no room for a reused task's id), so an option there would be ignored: it is
+ * not offered.
  */
-const SET_BY_CALLBACK_MODE = new Set(['callbackUrl', 'externalTaskId']);
+const SET_BY_CALLBACK_MODE = new Set(['callbackUrl', 'externalTaskId', 'reuseWithinHours']);
 
 function hiddenInCallbackMode(option: INodeProperties): INodeProperties {
 	if (!SET_BY_CALLBACK_MODE.has(option.name)) return option;

@@ -60,6 +60,19 @@ const RESUME_QUERY = {
 /** More items than this in one callback batch is not a resume URL this node made. */
 const MAX_ITEMS = 100_000;
 
+/**
+ * This node's resume URL: the execution's (`$execution.resumeUrl`, whose token n8n checks per
+ * execution) with the node's id as its last path segment. n8n resumes only the waiting node whose
+ * restart webhook path equals that segment (KlingExpand.node.ts declares `{{ $nodeId }}`), so a
+ * later wait of another node (a Wait node "On Webhook Call", another callback-mode node) cannot be
+ * resumed with it.
+ */
+export function nodeResumeUrl(executionResumeUrl: string, nodeId: string): string {
+	const url = new URL(executionResumeUrl);
+	url.pathname = `${url.pathname.replace(/\/+$/, '')}/${encodeURIComponent(nodeId)}`;
+	return url.toString();
+}
+
 /** n8n's resume URL with the batch identity and its signature added. */
 export function signedResumeUrl(resumeUrl: string, key: Buffer, identity: BatchIdentity): string {
 	const url = new URL(resumeUrl);

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { INodeProperties } from 'n8n-workflow';
 
 import { decodeBase64Image } from '../../../../nodes/KlingExpand/actions/imageInput';
 import { parseAspectRatio, ratiosFromAspect } from '../../../../nodes/KlingExpand/helpers/ratios';
@@ -6,6 +7,7 @@ import { assertHttpUrl, ValidationError } from '../../../../nodes/shared/validat
 import {
 	validateImage,
 	validateOptions,
+	validateOptionTypes,
 	validateRatios,
 } from '../../../../nodes/KlingExpand/helpers/validation';
 
@@ -150,5 +152,57 @@ describe('validation before sending', () => {
 				/Image URL is .*; it must be an http:\/\/ or https:\/\/ URL/,
 			);
 		}
+	});
+});
+
+describe('validateOptionTypes', () => {
+	const fields = [
+		{
+			displayName: 'Timeout (Seconds)',
+			name: 'timeout',
+			type: 'number',
+			default: 1,
+			typeOptions: { minValue: 1 },
+		},
+		{
+			displayName: 'Concurrency',
+			name: 'concurrency',
+			type: 'number',
+			default: 5,
+			typeOptions: { minValue: 1, maxValue: 100 },
+		},
+		{ displayName: 'External Task ID', name: 'externalTaskId', type: 'string', default: '' },
+		{
+			displayName: 'Reuse',
+			name: 'reuse',
+			type: 'number',
+			default: 0,
+			typeOptions: { minValue: 0, maxValue: 720 },
+		},
+	] as INodeProperties[];
+
+	it('accepts options in range, below the panel minimum too (the code clamps), and ignores the ones not given', () => {
+		expect(() => validateOptionTypes({ timeout: 0.5 }, fields)).not.toThrow();
+		expect(() =>
+			validateOptionTypes({ timeout: 1, concurrency: 100, externalTaskId: 'x' }, fields),
+		).not.toThrow();
+		expect(() => validateOptionTypes({}, fields)).not.toThrow();
+	});
+
+	it.each([
+		[{ timeout: NaN }, 'Timeout (Seconds) is NaN; it must be a number greater than 0'],
+		[{ timeout: 'abc' }, 'Timeout (Seconds) is "abc"; it must be a number greater than 0'],
+		[{ timeout: { a: 1 } }, 'Timeout (Seconds) is {"a":1}; it must be a number greater than 0'],
+		[{ timeout: Infinity }, 'Timeout (Seconds) is Infinity; it must be a number greater than 0'],
+		[{ timeout: 0 }, 'Timeout (Seconds) is 0; it must be a number greater than 0'],
+		[
+			{ concurrency: 101 },
+			'Concurrency is 101; it must be a number greater than 0 and at most 100',
+		],
+		[{ reuse: -1 }, 'Reuse is -1; it must be a number of at least 0 and at most 720'],
+		[{ externalTaskId: 42 }, 'External Task ID is 42; it must be text'],
+		[{ externalTaskId: ['a'] }, 'External Task ID is ["a"]; it must be text'],
+	])('refuses %p, naming the field, the value and the rule', (options, message) => {
+		expect(() => validateOptionTypes(options, fields)).toThrow(message);
 	});
 });

@@ -63,6 +63,13 @@ describe('generatedExternalId', () => {
 		expect(generatedExternalId(ctx, 0)).toBe(item0.replace(/-0-0$/, '-1-0'));
 	});
 
+	it("keeps the execution id its node context was made in, as n8n's Retry copies that context into a new execution", () => {
+		const store = {};
+		const first = generatedExternalId(nodeContext('42', 0, store), 1);
+		expect(generatedExternalId(nodeContext('57', 0, store), 1)).toBe(first);
+		expect(first).toMatch(/^n8n-42-/);
+	});
+
 	it('says run when there is no execution id', () => {
 		expect(generatedExternalId(nodeContext(''), 0)).toMatch(/^n8n-run-[0-9a-f]{8}-0-0$/);
 	});

@@ -54,6 +54,8 @@ describe('KlingFailure', () => {
 			['network', undefined, undefined, true],
 			['malformed', undefined, 200, true],
 			['api', 5000, 500, true],
+			['api', 5000, 200, false],
+			['api', 5001, 200, false],
 			['api', 5002, 504, true],
 			['http', undefined, 502, true],
 			['api', 1302, 429, false],

@@ -100,3 +100,42 @@ describe('Submit and Wait under faults', () => {
 		expect(sim.acceptedCreates()).toBe(7);
 	});
 });
+
+describe('an error code inside an HTTP 200 answer to a create', () => {
+	const submitOne = async (code: number) => {
+		const sim = simulator();
+		sim.injectFault({ on: 'create', kind: 'code', code, httpStatus: 200 });
+		const result = await runWorkflow(
+			expandWorkflow({
+				operation: 'submit',
+				imageSource: 'binary',
+				...ratios,
+				options: { ...FAST_WAIT },
+			} as never),
+			{
+				startNode: EXPAND_NODE,
+				input: [binaryItem(await testImage())],
+				credentials: simulatorCredentials(sim.url),
+			},
+		);
+		const lookups = requestsOf(sim, 'query').length + requestsOf(sim, 'list').length;
+		return { sim, result, lookups };
+	};
+
+	it('is that error: a code that can heal is sent again, with no lookup, and bills once', async () => {
+		const { sim, result, lookups } = await submitOne(5000);
+		expect(result.error).toBeUndefined();
+		expect(requestsOf(sim, 'create')).toHaveLength(2);
+		expect(lookups).toBe(0);
+		expect(sim.acceptedCreates()).toBe(1);
+	});
+
+	it('is that error: a final code ends the item with it, no lookup, and no talk of a lost answer', async () => {
+		const { result, lookups } = await submitOne(1102);
+		expect(result.error?.message).toMatch(/Kling error 1102/);
+		expect(`${String(result.error?.message)} ${String(result.error?.description)}`).not.toMatch(
+			/answer was lost|may still have made a task/,
+		);
+		expect(lookups).toBe(0);
+	});
+});

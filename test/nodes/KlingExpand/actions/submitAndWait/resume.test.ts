@@ -8,6 +8,7 @@ import {
 import { loadPackage, NODE_TYPES, runWorkflow } from '../../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
 import { waitingExecution } from '../../../../harness/waiting';
+import { WAIT_NODE_TYPE } from '../../../../harness/waitNode';
 import {
 	binaryItem,
 	expandWorkflow,
@@ -84,7 +85,7 @@ describe('Submit and Wait, callback mode', () => {
 		);
 		expect(creates).toHaveLength(3);
 		const callback = new URL(creates[0].callback_url);
-		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}`);
+		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}/expand`);
 		expect(callback.searchParams.get('kling_items')).toBe('3');
 		expect(creates.map((body) => body.external_task_id).sort()).toEqual(
 			[0, 1, 2].map(
@@ -198,6 +199,66 @@ describe('Submit and Wait, callback mode', () => {
 		await execution.close();
 	});
 
+	it("gives Kling a resume URL that opens only this node: once the batch resumed, the URL cannot resume a downstream Wait node's webhook", async () => {
+		const sim = simulator();
+		const expand = callbackWorkflow({ downloadImages: false, options: { timeout: 60 } });
+		const workflow = {
+			nodes: [
+				...expand.nodes,
+				{
+					id: 'approval',
+					name: 'Wait',
+					type: WAIT_NODE_TYPE,
+					typeVersion: 1,
+					position: [200, 0] as [number, number],
+					parameters: {},
+				},
+			],
+			connections: {
+				[EXPAND_NODE]: { main: [[{ node: 'Wait', type: 'main' as const, index: 0 }]] },
+			},
+		};
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		await execution.start([binaryItem(await testImage())]);
+		const afterKling = await execution.resumedRun();
+		// The batch resumed with its task; the next node, an approval step, now waits on its own webhook.
+		expect(afterKling!.output(EXPAND_NODE).map((item) => item.json.task_status)).toEqual([
+			'succeed',
+		]);
+		expect(afterKling!.run.status).toBe('waiting');
+		expect(execution.state).toBe('waiting');
+
+		// Kling (or whoever saw its callback: a gateway, a proxy log) posts the same URL again.
+		const callback = sim.callbackDeliveries.at(-1)!;
+		const replay = await fetch(callback.url, {
+			method: 'POST',
+			body: JSON.stringify({ ...callback.body, approved: true }),
+			headers: { 'content-type': 'application/json' },
+		});
+		expect(replay.status).toBe(404);
+		expect(execution.state).toBe('waiting');
+		expect(execution.deliveries.filter((delivery) => delivery.resumed)).toHaveLength(1);
+		// n8n matches the URL's last segment, the node's id, to the waiting node's restart webhook.
+		expect(new URL(callback.url).pathname).toBe(`/webhook-waiting/${execution.executionId}/expand`);
+
+		// The Wait node's own URL (the execution's, without a suffix) still resumes it.
+		const waitUrl = new URL(callback.url);
+		waitUrl.pathname = `/webhook-waiting/${execution.executionId}`;
+		waitUrl.search = '';
+		const approval = await fetch(waitUrl, {
+			method: 'POST',
+			body: '{"approved": true}',
+			headers: { 'content-type': 'application/json' },
+		});
+		expect(approval.status).toBe(200);
+		const approved = await execution.lastResumedRun();
+		expect(approved!.run.status).toBe('success');
+		expect(approved!.output('Wait').map((item) => item.json)).toEqual([
+			{ approvedWith: { approved: true } },
+		]);
+		await execution.close();
+	});
+
 	it('when the wait times out, outputs each item marked timed_out with its pending task_id, and Get Task recovers it', async () => {
 		const { sim, execution } = await callbackRun(2, { prompt: 'slow' });
 		const timedOut = await execution.timeOut();
@@ -294,7 +355,7 @@ describe('Submit and Wait, callback mode', () => {
 			(request) => request.body as { callback_url: string; external_task_id: string },
 		);
 		const callback = new URL(create.callback_url);
-		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}`);
+		expect(callback.pathname).toBe(`/webhook-waiting/${execution.executionId}/expand`);
 		expect(create.external_task_id).toBe(
 			`n8n-${execution.executionId}-${callback.searchParams.get('kling_batch')}-0`,
 		);

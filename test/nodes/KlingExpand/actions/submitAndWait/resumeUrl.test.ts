@@ -1,4 +1,5 @@
 import {
+	nodeResumeUrl,
 	resumeKey,
 	signBatch,
 	verifyBatch,
@@ -38,5 +39,21 @@ describe('resume URL signature', () => {
 		expect(safeEqual('abc', 'abc')).toBe(true);
 		expect(safeEqual('abc', 'abd')).toBe(false);
 		expect(safeEqual('abc', 'abcd')).toBe(false);
+	});
+});
+
+describe('nodeResumeUrl', () => {
+	it("ends the execution's resume URL in the node's id, keeping n8n's resume token", () => {
+		const url = new URL(
+			nodeResumeUrl('https://n8n.example/webhook-waiting/42?signature=tok', 'a1b2-c3'),
+		);
+		expect(url.pathname).toBe('/webhook-waiting/42/a1b2-c3');
+		expect(url.searchParams.get('signature')).toBe('tok');
+	});
+
+	it('escapes a node id that is not URL-safe, so it stays one path segment', () => {
+		expect(new URL(nodeResumeUrl('http://h/webhook-waiting/42/', 'a/b c')).pathname).toBe(
+			'/webhook-waiting/42/a%2Fb%20c',
+		);
 	});
 });

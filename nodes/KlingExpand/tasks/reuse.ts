@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+
+import type { IDataObject } from 'n8n-workflow';
+
+import type { KlingTask } from '../../shared/task';
+import { normaliseTask } from '../../shared/task';
+import type { KlingContext } from '../../shared/transport/request';
+import { klingRequest } from '../../shared/transport/request';
+import type { RequestPolicy } from '../../shared/transport/retry';
+
+/*
+ * Opt-in reuse of a task made for the same input: the honest answer to a crash. n8n saves nothing
+ * of a node that was running when n8n (or a worker) died, and a Retry of the crashed execution
+ * starts the node afresh under a new execution id, so the node cannot know what the crashed run
+ * sent. With the option on, each generated external_task_id ends in a fingerprint of what the
+ * create asks for, and before sending, the run reads the account's recent tasks once and takes a
+ * task with the same fingerprint instead of paying for a new one.
+ */
+
+/** Kling keeps tasks and their results for 30 days: an older task has nothing left to reuse. */
+export const MAX_REUSE_HOURS = 720;
+
+/** The list pages one run reads at most (newest first, 500 tasks each). */
+const MAX_SCAN_PAGES = 10;
+const SCAN_PAGE_SIZE = 500;
+
+const FINGERPRINT = /-f([0-9a-f]{16})$/;
+
+/**
+ * The Reuse option in milliseconds, 0 when off. Its type and range are checked with the other
+ * options (validateOptionTypes), against the field's bounds.
+ */
+export const reuseWindowMs = (hours: unknown) =>
+	typeof hours === 'number' && hours > 0 ? hours * 3_600_000 : 0;
+
+/**
+ * 16 hex digits of SHA-256 over what the create asks Kling to do (image, ratios, n, prompt,
+ * watermark), not over the ids and the callback URL, which differ from run to run. An image given
+ * by URL is fingerprinted by its URL.
+ */
+export function inputFingerprint(body: IDataObject): string {
+	const asked = Object.keys(body)
+		.filter((key) => key !== 'external_task_id' && key !== 'callback_url')
+		.sort()
+		.map((key) => [key, body[key]]);
+	return createHash('sha256').update(JSON.stringify(asked)).digest('hex').slice(0, 16);
+}
+
+/** A generated external id with the input's fingerprint appended. */
+export const withFingerprint = (externalId: string, fingerprint: string) =>
+	`${externalId}-f${fingerprint}`;
+
+/** Per run (keyed by the run's Batch): the reusable tasks by fingerprint, oldest first. */
+const scans = new WeakMap<object, Promise<Map<string, KlingTask[]>>>();
+
+/**
+ * The account's tasks created within the window that carry a fingerprint and did not fail, read
+ * once per run: newest first, page by page, until a page reaches past the window.
+ */
+async function recentTasks(
+	ctx: KlingContext,
+	windowMs: number,
+	policy: RequestPolicy,
+): Promise<Map<string, KlingTask[]>> {
+	const since = Date.now() - windowMs;
+	const byFingerprint = new Map<string, KlingTask[]>();
+	for (let pageNum = 1; pageNum <= MAX_SCAN_PAGES; pageNum++) {
+		const page = await klingRequest(
+			ctx,
+			{ method: 'GET', qs: { pageNum, pageSize: SCAN_PAGE_SIZE } },
+			policy,
+		);
+		const entries = Array.isArray(page) ? page : [];
+		let reachedPastWindow = false;
+		for (const entry of entries) {
+			const task = normaliseTask(entry);
+			if (!task) continue;
+			if ((task.created_at ?? 0) < since) {
+				reachedPastWindow = true;
+				continue;
+			}
+			const fingerprint = FINGERPRINT.exec(task.external_task_id ?? '')?.[1];
+			if (!fingerprint || task.task_status === 'failed') continue;
+			const tasks = byFingerprint.get(fingerprint) ?? [];
+			tasks.unshift(task);
+			byFingerprint.set(fingerprint, tasks);
+		}
+		if (reachedPastWindow || entries.length < SCAN_PAGE_SIZE) break;
+	}
+	return byFingerprint;
+}
+
+/**
+ * A task created for the same input within the window that no other item of this run has taken,
+ * or undefined. Two items with the same input each take their own (or create one).
+ */
+export async function takeReusableTask(
+	ctx: KlingContext,
+	run: object,
+	fingerprint: string,
+	windowMs: number,
+	policy: RequestPolicy,
+): Promise<KlingTask | undefined> {
+	let scan = scans.get(run);
+	if (!scan) {
+		scan = recentTasks(ctx, windowMs, policy);
+		scans.set(run, scan);
+	}
+	return (await scan).get(fingerprint)?.shift();
+}
