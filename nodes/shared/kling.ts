@@ -21,6 +21,9 @@ export const MAX_RATIO = 2;
 /** The expanded canvas, as a multiple of the original area. */
 export const MAX_AREA_MULTIPLIER = 3;
 
+/** How long Kling keeps a task and its result images. */
+export const RESULT_RETENTION_DAYS = 30;
+
 /** The list route's bounds: tasks per page, and the last page number. */
 export const LIST_PAGE = { maxSize: 500, maxNum: 1000 };
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { IDataObject } from 'n8n-workflow';
 
+import { LIST_PAGE, RESULT_RETENTION_DAYS } from '../../shared/kling';
 import type { KlingTask } from '../../shared/task';
 import { normaliseTask } from '../../shared/task';
 import type { KlingContext } from '../../shared/transport/request';
@@ -17,12 +18,11 @@ import type { RequestPolicy } from '../../shared/transport/retry';
  * task with the same fingerprint instead of paying for a new one.
  */
 
-/** Kling keeps tasks and their results for 30 days: an older task has nothing left to reuse. */
-export const MAX_REUSE_HOURS = 720;
+/** An older task than Kling keeps has nothing left to reuse. */
+export const MAX_REUSE_HOURS = RESULT_RETENTION_DAYS * 24;
 
-/** The list pages one run reads at most (newest first, 500 tasks each). */
+/** The list pages one run reads at most (newest first, LIST_PAGE.maxSize tasks each). */
 const MAX_SCAN_PAGES = 10;
-const SCAN_PAGE_SIZE = 500;
 
 const FINGERPRINT = /-f([0-9a-f]{16})$/;
 
@@ -67,7 +67,7 @@ async function recentTasks(
 	for (let pageNum = 1; pageNum <= MAX_SCAN_PAGES; pageNum++) {
 		const page = await klingRequest(
 			ctx,
-			{ method: 'GET', qs: { pageNum, pageSize: SCAN_PAGE_SIZE } },
+			{ method: 'GET', qs: { pageNum, pageSize: LIST_PAGE.maxSize } },
 			policy,
 		);
 		const entries = Array.isArray(page) ? page : [];
@@ -85,7 +85,7 @@ async function recentTasks(
 			tasks.unshift(task);
 			byFingerprint.set(fingerprint, tasks);
 		}
-		if (reachedPastWindow || entries.length < SCAN_PAGE_SIZE) break;
+		if (reachedPastWindow || entries.length < LIST_PAGE.maxSize) break;
 	}
 	return byFingerprint;
 }

@@ -90,7 +90,8 @@ describe('callback mode execute', () => {
 		const [, itemIndex, , resumeUrl, externalTaskId] = prepareCreate.mock.calls[0];
 		expect([itemIndex, externalTaskId]).toEqual([1, ids[1]]);
 		const url = new URL(resumeUrl!);
-		expect(url.origin + url.pathname).toBe('http://n8n.local/webhook-waiting/exec-1');
+		// The execution's resume URL plus this node's id, so it opens only this node's wait.
+		expect(url.origin + url.pathname).toBe('http://n8n.local/webhook-waiting/exec-1/node-1');
 		const claimed = claimedBatch(Object.fromEntries(url.searchParams));
 		expect(claimed).toMatchObject({ claimedExecutionId: 'exec-1', batchId: 'b1', itemCount: 2 });
 		const identity = { executionId: 'exec-1', batchId: 'b1', itemCount: 2 };
