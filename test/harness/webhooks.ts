@@ -19,6 +19,7 @@ import type { RunResult, WorkflowSpec } from './engine';
 import {
 	buildAdditionalData,
 	loadPackage,
+	makeWorkflow,
 	NODE_TYPES,
 	runWorkflow,
 	webhookDataFor,
@@ -60,15 +61,7 @@ export async function activateTrigger(
 	credentials: Record<string, ICredentialDataDecryptedObject>,
 ): Promise<void> {
 	const { nodeTypes, credentialTypes } = await loadPackage();
-	const workflow = new Workflow({
-		id: 'test-workflow',
-		name: 'test',
-		nodes: spec.nodes,
-		connections: spec.connections,
-		nodeTypes,
-		active: false,
-		staticData: {},
-	});
+	const workflow = await makeWorkflow(spec);
 	const node = workflow.getNode(triggerName);
 	if (!node) throw new Error(`No node named ${triggerName}`);
 	const nodeType = nodeTypes.getByNameAndVersion(node.type, node.typeVersion) as INodeType;
