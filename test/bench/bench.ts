@@ -23,6 +23,7 @@ import {
 	callbackConflicts,
 	evaluateFloorTargets,
 	FLOOR_NOTES,
+	floorImage,
 	floorRuns,
 	formatFloorTable,
 	memoryPerCreate,
@@ -170,7 +171,7 @@ async function callbackRuns(simulator: RemoteSimulator): Promise<CallbackRow[]> 
 /** The floor table, the memory per create in flight and callback-mode 409s (issue 24). */
 async function floorSection(simulator: RemoteSimulator, small: Buffer, large: Buffer) {
 	process.stderr.write('  floor table (real time, three runners side by side)…\n');
-	const rows: FloorRow[] = await floorRuns(small);
+	const rows: FloorRow[] = await floorRuns(await floorImage());
 	const memory: MemoryPerCreate = await memoryPerCreate(simulator, large);
 	const callback: CallbackConflicts = await callbackConflicts(simulator, small);
 	const targets = evaluateFloorTargets(rows, memory, callback);
