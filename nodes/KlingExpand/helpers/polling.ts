@@ -36,12 +36,94 @@ export class WaitTimeoutError extends Error {
 
 const TIMER_SLACK_MS = 5;
 
-interface Watched<T> {
-	taskId: string;
+/**
+ * Checks due within this share of the poll interval of the first one are sent together, at the
+ * last of them: tasks created a few milliseconds apart share one list request, and none is checked
+ * before its own time.
+ */
+const GROUP_SHARE = 0.1;
+
+/** Where a task stands for the schedule: when it was submitted and when it was last seen running. */
+export interface CheckState {
 	startedAt: number;
-	dueAt: number;
-	/** The wait that led to dueAt. */
-	intervalMs: number;
+	checkedAt: number;
+}
+
+/**
+ * The task's own next check after its last one: on its own clock (start + 1, 2, … × the interval,
+ * growing as nextPollDelay says), so a check that happened to include it early never shifts it.
+ */
+export function ownNextCheck(state: CheckState, schedule: PollSchedule): number {
+	let offset = schedule.minIntervalMs;
+	while (state.startedAt + offset <= state.checkedAt + TIMER_SLACK_MS)
+		offset += nextPollDelay(offset, schedule);
+	return state.startedAt + offset;
+}
+
+/** Lengths of ended tasks the schedule works from: at most this many, evenly spread quantiles. */
+const LENGTH_SAMPLES = 32;
+
+/** `lengths` (sorted) thinned to at most LENGTH_SAMPLES evenly spread quantiles. */
+function sampled(lengths: readonly number[]): readonly number[] {
+	if (lengths.length <= LENGTH_SAMPLES) return lengths;
+	return Array.from(
+		{ length: LENGTH_SAMPLES },
+		(_, index) => lengths[Math.floor(((index + 0.5) * lengths.length) / LENGTH_SAMPLES)],
+	);
+}
+
+/**
+ * When to send the next check for all these tasks.
+ * - Nothing learnt (`lengths` empty) or a task already older than every length seen: the task's own
+ *   clock (ownNextCheck).
+ * - Once tasks of the run have ended (`lengths`, sorted, from their created and updated times): a
+ *   task is expected to end at its start plus one of those lengths, each equally likely. Checks
+ *   wait until the tasks still running are, together, expected to have had one end since they were
+ *   last seen (so a batch of equal tasks is checked once, just after they end, and a spread one
+ *   about once per end), and at most the longest interval.
+ * The check found that way is moved to the last check time falling within a short window after
+ * it, so one request serves every task due at about the same moment.
+ */
+export function nextCheckAt(
+	states: CheckState[],
+	schedule: PollSchedule,
+	lengths: readonly number[] = [],
+): number {
+	const learnt = sampled(lengths);
+	/** When a check is due, and other moments a check then waits for if they are close. */
+	const due: number[] = [];
+	const moments: number[] = [];
+	const ends: Array<{ at: number; chance: number }> = [];
+	for (const state of states) {
+		const waited = state.checkedAt - state.startedAt;
+		const later = learnt.filter((length) => length > waited);
+		if (later.length === 0) {
+			due.push(ownNextCheck(state, schedule));
+			continue;
+		}
+		due.push(state.checkedAt + schedule.maxIntervalMs);
+		for (const length of later)
+			ends.push({ at: state.startedAt + length, chance: 1 / later.length });
+	}
+	ends.sort((a, b) => a.at - b.at);
+	let expected = 0;
+	for (const end of ends) {
+		expected += end.chance;
+		moments.push(end.at);
+		// Rounding: a task's chances add up to 1 at its longest length.
+		if (expected >= 1 - 1e-9) {
+			due.push(end.at);
+			break;
+		}
+	}
+	moments.push(...ends.map((end) => end.at), ...due);
+	const first = Math.min(...due);
+	const window = first + GROUP_SHARE * schedule.minIntervalMs;
+	return Math.max(...moments.filter((at) => at <= window));
+}
+
+interface Watched<T> extends CheckState {
+	taskId: string;
 	/**
 	 * Everyone waiting for this task (two items may wait for one task, e.g. after a lost create
 	 * answer), each with its own deadline.
@@ -55,22 +137,35 @@ interface Watched<T> {
 }
 
 /**
- * Waits for many tasks with one polling loop: on each tick, every task whose check is due is asked
- * about in one batch (`fetchTasks` may answer them with a single list request). Each task's checks
- * follow `nextPollDelay` from its own start. A fetch error marked `final` ends the waits it
- * concerned; any other fetch error is left for the next tick.
+ * Waits for many tasks with one polling loop. Each task has its own check times (nextCheckAt); when
+ * one is due, every watched task is asked about in the same batch (`fetchTasks` answers them with a
+ * single list request), so a task is seen soon after its own end and a batch still costs one
+ * request per check. A fetch error marked `final` ends the waits it concerned; any other fetch error
+ * is left for the next check.
  */
 export class TaskWatcher<T extends { task_status: string }> {
 	private readonly watched = new Map<string, Watched<T>>();
 
 	private loop?: Promise<void>;
 
+	/** How long the run's ended tasks took, sorted: what the schedule expects of the others. */
+	private readonly lengths: number[] = [];
+
 	constructor(
 		private readonly fetchTasks: (taskIds: string[]) => Promise<Map<string, T>>,
 		private readonly schedule: PollSchedule,
 		private readonly signal?: AbortSignal,
 		private readonly isFinal: (error: unknown) => boolean = () => true,
+		/** How long an ended task took, when the provider says (created to last update). */
+		private readonly lengthOf: (task: T) => number | undefined = () => undefined,
 	) {}
+
+	private learn(task: T): void {
+		const length = this.lengthOf(task);
+		if (length === undefined || !(length > 0)) return;
+		const at = this.lengths.findIndex((known) => known > length);
+		this.lengths.splice(at === -1 ? this.lengths.length : at, 0, length);
+	}
 
 	/** Resolves with the task once it has ended (succeed or failed); rejects on timeout or cancel. */
 	async waitFor(taskId: string, timeoutMs: number): Promise<T> {
@@ -79,16 +174,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 			const waiter = { deadline: now + timeoutMs, since: now, resolve, reject };
 			const watched = this.watched.get(taskId);
 			if (watched) watched.waiters.push(waiter);
-			else {
-				const { minIntervalMs } = this.schedule;
-				this.watched.set(taskId, {
-					taskId,
-					startedAt: now,
-					dueAt: now + minIntervalMs,
-					intervalMs: minIntervalMs,
-					waiters: [waiter],
-				});
-			}
+			else this.watched.set(taskId, { taskId, startedAt: now, checkedAt: now, waiters: [waiter] });
 		});
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 		return await done;
@@ -96,14 +182,15 @@ export class TaskWatcher<T extends { task_status: string }> {
 
 	private async run(): Promise<void> {
 		while (this.watched.size > 0) {
-			const nextDue = Math.min(
-				...[...this.watched.values()].map((entry) =>
-					Math.min(entry.dueAt, ...entry.waiters.map((waiter) => waiter.deadline)),
-				),
+			const entries = [...this.watched.values()];
+			const wakeAt = Math.min(
+				nextCheckAt(entries, this.schedule, this.lengths),
+				...entries.flatMap((entry) => entry.waiters.map((waiter) => waiter.deadline)),
 			);
 			try {
+				// Woken at least every interval, so tasks watched meanwhile are planned in.
 				await sleepUnlessCancelled(
-					Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)),
+					Math.max(0, Math.min(wakeAt - Date.now(), this.schedule.minIntervalMs)),
 					this.signal,
 				);
 			} catch (error) {
@@ -126,35 +213,31 @@ export class TaskWatcher<T extends { task_status: string }> {
 		}
 		const pending = [...this.watched.values()];
 		// Timers fire a little late, never early: a few ms of slack is enough.
-		if (!pending.some((entry) => entry.dueAt <= now + TIMER_SLACK_MS)) return;
-		// When one task is due, those in the second half of their wait are checked with it, so a batch
-		// submitted over a few seconds shares one list request per tick instead of drifting apart into
-		// several. Checking early never lengthens a wait, so the detection lag keeps its bound.
-		const due = pending.filter(
-			(entry) => entry.dueAt <= now + Math.max(TIMER_SLACK_MS, entry.intervalMs / 2),
-		);
+		if (
+			pending.length === 0 ||
+			nextCheckAt(pending, this.schedule, this.lengths) > now + TIMER_SLACK_MS
+		)
+			return;
 		let tasks: Map<string, T>;
 		try {
-			tasks = await this.fetchTasks(due.map((entry) => entry.taskId));
+			tasks = await this.fetchTasks(pending.map((entry) => entry.taskId));
 		} catch (error) {
 			if (this.isFinal(error)) {
-				for (const entry of due) {
+				for (const entry of pending) {
 					this.watched.delete(entry.taskId);
 					settleWaiters(entry, { error });
 				}
 			}
 			tasks = new Map();
 		}
-		const checkedAt = Date.now();
-		for (const entry of due) {
+		for (const entry of pending) {
 			const task = tasks.get(entry.taskId);
-			if (task && (task.task_status === 'succeed' || task.task_status === 'failed')) {
+			if (!task) continue;
+			if (task.task_status === 'succeed' || task.task_status === 'failed') {
 				this.watched.delete(entry.taskId);
+				this.learn(task);
 				settleWaiters(entry, { task });
-			} else {
-				entry.intervalMs = nextPollDelay(checkedAt - entry.startedAt, this.schedule);
-				entry.dueAt = checkedAt + entry.intervalMs;
-			}
+			} else entry.checkedAt = now;
 		}
 	}
 }

@@ -1,5 +1,7 @@
 import {
+	nextCheckAt,
 	nextPollDelay,
+	ownNextCheck,
 	TaskWatcher,
 	type PollSchedule,
 } from '../../../../nodes/KlingExpand/helpers/polling';
@@ -31,6 +33,60 @@ describe('nextPollDelay', () => {
 		expect(nextPollDelay(0, schedule)).toBe(40);
 		expect(nextPollDelay(1000, schedule)).toBe(100);
 		expect(nextPollDelay(60_000, schedule)).toBe(400);
+	});
+});
+
+describe('ownNextCheck', () => {
+	it('keeps each task on its own clock: a check that included it early does not shift its next one', () => {
+		// Started at 1000: its own checks fall at 1040, 1080, 1120, …
+		expect(ownNextCheck({ startedAt: 1000, checkedAt: 1000 }, schedule)).toBe(1040);
+		// Checked along with another task at 1065: still 1080, not 1065 + 40.
+		expect(ownNextCheck({ startedAt: 1000, checkedAt: 1065 }, schedule)).toBe(1080);
+		// Later, the interval grows with the time waited (10 % of 1000 ms).
+		expect(ownNextCheck({ startedAt: 0, checkedAt: 1000 }, schedule)).toBeGreaterThan(1000);
+		expect(ownNextCheck({ startedAt: 0, checkedAt: 1000 }, schedule)).toBeLessThanOrEqual(1100);
+	});
+});
+
+describe('nextCheckAt', () => {
+	it('sends one check for tasks due a few ms apart, at the last of them, so none is checked before its time', () => {
+		const states = [0, 2, 3].map((startedAt) => ({ startedAt, checkedAt: startedAt }));
+		// Own times 40, 42, 43, all within 10 % of the interval (4 ms) of the first.
+		expect(nextCheckAt(states, schedule)).toBe(43);
+	});
+
+	it('does not hold an early task back for one due much later', () => {
+		const states = [0, 30].map((startedAt) => ({ startedAt, checkedAt: startedAt }));
+		expect(nextCheckAt(states, schedule)).toBe(40);
+	});
+});
+
+describe('nextCheckAt, once task lengths are learnt', () => {
+	const slow: PollSchedule = { minIntervalMs: 1000, maxIntervalMs: 15_000, growth: 0.1 };
+	const fresh = (startedAt: number) => ({ startedAt, checkedAt: startedAt });
+
+	it('checks tasks as long as the ended ones once, just after they are expected to end, together', () => {
+		// Ended tasks took 3 s; three started 0, 40 and 60 ms ago are due at 3000–3060 (window 100 ms).
+		expect(nextCheckAt([0, 40, 60].map(fresh), slow, [3000, 3000])).toBe(3060);
+		// Without what was learnt, each would be checked on its own clock from 1 s on.
+		expect(nextCheckAt([0, 40, 60].map(fresh), slow)).toBe(1060);
+	});
+
+	it('checks sparsely before the earliest expected end, at most the longest interval apart', () => {
+		expect(nextCheckAt([fresh(0)], slow, [40_000])).toBe(15_000);
+	});
+
+	it('checks a spread batch about once per expected end', () => {
+		// Lengths 2, 4, 6 s: one task alone is expected to end by 6 s at the latest…
+		expect(nextCheckAt([fresh(0)], slow, [2000, 4000, 6000])).toBe(6000);
+		// …three started together have one end expected by 2 s.
+		expect(nextCheckAt([0, 0, 0].map(fresh), slow, [2000, 4000, 6000])).toBe(2000);
+	});
+
+	it('falls back to the task’s own clock once it runs longer than every task seen', () => {
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3100 }], slow, [3000])).toBe(
+			ownNextCheck({ startedAt: 0, checkedAt: 3100 }, slow),
+		);
 	});
 });
 
