@@ -224,7 +224,11 @@ async function main(): Promise<void> {
 		const largeBaseline = await measured(simulator, largeWorkload(large, ''), 'baseline');
 		const baseline = await smallBaselines(small);
 		const callbackRows = await callbackRuns(simulator);
-		const floor = await floorSection(simulator, small, largeImageBytes);
+		// BENCH_ONLY=tables leaves the floor table out (it takes about 17 minutes of real time).
+		const floor =
+			process.env.BENCH_ONLY === 'tables'
+				? undefined
+				: await floorSection(simulator, small, largeImageBytes);
 
 		const results: Results = {
 			batch: { node: node.batch, baseline: baseline.batch },
@@ -247,7 +251,7 @@ async function main(): Promise<void> {
 		const targets = evaluateTargets(results);
 		const totalSeconds = (Date.now() - startedAt) / 1000;
 		console.log(
-			`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\n${floor.text}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`,
+			`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\n${floor?.text ?? ''}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`,
 		);
 		mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
 		writeFileSync(
@@ -264,7 +268,7 @@ async function main(): Promise<void> {
 					targets,
 					callbackNotes: CALLBACK_NOTES,
 					callbackRows,
-					floor: {
+					floor: floor && {
 						rows: floor.rows,
 						memory: floor.memory,
 						callback: floor.callback,

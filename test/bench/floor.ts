@@ -192,7 +192,9 @@ async function measureFloor(
  */
 export async function floorRuns(image: Buffer): Promise<FloorRow[]> {
 	const lanes = await Promise.all(
-		FLOOR_RUNNERS.map(async () => await RemoteSimulator.start(ACCOUNT_LIMIT)),
+		FLOOR_RUNNERS.map(
+			async () => await RemoteSimulator.start(ACCOUNT_LIMIT, { rendersAtNormalPriority: true }),
+		),
 	);
 	const rows: FloorRow[] = [];
 	try {
@@ -333,7 +335,7 @@ export function formatFloorTable(rows: FloorRow[]): string {
 }
 
 export const FLOOR_NOTES = [
-	`Floor table (issue 24): real time, L = ${FLOOR_TASK_MS / 1000} s, plain 300×300 PNG inputs, downloads on. Each workload runs on the node (Submit and Wait, Concurrency C, default poll options) and on two loops a user could build (Loop Over Items in batches of C → create each → Wait 1 s or 5 s → query each → If all ended, else back to Wait → download each), side by side on three simulators.`,
+	`Floor table (issue 24): real time, L = ${FLOOR_TASK_MS / 1000} s, plain 300×300 PNG inputs, downloads on. Each workload runs on the node (Submit and Wait, Concurrency C, default poll options) and on two loops a user could build (Loop Over Items in batches of C → create each → Wait 1 s or 5 s → query each → If all ended, else back to Wait → download each), side by side on three simulators (results rendered at normal priority, so a loaded machine does not hold downloads back behind renders).`,
 	'Floor = every task starts the moment one of C slots frees and is seen the moment it ends. Req/task = creates + queries + lists + result downloads per accepted task; API/task leaves the downloads out. Lag = first GET of the result image minus the task’s end.',
 ];
 
