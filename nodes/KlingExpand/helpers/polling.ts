@@ -60,66 +60,40 @@ export function ownNextCheck(state: CheckState, schedule: PollSchedule): number 
 	return state.startedAt + offset;
 }
 
-/** Lengths of ended tasks the schedule works from: at most this many, evenly spread quantiles. */
-const LENGTH_SAMPLES = 32;
-
-/** `lengths` (sorted) thinned to at most LENGTH_SAMPLES evenly spread quantiles. */
-function sampled(lengths: readonly number[]): readonly number[] {
-	if (lengths.length <= LENGTH_SAMPLES) return lengths;
-	return Array.from(
-		{ length: LENGTH_SAMPLES },
-		(_, index) => lengths[Math.floor(((index + 0.5) * lengths.length) / LENGTH_SAMPLES)],
-	);
+/** The shortest and longest task of the run so far, from Kling's created and updated times. */
+export interface LearntLengths {
+	shortestMs: number;
+	longestMs: number;
 }
 
 /**
  * When to send the next check for all these tasks.
- * - Nothing learnt (`lengths` empty) or a task already older than every length seen: the task's own
- *   clock (ownNextCheck).
- * - Once tasks of the run have ended (`lengths`, sorted, from their created and updated times): a
- *   task is expected to end at its start plus one of those lengths, each equally likely. Checks
- *   wait until the tasks still running are, together, expected to have had one end since they were
- *   last seen (so a batch of equal tasks is checked once, just after they end, and a spread one
- *   about once per end), and at most the longest interval.
+ * - Nothing learnt, or a task already older than every task seen: the task's own clock
+ *   (ownNextCheck).
+ * - Once tasks of the run have ended: a task is expected to end between its start plus the
+ *   shortest and plus the longest length seen. Before that it is not checked on its own (at most
+ *   the longest interval apart); from then on it is checked as densely as nextPollDelay says, a
+ *   check for any task counting for all. So a batch of equal tasks is checked once per wave, just
+ *   after its tasks end.
  * The check found that way is moved to the last check time falling within a short window after
  * it, so one request serves every task due at about the same moment.
  */
 export function nextCheckAt(
 	states: CheckState[],
 	schedule: PollSchedule,
-	lengths: readonly number[] = [],
+	learnt?: LearntLengths,
 ): number {
-	const learnt = sampled(lengths);
-	/** When a check is due, and other moments a check then waits for if they are close. */
-	const due: number[] = [];
-	const moments: number[] = [];
-	const ends: Array<{ at: number; chance: number }> = [];
-	for (const state of states) {
+	const due = states.map((state) => {
 		const waited = state.checkedAt - state.startedAt;
-		const later = learnt.filter((length) => length > waited);
-		if (later.length === 0) {
-			due.push(ownNextCheck(state, schedule));
-			continue;
-		}
-		due.push(state.checkedAt + schedule.maxIntervalMs);
-		for (const length of later)
-			ends.push({ at: state.startedAt + length, chance: 1 / later.length });
-	}
-	ends.sort((a, b) => a.at - b.at);
-	let expected = 0;
-	for (const end of ends) {
-		expected += end.chance;
-		moments.push(end.at);
-		// Rounding: a task's chances add up to 1 at its longest length.
-		if (expected >= 1 - 1e-9) {
-			due.push(end.at);
-			break;
-		}
-	}
-	moments.push(...ends.map((end) => end.at), ...due);
-	const first = Math.min(...due);
-	const window = first + GROUP_SHARE * schedule.minIntervalMs;
-	return Math.max(...moments.filter((at) => at <= window));
+		if (!learnt || waited >= learnt.longestMs) return ownNextCheck(state, schedule);
+		const dense = Math.max(
+			state.startedAt + learnt.shortestMs,
+			state.checkedAt + nextPollDelay(waited, schedule),
+		);
+		return Math.min(dense, state.checkedAt + schedule.maxIntervalMs);
+	});
+	const window = Math.min(...due) + GROUP_SHARE * schedule.minIntervalMs;
+	return Math.max(...due.filter((at) => at <= window));
 }
 
 interface Watched<T> extends CheckState {
@@ -148,8 +122,8 @@ export class TaskWatcher<T extends { task_status: string }> {
 
 	private loop?: Promise<void>;
 
-	/** How long the run's ended tasks took, sorted: what the schedule expects of the others. */
-	private readonly lengths: number[] = [];
+	/** How long the run's succeeded tasks took: what the schedule expects of the others. */
+	private learnt?: LearntLengths;
 
 	constructor(
 		private readonly fetchTasks: (taskIds: string[]) => Promise<Map<string, T>>,
@@ -160,11 +134,14 @@ export class TaskWatcher<T extends { task_status: string }> {
 		private readonly lengthOf: (task: T) => number | undefined = () => undefined,
 	) {}
 
+	/** Failed tasks are left out: a refusal ends a task early and says nothing of the others. */
 	private learn(task: T): void {
 		const length = this.lengthOf(task);
-		if (length === undefined || !(length > 0)) return;
-		const at = this.lengths.findIndex((known) => known > length);
-		this.lengths.splice(at === -1 ? this.lengths.length : at, 0, length);
+		if (task.task_status !== 'succeed' || length === undefined || !(length > 0)) return;
+		this.learnt = {
+			shortestMs: Math.min(length, this.learnt?.shortestMs ?? length),
+			longestMs: Math.max(length, this.learnt?.longestMs ?? length),
+		};
 	}
 
 	/** Resolves with the task once it has ended (succeed or failed); rejects on timeout or cancel. */
@@ -184,7 +161,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 		while (this.watched.size > 0) {
 			const entries = [...this.watched.values()];
 			const wakeAt = Math.min(
-				nextCheckAt(entries, this.schedule, this.lengths),
+				nextCheckAt(entries, this.schedule, this.learnt),
 				...entries.flatMap((entry) => entry.waiters.map((waiter) => waiter.deadline)),
 			);
 			try {
@@ -215,7 +192,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 		// Timers fire a little late, never early: a few ms of slack is enough.
 		if (
 			pending.length === 0 ||
-			nextCheckAt(pending, this.schedule, this.lengths) > now + TIMER_SLACK_MS
+			nextCheckAt(pending, this.schedule, this.learnt) > now + TIMER_SLACK_MS
 		)
 			return;
 		let tasks: Map<string, T>;

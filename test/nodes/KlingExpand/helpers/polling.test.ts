@@ -67,26 +67,32 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 
 	it('checks tasks as long as the ended ones once, just after they are expected to end, together', () => {
 		// Ended tasks took 3 s; three started 0, 40 and 60 ms ago are due at 3000–3060 (window 100 ms).
-		expect(nextCheckAt([0, 40, 60].map(fresh), slow, [3000, 3000])).toBe(3060);
+		const equal = { shortestMs: 3000, longestMs: 3000 };
+		expect(nextCheckAt([0, 40, 60].map(fresh), slow, equal)).toBe(3060);
+		// Seen running just before: checked again on the task's own clock.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(
+			ownNextCheck({ startedAt: 0, checkedAt: 3000 }, slow),
+		);
 		// Without what was learnt, each would be checked on its own clock from 1 s on.
 		expect(nextCheckAt([0, 40, 60].map(fresh), slow)).toBe(1060);
 	});
 
 	it('checks sparsely before the earliest expected end, at most the longest interval apart', () => {
-		expect(nextCheckAt([fresh(0)], slow, [40_000])).toBe(15_000);
+		expect(nextCheckAt([fresh(0)], slow, { shortestMs: 40_000, longestMs: 40_000 })).toBe(15_000);
 	});
 
-	it('checks a spread batch about once per expected end', () => {
-		// Lengths 2, 4, 6 s: one task alone is expected to end by 6 s at the latest…
-		expect(nextCheckAt([fresh(0)], slow, [2000, 4000, 6000])).toBe(6000);
-		// …three started together have one end expected by 2 s.
-		expect(nextCheckAt([0, 0, 0].map(fresh), slow, [2000, 4000, 6000])).toBe(2000);
+	it('checks densely between the shortest and the longest length seen, a check for any task counting for all', () => {
+		const spread = { shortestMs: 2000, longestMs: 6000 };
+		// Not before 2 s…
+		expect(nextCheckAt([fresh(0)], slow, spread)).toBe(2000);
+		// …then every interval after the last check, whichever task it was sent for.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2500 }], slow, spread)).toBe(3500);
 	});
 
 	it('falls back to the task’s own clock once it runs longer than every task seen', () => {
-		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3100 }], slow, [3000])).toBe(
-			ownNextCheck({ startedAt: 0, checkedAt: 3100 }, slow),
-		);
+		expect(
+			nextCheckAt([{ startedAt: 0, checkedAt: 3100 }], slow, { shortestMs: 3000, longestMs: 3000 }),
+		).toBe(ownNextCheck({ startedAt: 0, checkedAt: 3100 }, slow));
 	});
 });
 
