@@ -43,7 +43,7 @@ export interface CallbackRow {
 	resumes: number;
 	succeeded: number;
 	/** Every callback the resume endpoint answered, with its status (409: the execution was not waiting). */
-	deliveries: Array<{ status: number }>;
+	deliveries: Array<{ status: number; taskStatus: string }>;
 	error?: string;
 }
 
@@ -121,7 +121,10 @@ export async function measureCallback(
 	// Let late callbacks (after the resume) arrive: they must cost nothing, and they are counted if they do.
 	await new Promise((resolve) => setTimeout(resolve, 300));
 	const resumes = execution.deliveries.filter((delivery) => delivery.resumed).length;
-	const deliveries = execution.deliveries.map((delivery) => ({ status: delivery.status }));
+	const deliveries = execution.deliveries.map((delivery) => ({
+		status: delivery.status,
+		taskStatus: String((delivery.body as { task_status?: unknown }).task_status),
+	}));
 	await execution.close();
 	const snapshot = await simulator.snapshot();
 	const downloads = snapshot.requests.filter((request) =>

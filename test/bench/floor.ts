@@ -286,6 +286,8 @@ export interface CallbackConflicts {
 	callbacks: number;
 	/** Callbacks answered 409: they reached the execution while it was still running. */
 	conflicts: number;
+	/** Those 409s by the task status the callback reported. */
+	conflictsByStatus: Record<string, number>;
 	succeeded: number;
 	heldMs: number;
 	wallMs: number;
@@ -308,6 +310,15 @@ export async function callbackConflicts(
 		concurrency,
 		callbacks: row.deliveries.length,
 		conflicts: row.deliveries.filter((delivery) => delivery.status === 409).length,
+		conflictsByStatus: row.deliveries
+			.filter((delivery) => delivery.status === 409)
+			.reduce<Record<string, number>>(
+				(counts, delivery) => ({
+					...counts,
+					[delivery.taskStatus]: (counts[delivery.taskStatus] ?? 0) + 1,
+				}),
+				{},
+			),
 		succeeded: row.succeeded,
 		heldMs: row.heldMs,
 		wallMs: row.wallMs,
@@ -427,7 +438,11 @@ export function evaluateFloorTargets(
 				callback.conflicts < 0.1 * callback.callbacks &&
 				callback.succeeded === callback.items &&
 				!callback.error,
-			figure: `${callback.conflicts} of ${callback.callbacks} callbacks answered 409; ${callback.succeeded}/${callback.items} ok; worker held ${seconds(callback.heldMs)} s, wall ${seconds(callback.wallMs)} s${callback.error ? `; failed: ${callback.error}` : ''}`,
+			figure: `${callback.conflicts} of ${callback.callbacks} callbacks answered 409 (${
+				Object.entries(callback.conflictsByStatus ?? {})
+					.map(([status, count]) => `${count} ${status}`)
+					.join(', ') || 'none'
+			}); ${callback.succeeded}/${callback.items} ok; worker held ${seconds(callback.heldMs)} s, wall ${seconds(callback.wallMs)} s${callback.error ? `; failed: ${callback.error}` : ''}`,
 		},
 	];
 }
