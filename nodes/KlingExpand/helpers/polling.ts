@@ -73,8 +73,8 @@ export interface LearntLengths {
  * - Once tasks of the run have ended: a task is expected to end between its start plus the
  *   shortest and plus the longest length seen. Before that it is not checked on its own (at most
  *   the longest interval apart); from then on it is checked as densely as nextPollDelay says, a
- *   check for any task counting for all. So a batch of equal tasks is checked once per wave, just
- *   after its tasks end.
+ *   check for any task counting for all, and at the latest at its start plus the longest length.
+ *   So a batch of equal tasks is checked once per wave, just after its tasks end.
  * The check found that way is moved to the last check time falling within a short window after
  * it, so one request serves every task due at about the same moment.
  */
@@ -86,11 +86,16 @@ export function nextCheckAt(
 	const due = states.map((state) => {
 		const waited = state.checkedAt - state.startedAt;
 		if (!learnt || waited >= learnt.longestMs) return ownNextCheck(state, schedule);
-		const dense = Math.max(
-			state.startedAt + learnt.shortestMs,
+		// Never later than the longest length seen: a check for another task just before the task's
+		// expected end must not push its own check a whole interval past it.
+		const dense = Math.min(
 			state.checkedAt + nextPollDelay(waited, schedule),
+			state.startedAt + learnt.longestMs,
 		);
-		return Math.min(dense, state.checkedAt + schedule.maxIntervalMs);
+		return Math.min(
+			Math.max(state.startedAt + learnt.shortestMs, dense),
+			state.checkedAt + schedule.maxIntervalMs,
+		);
 	});
 	const window = Math.min(...due) + GROUP_SHARE * schedule.minIntervalMs;
 	return Math.max(...due.filter((at) => at <= window));

@@ -69,6 +69,8 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 		// Ended tasks took 3 s; three started 0, 40 and 60 ms ago are due at 3000–3060 (window 100 ms).
 		const equal = { shortestMs: 3000, longestMs: 3000 };
 		expect(nextCheckAt([0, 40, 60].map(fresh), slow, equal)).toBe(3060);
+		// A check for another task 100 ms before this one's expected end does not push it back.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2900 }], slow, equal)).toBe(3000);
 		// Seen running just before: checked again on the task's own clock.
 		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(
 			ownNextCheck({ startedAt: 0, checkedAt: 3000 }, slow),
@@ -85,8 +87,10 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 		const spread = { shortestMs: 2000, longestMs: 6000 };
 		// Not before 2 s…
 		expect(nextCheckAt([fresh(0)], slow, spread)).toBe(2000);
-		// …then every interval after the last check, whichever task it was sent for.
+		// …then every interval after the last check, whichever task it was sent for…
 		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2500 }], slow, spread)).toBe(3500);
+		// …and at the latest at the longest length.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 5500 }], slow, spread)).toBe(6000);
 	});
 
 	it('falls back to the task’s own clock once it runs longer than every task seen', () => {
