@@ -49,17 +49,6 @@ export interface CheckState {
 	checkedAt: number;
 }
 
-/**
- * The task's own next check after its last one: on its own clock (start + 1, 2, … × the interval,
- * growing as nextPollDelay says), so a check that happened to include it early never shifts it.
- */
-export function ownNextCheck(state: CheckState, schedule: PollSchedule): number {
-	let offset = schedule.minIntervalMs;
-	while (state.startedAt + offset <= state.checkedAt + TIMER_SLACK_MS)
-		offset += nextPollDelay(offset, schedule);
-	return state.startedAt + offset;
-}
-
 /** The shortest and longest task of the run so far, from Kling's created and updated times. */
 export interface LearntLengths {
 	shortestMs: number;
@@ -68,9 +57,9 @@ export interface LearntLengths {
 
 /**
  * When to send the next check for all these tasks.
- * - Nothing learnt, or a task already older than every task seen: the task's own clock
- *   (ownNextCheck).
- * - Once tasks of the run have ended: a task is expected to end between its start plus the
+ * - Nothing learnt, or a task already older than every task seen: an interval (nextPollDelay) after
+ *   its last check.
+ * - Once tasks of the run have ended: each task on its own clock, expected to end between its start plus the
  *   shortest and plus the longest length seen. Before that it is not checked on its own (at most
  *   the longest interval apart); from then on it is checked as densely as nextPollDelay says, a
  *   check for any task counting for all, and at the latest at its start plus the longest length.
@@ -85,7 +74,10 @@ export function nextCheckAt(
 ): number {
 	const due = states.map((state) => {
 		const waited = state.checkedAt - state.startedAt;
-		if (!learnt || waited >= learnt.longestMs) return ownNextCheck(state, schedule);
+		// Nothing learnt yet (or overdue): an interval after the last check, which every task of the
+		// batch shares, so a batch submitted over a while costs one request per interval.
+		if (!learnt || waited >= learnt.longestMs)
+			return state.checkedAt + nextPollDelay(waited, schedule);
 		// Never later than the longest length seen: a check for another task just before the task's
 		// expected end must not push its own check a whole interval past it.
 		const dense = Math.min(

@@ -1,7 +1,6 @@
 import {
 	nextCheckAt,
 	nextPollDelay,
-	ownNextCheck,
 	TaskWatcher,
 	type PollSchedule,
 } from '../../../../nodes/KlingExpand/helpers/polling';
@@ -36,18 +35,6 @@ describe('nextPollDelay', () => {
 	});
 });
 
-describe('ownNextCheck', () => {
-	it('keeps each task on its own clock: a check that included it early does not shift its next one', () => {
-		// Started at 1000: its own checks fall at 1040, 1080, 1120, …
-		expect(ownNextCheck({ startedAt: 1000, checkedAt: 1000 }, schedule)).toBe(1040);
-		// Checked along with another task at 1065: still 1080, not 1065 + 40.
-		expect(ownNextCheck({ startedAt: 1000, checkedAt: 1065 }, schedule)).toBe(1080);
-		// Later, the interval grows with the time waited (10 % of 1000 ms).
-		expect(ownNextCheck({ startedAt: 0, checkedAt: 1000 }, schedule)).toBeGreaterThan(1000);
-		expect(ownNextCheck({ startedAt: 0, checkedAt: 1000 }, schedule)).toBeLessThanOrEqual(1100);
-	});
-});
-
 describe('nextCheckAt', () => {
 	it('sends one check for tasks due a few ms apart, at the last of them, so none is checked before its time', () => {
 		const states = [0, 2, 3].map((startedAt) => ({ startedAt, checkedAt: startedAt }));
@@ -71,11 +58,9 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 		expect(nextCheckAt([0, 40, 60].map(fresh), slow, equal)).toBe(3060);
 		// A check for another task 100 ms before this one's expected end does not push it back.
 		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2900 }], slow, equal)).toBe(3000);
-		// Seen running just before: checked again on the task's own clock.
-		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(
-			ownNextCheck({ startedAt: 0, checkedAt: 3000 }, slow),
-		);
-		// Without what was learnt, each would be checked on its own clock from 1 s on.
+		// Seen running at its expected end: checked again an interval later.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(4000);
+		// Without what was learnt, the first check comes an interval after the first start.
 		expect(nextCheckAt([0, 40, 60].map(fresh), slow)).toBe(1060);
 	});
 
@@ -93,10 +78,10 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 		expect(nextCheckAt([{ startedAt: 0, checkedAt: 5500 }], slow, spread)).toBe(6000);
 	});
 
-	it('falls back to the task’s own clock once it runs longer than every task seen', () => {
+	it('falls back to an interval after the last check once it runs longer than every task seen', () => {
 		expect(
 			nextCheckAt([{ startedAt: 0, checkedAt: 3100 }], slow, { shortestMs: 3000, longestMs: 3000 }),
-		).toBe(ownNextCheck({ startedAt: 0, checkedAt: 3100 }, slow));
+		).toBe(4100);
 	});
 });
 
