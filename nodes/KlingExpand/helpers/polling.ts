@@ -204,6 +204,8 @@ export class TaskWatcher<T extends { task_status: string }> {
 			}
 			tasks = new Map();
 		}
+		// As before the learnt schedule: the next interval counts from the answer.
+		const checkedAt = Date.now();
 		for (const entry of pending) {
 			const task = tasks.get(entry.taskId);
 			if (!task) continue;
@@ -211,7 +213,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 				this.watched.delete(entry.taskId);
 				this.learn(task);
 				settleWaiters(entry, { task });
-			} else entry.checkedAt = now;
+			} else entry.checkedAt = checkedAt;
 		}
 	}
 }
