@@ -16,8 +16,10 @@ export const BASELINE_NODE = 'Baseline Poll Loop';
 
 /**
  * What n8n users build today without this package, as one node (n8n-nodes-base cannot be installed
- * here): Loop Over Items (batch size 1) → HTTP Request POST create → Wait → HTTP Request GET query →
- * If terminal, else back to Wait → HTTP Request download (response format File) → next item.
+ * here): Loop Over Items (batch size B) → HTTP Request POST create → Wait → HTTP Request GET query →
+ * If every task of the batch ended, else back to Wait → HTTP Request download (response format File)
+ * → next batch. HTTP Request sends one request per item of the batch, all at once, and the loop back
+ * to Wait carries every item of the batch, so each check queries all B tasks.
  * Same credential and request helper as the Kling Expand node; no retries, as HTTP Request's default.
  */
 class BaselinePollLoop implements INodeType {
@@ -35,6 +37,7 @@ class BaselinePollLoop implements INodeType {
 			{ displayName: 'Wait (Seconds)', name: 'interval', type: 'number', default: 5 },
 			{ displayName: 'Download Images', name: 'downloadImages', type: 'boolean', default: true },
 			{ displayName: 'Expansion Ratio', name: 'ratio', type: 'number', default: 0.1 },
+			{ displayName: 'Batch Size', name: 'batchSize', type: 'number', default: 1 },
 		],
 	};
 
@@ -45,27 +48,10 @@ class BaselinePollLoop implements INodeType {
 		const { baseUrl } = (await this.getCredentials('klingApi')) as { baseUrl: string };
 		const endpoint = `${baseUrl}/v1/images/editing/expand`;
 		const runId = Math.random().toString(36).slice(2, 10);
+		const batchSize = Math.max(1, this.getNodeParameter('batchSize', 0, 1) as number);
+		const count = this.getInputData().length;
 		const output: INodeExecutionData[] = [];
-		for (let itemIndex = 0; itemIndex < this.getInputData().length; itemIndex++) {
-			const image = (await this.helpers.getBinaryDataBuffer(itemIndex, 'data')).toString('base64');
-			const body = {
-				image,
-				up_expansion_ratio: ratio,
-				down_expansion_ratio: ratio,
-				left_expansion_ratio: ratio,
-				right_expansion_ratio: ratio,
-				n: 1,
-				external_task_id: `baseline-${runId}-${itemIndex}`,
-			};
-			const created = await klingData(this, { method: 'POST', url: endpoint, body });
-			let task: IDataObject;
-			do {
-				await sleep(intervalMs);
-				task = await klingData(this, {
-					method: 'GET',
-					url: `${endpoint}/${created.task_id as string}`,
-				});
-			} while (task.task_status !== 'succeed' && task.task_status !== 'failed');
+		const runItem = async (itemIndex: number, task: IDataObject): Promise<INodeExecutionData> => {
 			const item: INodeExecutionData = { json: task, pairedItem: { item: itemIndex } };
 			const images = ((task.task_result as IDataObject | undefined)?.images ?? []) as Array<{
 				url: string;
@@ -83,7 +69,50 @@ class BaselinePollLoop implements INodeType {
 					),
 				};
 			}
-			output.push(item);
+			return item;
+		};
+		const ended = (task: IDataObject) =>
+			task.task_status === 'succeed' || task.task_status === 'failed';
+		for (let first = 0; first < count; first += batchSize) {
+			const indexes = Array.from(
+				{ length: Math.min(batchSize, count - first) },
+				(_, offset) => first + offset,
+			);
+			const created = await Promise.all(
+				indexes.map(async (itemIndex) => {
+					const image = (await this.helpers.getBinaryDataBuffer(itemIndex, 'data')).toString(
+						'base64',
+					);
+					const body = {
+						image,
+						up_expansion_ratio: ratio,
+						down_expansion_ratio: ratio,
+						left_expansion_ratio: ratio,
+						right_expansion_ratio: ratio,
+						n: 1,
+						external_task_id: `baseline-${runId}-${itemIndex}`,
+					};
+					return await klingData(this, { method: 'POST', url: endpoint, body });
+				}),
+			);
+			let tasks: IDataObject[];
+			do {
+				await sleep(intervalMs);
+				tasks = await Promise.all(
+					created.map(
+						async (task) =>
+							await klingData(this, {
+								method: 'GET',
+								url: `${endpoint}/${task.task_id as string}`,
+							}),
+					),
+				);
+			} while (!tasks.every(ended));
+			output.push(
+				...(await Promise.all(
+					tasks.map(async (task, offset) => await runItem(indexes[offset], task)),
+				)),
+			);
 		}
 		return [output];
 	}

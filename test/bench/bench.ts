@@ -18,6 +18,16 @@ import {
 	measureCallback,
 	UNRELATED_TASKS,
 } from './callbackMode';
+import type { CallbackConflicts, FloorRow, MemoryPerCreate } from './floor';
+import {
+	callbackConflicts,
+	evaluateFloorTargets,
+	FLOOR_NOTES,
+	floorImage,
+	floorRuns,
+	formatFloorTable,
+	memoryPerCreate,
+} from './floor';
 import { RemoteSimulator } from './remoteSimulator';
 import { benchAndReal, formatTable, formatTargets } from './report';
 import type { Row, Runner, Workload } from './runners';
@@ -158,10 +168,41 @@ async function callbackRuns(simulator: RemoteSimulator): Promise<CallbackRow[]> 
 	return rows;
 }
 
+/** The floor table, the memory per create in flight and callback-mode 409s (issue 24). */
+async function floorSection(simulator: RemoteSimulator, small: Buffer, large: Buffer) {
+	process.stderr.write('  floor table (real time, three runners side by side)…\n');
+	const rows: FloorRow[] = await floorRuns(await floorImage());
+	const memory: MemoryPerCreate = await memoryPerCreate(simulator, large);
+	const callback: CallbackConflicts = await callbackConflicts(simulator, small);
+	const targets = evaluateFloorTargets(rows, memory, callback);
+	const text = `${FLOOR_NOTES.join('\n')}\n\n${formatFloorTable(rows)}\n\nTargets (issue 24):\n${formatTargets(targets)}`;
+	return { rows, memory, callback, targets, text };
+}
+
+const FLOOR_RESULTS_FILE = path.resolve(__dirname, '../../bench-results/floor.json');
+
 async function main(): Promise<void> {
 	const startedAt = Date.now();
 	const simulator = await RemoteSimulator.start(ACCOUNT_LIMIT);
 	try {
+		// BENCH_ONLY=floor runs the floor table (issue 24) alone.
+		if (process.env.BENCH_ONLY === 'floor') {
+			const small = await smallImage();
+			await measure(simulator, warmUp(small), 'node');
+			const floor = await floorSection(simulator, small, await largeImage());
+			const totalSeconds = (Date.now() - startedAt) / 1000;
+			console.log(
+				`\n${floor.text}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`,
+			);
+			mkdirSync(path.dirname(FLOOR_RESULTS_FILE), { recursive: true });
+			const { text: _text, ...figures } = floor;
+			writeFileSync(
+				FLOOR_RESULTS_FILE,
+				JSON.stringify({ date: new Date().toISOString(), ...figures, totalSeconds }, null, 2),
+			);
+			console.log(`Written to ${path.relative(process.cwd(), FLOOR_RESULTS_FILE)}`);
+			return;
+		}
 		// BENCH_ONLY=callback runs the callback-mode table alone.
 		if (process.env.BENCH_ONLY === 'callback') {
 			await measure(simulator, warmUp(await smallImage()), 'node');
@@ -176,12 +217,18 @@ async function main(): Promise<void> {
 		for (const runner of ['node', 'baseline'] as const)
 			await measure(simulator, warmUp(small), runner);
 		process.stderr.write('  making 20 large PNG inputs…\n');
-		const large = itemsOf(await largeImage(), 20);
+		const largeImageBytes = await largeImage();
+		const large = itemsOf(largeImageBytes, 20);
 
 		const node = await nodeRuns(simulator, small, large);
 		const largeBaseline = await measured(simulator, largeWorkload(large, ''), 'baseline');
 		const baseline = await smallBaselines(small);
 		const callbackRows = await callbackRuns(simulator);
+		// BENCH_ONLY=tables leaves the floor table out (it takes about 17 minutes of real time).
+		const floor =
+			process.env.BENCH_ONLY === 'tables'
+				? undefined
+				: await floorSection(simulator, small, largeImageBytes);
 
 		const results: Results = {
 			batch: { node: node.batch, baseline: baseline.batch },
@@ -204,7 +251,7 @@ async function main(): Promise<void> {
 		const targets = evaluateTargets(results);
 		const totalSeconds = (Date.now() - startedAt) / 1000;
 		console.log(
-			`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`,
+			`\n${NOTES.join('\n')}\n\n${formatTable(rows)}\n\nTargets (issue 5):\n${formatTargets(targets)}\n\n${CALLBACK_NOTES.join('\n')}\n\n${formatCallbackTable(callbackRows)}\n\n${floor?.text ?? ''}\n\nTotal bench time ${totalSeconds.toFixed(0)} s (build not included).`,
 		);
 		mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
 		writeFileSync(
@@ -221,6 +268,12 @@ async function main(): Promise<void> {
 					targets,
 					callbackNotes: CALLBACK_NOTES,
 					callbackRows,
+					floor: floor && {
+						rows: floor.rows,
+						memory: floor.memory,
+						callback: floor.callback,
+						targets: floor.targets,
+					},
 					totalSeconds,
 				},
 				null,

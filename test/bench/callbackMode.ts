@@ -42,6 +42,8 @@ export interface CallbackRow {
 	/** Callbacks whose webhook() resumed the execution. */
 	resumes: number;
 	succeeded: number;
+	/** Every callback the resume endpoint answered, with its status (409: the execution was not waiting). */
+	deliveries: Array<{ status: number; taskStatus: string }>;
 	error?: string;
 }
 
@@ -57,7 +59,7 @@ function lastStartMs(durationsMs: number[], slots: number): number {
 	return start;
 }
 
-function parameters() {
+function parameters(concurrency: number) {
 	return {
 		operation: 'submitAndWait',
 		waitMode: 'callback',
@@ -70,7 +72,7 @@ function parameters() {
 		rightExpansionRatio: 0.1,
 		numberOfImages: 1,
 		downloadImages: true,
-		options: { ...NODE_OPTIONS, concurrency: ACCOUNT_LIMIT },
+		options: { ...NODE_OPTIONS, concurrency },
 	};
 }
 
@@ -78,14 +80,15 @@ export async function measureCallback(
 	simulator: RemoteSimulator,
 	items: INodeExecutionData[],
 	unrelated: number,
+	{ concurrency = ACCOUNT_LIMIT, taskMs = CALLBACK_TASK_MS } = {},
 ): Promise<CallbackRow> {
-	const durations = new Array<number>(items.length).fill(CALLBACK_TASK_MS);
-	await simulator.reset(durations, CALLBACK_TASK_MS);
+	const durations = new Array<number>(items.length).fill(taskMs);
+	await simulator.reset(durations, taskMs);
 	await settleGarbage();
 	const rssBeforeMb = rssMb();
 	const peak = new PeakRss();
 	const execution = await waitingExecution(
-		expandWorkflow(parameters()),
+		expandWorkflow(parameters(concurrency)),
 		EXPAND_NODE,
 		simulatorCredentials(simulator.url, 'accessKey'),
 	);
@@ -118,6 +121,10 @@ export async function measureCallback(
 	// Let late callbacks (after the resume) arrive: they must cost nothing, and they are counted if they do.
 	await new Promise((resolve) => setTimeout(resolve, 300));
 	const resumes = execution.deliveries.filter((delivery) => delivery.resumed).length;
+	const deliveries = execution.deliveries.map((delivery) => ({
+		status: delivery.status,
+		taskStatus: String((delivery.body as { task_status?: unknown }).task_status),
+	}));
 	await execution.close();
 	const snapshot = await simulator.snapshot();
 	const downloads = snapshot.requests.filter((request) =>
@@ -129,9 +136,9 @@ export async function measureCallback(
 		unrelated,
 		tasks: accepted,
 		heldMs,
-		heldFloorMs: lastStartMs(durations, ACCOUNT_LIMIT),
+		heldFloorMs: lastStartMs(durations, concurrency),
 		wallMs,
-		wallFloorMs: floorMs(durations, ACCOUNT_LIMIT),
+		wallFloorMs: floorMs(durations, concurrency),
 		requests: { creates, queries, lists, downloads },
 		images: accepted,
 		rssBeforeMb,
@@ -140,6 +147,7 @@ export async function measureCallback(
 		peakSlots,
 		resumes,
 		succeeded,
+		deliveries,
 		error,
 	};
 }

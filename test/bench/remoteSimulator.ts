@@ -45,12 +45,19 @@ export class RemoteSimulator {
 		});
 	}
 
-	/** Forks the simulator with the account's concurrency limit and waits until it listens. */
-	static async start(concurrencyLimit: number): Promise<RemoteSimulator> {
+	/**
+	 * Forks the simulator with the account's concurrency limit and waits until it listens.
+	 * `rendersAtNormalPriority`: results are rendered at normal priority (on a loaded machine, renders
+	 * at the lowest one can lag the tasks' ends by seconds, which real Kling's never do).
+	 */
+	static async start(
+		concurrencyLimit: number,
+		{ rendersAtNormalPriority = false } = {},
+	): Promise<RemoteSimulator> {
 		const root = path.resolve(__dirname, '../..');
 		const child = fork(
 			path.join(__dirname, 'simulatorProcess.ts'),
-			[JSON.stringify({ concurrencyLimit })],
+			[JSON.stringify({ concurrencyLimit, rendersAtNormalPriority })],
 			{
 				cwd: root,
 				execArgv: ['-r', require.resolve('ts-node/register/transpile-only')],

@@ -3,6 +3,8 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import type { ExpansionSummary } from '../helpers/expansionPlan';
 import { planExpansion } from '../helpers/expansionPlan';
 import { validateOptions, validateOptionTypes } from '../helpers/validation';
+import type { Base64Value } from '../../shared/transport/jsonBody';
+import { base64Text } from '../../shared/transport/jsonBody';
 import type { CreateRequest } from '../tasks/createOnce';
 import { claimExternalId, generatedExternalId } from '../tasks/createOnce';
 import { inputFingerprint, reuseWindowMs, takeReusableTask, withFingerprint } from '../tasks/reuse';
@@ -53,7 +55,7 @@ export async function prepareCreate(
 	// Every create carries an external id, so a create whose answer was lost can be looked up, not
 	// re-sent.
 	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
-	const bodyWith = (imageValue: string, id: string) => {
+	const bodyWith = (imageValue: string | Base64Value, id: string) => {
 		const body: IDataObject & { external_task_id: string } = {
 			image: imageValue,
 			up_expansion_ratio: ratios.up,
@@ -72,7 +74,9 @@ export async function prepareCreate(
 	const reuseMs =
 		externalTaskId === undefined && !userExternalId ? reuseWindowMs(options.reuseWithinHours) : 0;
 	const fingerprint =
-		reuseMs > 0 ? inputFingerprint(bodyWith(await image.bodyValue(), '')) : undefined;
+		reuseMs > 0
+			? inputFingerprint(bodyWith(await base64Text(await image.bodyValue()), ''))
+			: undefined;
 	const generated = () =>
 		fingerprint
 			? withFingerprint(generatedExternalId(ctx, itemIndex), fingerprint)

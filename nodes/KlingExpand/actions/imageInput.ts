@@ -4,6 +4,12 @@ import type { ImageInfo } from '../../shared/imageHeader';
 import { HEADER_BYTES, ImageHeaderError, readImageHeader } from '../../shared/imageHeader';
 import { IMAGE_LIMITS } from '../../shared/kling';
 import { fetchBytes } from '../../shared/transport/download';
+import {
+	Base64Value,
+	base64Length,
+	streamedBase64,
+	writeBase64,
+} from '../../shared/transport/jsonBody';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { ValidationError } from '../../shared/validationError';
 import { validateImage } from '../helpers/validation';
@@ -16,11 +22,62 @@ export interface CheckedImage {
 	info: ImageInfo;
 	/**
 	 * The value of the request's `image` field: the URL, or raw base64 (no data: prefix, which Kling
-	 * rejects).
+	 * rejects), written into the request body when it is sent.
 	 */
-	bodyValue: () => Promise<string>;
+	bodyValue: () => Promise<string | Base64Value>;
 	/** What a dry run shows for the `image` field: the URL, or a summary instead of the bytes. */
 	preview: string;
+}
+
+/** Clean base64, as n8n stores binary data in memory: it can be copied into a JSON body as it is. */
+const PLAIN_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Reads this much of a stored file at a time when writing its base64. */
+const STREAM_CHUNK = 256 * 1024;
+
+/**
+ * An input binary's first bytes, its size, and its base64 for the body, without holding the file:
+ * in memory (n8n's default mode) the item already holds the base64, which is copied into the body
+ * as it is; a stored file (filesystem or database mode) is streamed and encoded piece by piece.
+ */
+async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property: string) {
+	const binary = ctx.helpers.assertBinaryData(itemIndex, property);
+	const id = binary.id;
+	if (id) {
+		const byteLength = binary.bytes ?? (await ctx.helpers.getBinaryMetadata(id)).fileSize;
+		const head: Buffer[] = [];
+		let read = 0;
+		const stream = await ctx.helpers.getBinaryStream(id, HEADER_BYTES);
+		for await (const chunk of stream as AsyncIterable<Buffer>) {
+			head.push(chunk);
+			read += chunk.length;
+			if (read >= HEADER_BYTES) break;
+		}
+		stream.destroy();
+		const value = streamedBase64(
+			byteLength,
+			async () => (await ctx.helpers.getBinaryStream(id, STREAM_CHUNK)) as AsyncIterable<Buffer>,
+		);
+		return { head: Buffer.concat(head).subarray(0, HEADER_BYTES), byteLength, value };
+	}
+	const text = binary.data;
+	if (!PLAIN_BASE64.test(text)) {
+		// Base64 with line breaks or a data: prefix (set by hand): decoded once, encoded into the body.
+		const bytes = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
+		const value = new Base64Value(base64Length(bytes.length), async (target, offset) => {
+			writeBase64(target, offset, bytes, true);
+		});
+		return { head: bytes.subarray(0, HEADER_BYTES), byteLength: bytes.length, value };
+	}
+	const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+	const value = new Base64Value(text.length, async (target, offset) => {
+		target.write(text, offset, 'latin1');
+	});
+	return {
+		head: Buffer.from(text.slice(0, base64Length(HEADER_BYTES)), 'base64'),
+		byteLength: (text.length / 4) * 3 - padding,
+		value,
+	};
 }
 
 /** Strips a pasted `data:image/png;base64,` prefix and whitespace, and decodes. */
@@ -38,7 +95,7 @@ export function decodeBase64Image(text: string, field: string): Buffer {
 function checkBytes(bytes: Buffer, field: string, byteLength?: number): ImageInfo {
 	const header = readHeaderOrReason(bytes);
 	if (typeof header === 'string')
-		throw new ValidationError(field, `${bytes.length} bytes`, header, false);
+		throw new ValidationError(field, `${byteLength ?? bytes.length} bytes`, header, false);
 	validateImage(header, byteLength, field);
 	return header;
 }
@@ -84,15 +141,19 @@ export async function readImageInput(
 	const source = ctx.getNodeParameter('imageSource', itemIndex) as 'binary' | 'url' | 'base64';
 	if (source === 'binary') {
 		const property = ctx.getNodeParameter('binaryPropertyName', itemIndex) as string;
-		ctx.helpers.assertBinaryData(itemIndex, property);
-		const bytes = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
-		const info = checkBytes(bytes, `Input binary field "${property}"`, bytes.length);
-		// Read again at send time rather than hold every item's base64 for the whole batch.
+		const field = `Input binary field "${property}"`;
+		const source = await binarySource(ctx, itemIndex, property);
+		// A header past the first bytes (large EXIF blocks) needs the whole file, for this check only.
+		const header =
+			headerDecided(source.head) || source.head.length < HEADER_BYTES
+				? source.head
+				: await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
+		const info = checkBytes(header, field, source.byteLength);
+		// Written into the request body when it is sent: no item's base64 is held for the batch.
 		return {
 			info,
-			preview: bytesPreview(info, bytes.length, `binary field "${property}"`),
-			bodyValue: async () =>
-				(await ctx.helpers.getBinaryDataBuffer(itemIndex, property)).toString('base64'),
+			preview: bytesPreview(info, source.byteLength, `binary field "${property}"`),
+			bodyValue: async () => source.value,
 		};
 	}
 	if (source === 'base64') {

@@ -26,6 +26,12 @@ interface Operation {
 	execute: OperationExecute;
 	parallel: boolean;
 	/**
+	 * Items hold the run's slots only while their task runs: one more item per slot is read and
+	 * checked ahead, waiting for a slot, so its create is sent the moment one frees (and downloads
+	 * run beside the creates).
+	 */
+	readAhead?: boolean;
+	/**
 	 * Turns the items' outcomes into the node's output (callback mode: marks them and puts the
 	 * execution to wait).
 	 */
@@ -46,7 +52,7 @@ const TOOL_FALLBACK_NOTE =
  */
 const operations: Record<string, Operation> = {
 	submit: { execute: submit.execute, parallel: true },
-	submitAndWait: { execute: submitAndWait.execute, parallel: true },
+	submitAndWait: { execute: submitAndWait.execute, parallel: true, readAhead: true },
 	getTask: { execute: getTask.execute, parallel: false },
 	listTasks: { execute: listTasks.execute, parallel: false },
 };
@@ -151,7 +157,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const operation: Operation | undefined = isDryRun
 		? { execute: dryRun.execute, parallel: true }
 		: callbackMode && !asTool
-			? { ...submitAndWait.callbackMode, parallel: true }
+			? { ...submitAndWait.callbackMode, parallel: true, readAhead: true }
 			: operations[operationName];
 	if (!operation)
 		throw new NodeOperationError(
@@ -164,9 +170,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		itemIndex,
 		tasks: [],
 	}));
+	const workers = operation.parallel ? batch.concurrency * (operation.readAhead ? 2 : 1) : 1;
 	const settled = await mapSettled(
 		count,
-		operation.parallel ? batch.concurrency : 1,
+		workers,
 		async (itemIndex) => await operation.execute.call(this, itemIndex, runs[itemIndex], batch),
 	);
 

@@ -36,12 +36,65 @@ export class WaitTimeoutError extends Error {
 
 const TIMER_SLACK_MS = 5;
 
-interface Watched<T> {
-	taskId: string;
+/**
+ * Checks due within this share of the poll interval of the first one are sent together, at the
+ * last of them: tasks created a few milliseconds apart share one list request, and none is checked
+ * before its own time.
+ */
+const GROUP_SHARE = 0.1;
+
+/** Where a task stands for the schedule: when it was submitted and when it was last seen running. */
+export interface CheckState {
 	startedAt: number;
-	dueAt: number;
-	/** The wait that led to dueAt. */
-	intervalMs: number;
+	checkedAt: number;
+}
+
+/** The shortest and longest task of the run so far, from Kling's created and updated times. */
+export interface LearntLengths {
+	shortestMs: number;
+	longestMs: number;
+}
+
+/**
+ * When to send the next check for all these tasks.
+ * - Nothing learnt, or a task already older than every task seen: an interval (nextPollDelay) after
+ *   its last check.
+ * - Once tasks of the run have ended: each task on its own clock, expected to end between its start plus the
+ *   shortest and plus the longest length seen. Before that it is not checked on its own (at most
+ *   the longest interval apart); from then on it is checked as densely as nextPollDelay says, a
+ *   check for any task counting for all, and at the latest at its start plus the longest length.
+ *   So a batch of equal tasks is checked once per wave, just after its tasks end.
+ * The check found that way is moved to the last check time falling within a short window after
+ * it, so one request serves every task due at about the same moment.
+ */
+export function nextCheckAt(
+	states: CheckState[],
+	schedule: PollSchedule,
+	learnt?: LearntLengths,
+): number {
+	const due = states.map((state) => {
+		const waited = state.checkedAt - state.startedAt;
+		// Nothing learnt yet (or overdue): an interval after the last check, which every task of the
+		// batch shares, so a batch submitted over a while costs one request per interval.
+		if (!learnt || waited >= learnt.longestMs)
+			return state.checkedAt + nextPollDelay(waited, schedule);
+		// Never later than the longest length seen: a check for another task just before the task's
+		// expected end must not push its own check a whole interval past it.
+		const dense = Math.min(
+			state.checkedAt + nextPollDelay(waited, schedule),
+			state.startedAt + learnt.longestMs,
+		);
+		return Math.min(
+			Math.max(state.startedAt + learnt.shortestMs, dense),
+			state.checkedAt + schedule.maxIntervalMs,
+		);
+	});
+	const window = Math.min(...due) + GROUP_SHARE * schedule.minIntervalMs;
+	return Math.max(...due.filter((at) => at <= window));
+}
+
+interface Watched<T> extends CheckState {
+	taskId: string;
 	/**
 	 * Everyone waiting for this task (two items may wait for one task, e.g. after a lost create
 	 * answer), each with its own deadline.
@@ -55,22 +108,38 @@ interface Watched<T> {
 }
 
 /**
- * Waits for many tasks with one polling loop: on each tick, every task whose check is due is asked
- * about in one batch (`fetchTasks` may answer them with a single list request). Each task's checks
- * follow `nextPollDelay` from its own start. A fetch error marked `final` ends the waits it
- * concerned; any other fetch error is left for the next tick.
+ * Waits for many tasks with one polling loop. Each task has its own check times (nextCheckAt); when
+ * one is due, every watched task is asked about in the same batch (`fetchTasks` answers them with a
+ * single list request), so a task is seen soon after its own end and a batch still costs one
+ * request per check. A fetch error marked `final` ends the waits it concerned; any other fetch error
+ * is left for the next check.
  */
 export class TaskWatcher<T extends { task_status: string }> {
 	private readonly watched = new Map<string, Watched<T>>();
 
 	private loop?: Promise<void>;
 
+	/** How long the run's succeeded tasks took: what the schedule expects of the others. */
+	private learnt?: LearntLengths;
+
 	constructor(
 		private readonly fetchTasks: (taskIds: string[]) => Promise<Map<string, T>>,
 		private readonly schedule: PollSchedule,
 		private readonly signal?: AbortSignal,
 		private readonly isFinal: (error: unknown) => boolean = () => true,
+		/** How long an ended task took, when the provider says (created to last update). */
+		private readonly lengthOf: (task: T) => number | undefined = () => undefined,
 	) {}
+
+	/** Failed tasks are left out: a refusal ends a task early and says nothing of the others. */
+	private learn(task: T): void {
+		const length = this.lengthOf(task);
+		if (task.task_status !== 'succeed' || length === undefined || !(length > 0)) return;
+		this.learnt = {
+			shortestMs: Math.min(length, this.learnt?.shortestMs ?? length),
+			longestMs: Math.max(length, this.learnt?.longestMs ?? length),
+		};
+	}
 
 	/** Resolves with the task once it has ended (succeed or failed); rejects on timeout or cancel. */
 	async waitFor(taskId: string, timeoutMs: number): Promise<T> {
@@ -79,16 +148,7 @@ export class TaskWatcher<T extends { task_status: string }> {
 			const waiter = { deadline: now + timeoutMs, since: now, resolve, reject };
 			const watched = this.watched.get(taskId);
 			if (watched) watched.waiters.push(waiter);
-			else {
-				const { minIntervalMs } = this.schedule;
-				this.watched.set(taskId, {
-					taskId,
-					startedAt: now,
-					dueAt: now + minIntervalMs,
-					intervalMs: minIntervalMs,
-					waiters: [waiter],
-				});
-			}
+			else this.watched.set(taskId, { taskId, startedAt: now, checkedAt: now, waiters: [waiter] });
 		});
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 		return await done;
@@ -96,14 +156,15 @@ export class TaskWatcher<T extends { task_status: string }> {
 
 	private async run(): Promise<void> {
 		while (this.watched.size > 0) {
-			const nextDue = Math.min(
-				...[...this.watched.values()].map((entry) =>
-					Math.min(entry.dueAt, ...entry.waiters.map((waiter) => waiter.deadline)),
-				),
+			const entries = [...this.watched.values()];
+			const wakeAt = Math.min(
+				nextCheckAt(entries, this.schedule, this.learnt),
+				...entries.flatMap((entry) => entry.waiters.map((waiter) => waiter.deadline)),
 			);
 			try {
+				// Woken at least every interval, so tasks watched meanwhile are planned in.
 				await sleepUnlessCancelled(
-					Math.max(0, Math.min(nextDue - Date.now(), this.schedule.minIntervalMs)),
+					Math.max(0, Math.min(wakeAt - Date.now(), this.schedule.minIntervalMs)),
 					this.signal,
 				);
 			} catch (error) {
@@ -126,35 +187,33 @@ export class TaskWatcher<T extends { task_status: string }> {
 		}
 		const pending = [...this.watched.values()];
 		// Timers fire a little late, never early: a few ms of slack is enough.
-		if (!pending.some((entry) => entry.dueAt <= now + TIMER_SLACK_MS)) return;
-		// When one task is due, those in the second half of their wait are checked with it, so a batch
-		// submitted over a few seconds shares one list request per tick instead of drifting apart into
-		// several. Checking early never lengthens a wait, so the detection lag keeps its bound.
-		const due = pending.filter(
-			(entry) => entry.dueAt <= now + Math.max(TIMER_SLACK_MS, entry.intervalMs / 2),
-		);
+		if (
+			pending.length === 0 ||
+			nextCheckAt(pending, this.schedule, this.learnt) > now + TIMER_SLACK_MS
+		)
+			return;
 		let tasks: Map<string, T>;
 		try {
-			tasks = await this.fetchTasks(due.map((entry) => entry.taskId));
+			tasks = await this.fetchTasks(pending.map((entry) => entry.taskId));
 		} catch (error) {
 			if (this.isFinal(error)) {
-				for (const entry of due) {
+				for (const entry of pending) {
 					this.watched.delete(entry.taskId);
 					settleWaiters(entry, { error });
 				}
 			}
 			tasks = new Map();
 		}
+		// As before the learnt schedule: the next interval counts from the answer.
 		const checkedAt = Date.now();
-		for (const entry of due) {
+		for (const entry of pending) {
 			const task = tasks.get(entry.taskId);
-			if (task && (task.task_status === 'succeed' || task.task_status === 'failed')) {
+			if (!task) continue;
+			if (task.task_status === 'succeed' || task.task_status === 'failed') {
 				this.watched.delete(entry.taskId);
+				this.learn(task);
 				settleWaiters(entry, { task });
-			} else {
-				entry.intervalMs = nextPollDelay(checkedAt - entry.startedAt, this.schedule);
-				entry.dueAt = checkedAt + entry.intervalMs;
-			}
+			} else entry.checkedAt = checkedAt;
 		}
 	}
 }

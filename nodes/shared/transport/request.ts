@@ -10,6 +10,7 @@ import { apiHost, expandEndpoint } from '../endpoint';
 import { parseKlingCode, redactSecrets } from '../errors';
 import { SECRET_FIELDS } from '../kling';
 import { KlingFailure } from './failure';
+import { jsonBodyBytes } from './jsonBody';
 import type { RequestPolicy } from './retry';
 import { DEFAULT_POLICY, settle, withRetries } from './retry';
 import type { StreamResponse } from './stream';
@@ -43,11 +44,14 @@ export async function sendOnce(
 ): Promise<unknown> {
 	const credentials = (await ctx.getCredentials('klingApi')) as EndpointCredentials;
 	const url = `${expandEndpoint(credentials)}${request.path ?? ''}`;
+	// A body holding an image is sent as the bytes it was written into, its only copy.
+	const bytes = request.body && (await jsonBodyBytes(request.body));
 	const deadline = deadlineSignal(policy.timeoutMs, policy.signal);
 	const sent = ctx.helpers.httpRequestWithAuthentication.call(ctx, 'klingApi', {
 		method: request.method,
 		url,
-		body: request.body,
+		body: bytes ?? request.body,
+		...(bytes && { headers: { 'Content-Type': 'application/json' } }),
 		qs: request.qs,
 		json: true,
 		encoding: 'stream',

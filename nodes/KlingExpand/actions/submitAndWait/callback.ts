@@ -2,6 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import { NodeOperationError } from 'n8n-workflow';
 
 import { ATTEMPTS } from '../../../shared/kling';
+import { taskOutputItems } from '../../../shared/output';
 import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
 import { KlingFailure } from '../../../shared/transport/failure';
@@ -11,6 +12,7 @@ import { nodeResumeUrl, resumeKey, signedResumeUrl } from './resumeUrl';
 import { SlotHolder } from './slotHolder';
 import { endedAmong } from './probe';
 import type { WaitingItem } from './waitingItems';
+import { queryTasks } from '../../tasks/lookup';
 import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from '../batch';
 import { waitSettingsFrom } from '../descriptions';
@@ -148,12 +150,16 @@ export async function execute(
 	batch: Batch,
 ): Promise<INodeExecutionData[]> {
 	const callbackRun = await callbackRunOf(this, batch);
+	// Only the last wave's tasks can end while the execution sleeps: earlier ones get no resume URL
+	// (their callbacks would reach a running execution, which n8n refuses with 409 after loading it)
+	// and are watched by the slot holder until they end.
+	const withCallback = itemIndex >= callbackRun.externalIds.length - batch.concurrency;
 	try {
 		const prepared = await prepareCreate(
 			this,
 			itemIndex,
 			batch,
-			callbackRun.resumeUrl,
+			withCallback ? callbackRun.resumeUrl : '',
 			callbackRun.externalIds[itemIndex],
 		);
 		const slots = await batch.slots.acquire(prepared.images);
@@ -165,7 +171,7 @@ export async function execute(
 			batch.slots.release(slots);
 			throw submitted.error;
 		}
-		callbackRun.holder.hold(submitted.value.task_id, slots);
+		callbackRun.holder.hold(submitted.value.task_id, slots, !withCallback);
 		return [
 			{
 				json: {
@@ -177,6 +183,41 @@ export async function execute(
 	} finally {
 		callbackRun.holder.itemSettled();
 	}
+}
+
+/**
+ * The outputs when every task ended before the execution could sleep: read from Kling and shaped as
+ * the resume shapes them (resume.ts).
+ */
+async function endedNow(
+	ctx: IExecuteFunctions,
+	batch: Batch,
+	outcomes: ItemOutcome[],
+): Promise<INodeExecutionData[]> {
+	const taskIds = outcomes
+		.filter((outcome) => !outcome.failed)
+		.map((outcome) => String(outcome.items[0].json.task_id));
+	const { tasks, failures } = await queryTasks(ctx, taskIds, batch.policy);
+	const firstFailure = failures.values().next();
+	if (!firstFailure.done) throw firstFailure.value;
+	const download = ctx.getNodeParameter('downloadImages', 0, true) as boolean;
+	const options = ctx.getNodeParameter('options', 0, {}) as IDataObject;
+	const items = await Promise.all(
+		outcomes.map(async (outcome, itemIndex) => {
+			const task = outcome.failed ? undefined : tasks.get(String(outcome.items[0].json.task_id));
+			if (!task) return outcome.items;
+			const json = { ...task, wait_status: 'completed' } as unknown as IDataObject;
+			if (task.task_status === 'failed')
+				json.error = `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`;
+			const made = await taskOutputItems(ctx, json, task, {
+				download,
+				options,
+				policy: batch.policy,
+			});
+			return made.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
+		}),
+	);
+	return items.flat();
 }
 
 /**
@@ -193,8 +234,17 @@ export async function finish(
 	if (!pending || outcomes.every((outcome) => outcome.failed))
 		return [outcomes.flatMap((outcome) => outcome.items)];
 	const callbackRun = await pending;
-	callbackRun.holder.stop();
+	// Until the tasks without a resume URL have ended.
 	await callbackRun.holder.settled();
+	callbackRun.holder.stop();
+	const submitted = outcomes.filter((outcome) => !outcome.failed);
+	// Every task ended while those were watched: no callback is left to resume the execution.
+	if (
+		submitted.every((outcome) =>
+			callbackRun.holder.ended.has(String(outcome.items[0].json.task_id)),
+		)
+	)
+		return [await endedNow(this, batch, outcomes)];
 	const items = this.getInputData();
 	outcomes.forEach((outcome, itemIndex) => {
 		const result = outcome.items[0]?.json ?? {};

@@ -112,6 +112,12 @@ const watchers = new WeakMap<Batch, TaskWatcher<KlingTask>>();
 /** A failed check that asking again cannot heal. */
 const isFinal = (error: unknown) => error instanceof KlingFailure && error.retry === 'never';
 
+/** Kling's own account of how long an ended task took: created to its last update. */
+const lengthOf = (task: KlingTask) =>
+	task.created_at !== undefined && task.updated_at !== undefined
+		? task.updated_at - task.created_at
+		: undefined;
+
 /** One watcher per run, so every item's checks share list requests. */
 function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask> {
 	let watcher = watchers.get(batch);
@@ -134,6 +140,7 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 			schedule,
 			batch.policy.signal,
 			isFinal,
+			lengthOf,
 		);
 		watchers.set(batch, watcher);
 	}

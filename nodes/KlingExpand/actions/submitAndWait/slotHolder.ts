@@ -17,6 +17,11 @@ export interface HoldSchedule {
 interface Held {
 	slots: number;
 	since: number;
+	/**
+	 * The task has no callback: once every item is submitted it is still watched until it ends, so
+	 * the execution sleeps only on tasks whose callbacks can wake it.
+	 */
+	untilEnded: boolean;
 }
 
 /**
@@ -37,6 +42,9 @@ export class SlotHolder {
 	/** Every check sent, for the bench and the tests. */
 	checks = 0;
 
+	/** Tasks seen ended by a check. */
+	readonly ended = new Set<string>();
+
 	constructor(
 		private readonly pool: SlotPool,
 		private readonly fetchEnded: (taskIds: string[]) => Promise<Set<string>>,
@@ -46,21 +54,31 @@ export class SlotHolder {
 	) {}
 
 	/**
-	 * The task holds `slots` until it is seen to end, it is held too long, or no item waits any more.
+	 * The task holds `slots` until it is seen to end, it is held too long, or no item waits any more;
+	 * `untilEnded` (a task without callback) is watched until it ends even then.
 	 */
-	hold(taskId: string, slots: number): void {
-		if (this.remaining === 0 || this.stopped.signal.aborted) return this.pool.release(slots);
-		this.held.set(taskId, { slots, since: Date.now() });
+	hold(taskId: string, slots: number, untilEnded = false): void {
+		if (this.stopped.signal.aborted || (this.remaining === 0 && !untilEnded))
+			return this.pool.release(slots);
+		this.held.set(taskId, { slots, since: Date.now(), untilEnded });
+		if (!untilEnded) this.tracked.add(taskId);
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 	}
 
 	/**
 	 * One item is done with its submission (sent, or failed before): when none is left, nobody needs
-	 * a slot.
+	 * a slot, and only tasks without callback are still watched.
 	 */
 	itemSettled(): void {
 		this.remaining = Math.max(0, this.remaining - 1);
-		if (this.remaining === 0) this.stop();
+		if (this.remaining > 0) return;
+		for (const [taskId, entry] of this.held) if (!entry.untilEnded) this.releaseTask(taskId);
+		if (this.held.size === 0) this.stop();
+	}
+
+	/** Every item is submitted and tasks without callback are still running: they must be seen end. */
+	private awaitingEnds(): boolean {
+		return this.remaining === 0 && this.held.size > 0;
 	}
 
 	/** Ends the checks and gives every held slot back. */
@@ -75,6 +93,16 @@ export class SlotHolder {
 	/** Resolves once the checks have ended. */
 	async settled(): Promise<void> {
 		await this.loop;
+	}
+
+	/**
+	 * Tasks with a callback: while tasks without one are watched, the same checks tell whether these
+	 * ended too (see `ended`).
+	 */
+	private readonly tracked = new Set<string>();
+
+	private watched(): string[] {
+		return [...this.tracked].filter((taskId) => !this.ended.has(taskId) && !this.held.has(taskId));
 	}
 
 	private releaseTask(taskId: string): void {
@@ -107,16 +135,19 @@ export class SlotHolder {
 			if (this.held.size === 0) break;
 			// Nobody waits for a slot (the items are still being read and sent): a check would learn
 			// nothing useful.
-			if (this.pool.waiting === 0) continue;
+			if (this.pool.waiting === 0 && !this.awaitingEnds()) continue;
 			this.checks++;
 			let ended: Set<string>;
 			try {
-				ended = await this.fetchEnded([...this.held.keys()]);
+				ended = await this.fetchEnded([...this.held.keys(), ...this.watched()]);
 			} catch {
 				// Asked again next tick; a task held too long is released above either way.
 				continue;
 			}
-			for (const taskId of ended) this.releaseTask(taskId);
+			for (const taskId of ended) {
+				this.ended.add(taskId);
+				this.releaseTask(taskId);
+			}
 		}
 		if (this.signal?.aborted) this.stop();
 	}

@@ -1,4 +1,5 @@
 import {
+	nextCheckAt,
 	nextPollDelay,
 	TaskWatcher,
 	type PollSchedule,
@@ -31,6 +32,56 @@ describe('nextPollDelay', () => {
 		expect(nextPollDelay(0, schedule)).toBe(40);
 		expect(nextPollDelay(1000, schedule)).toBe(100);
 		expect(nextPollDelay(60_000, schedule)).toBe(400);
+	});
+});
+
+describe('nextCheckAt', () => {
+	it('sends one check for tasks due a few ms apart, at the last of them, so none is checked before its time', () => {
+		const states = [0, 2, 3].map((startedAt) => ({ startedAt, checkedAt: startedAt }));
+		// Own times 40, 42, 43, all within 10 % of the interval (4 ms) of the first.
+		expect(nextCheckAt(states, schedule)).toBe(43);
+	});
+
+	it('does not hold an early task back for one due much later', () => {
+		const states = [0, 30].map((startedAt) => ({ startedAt, checkedAt: startedAt }));
+		expect(nextCheckAt(states, schedule)).toBe(40);
+	});
+});
+
+describe('nextCheckAt, once task lengths are learnt', () => {
+	const slow: PollSchedule = { minIntervalMs: 1000, maxIntervalMs: 15_000, growth: 0.1 };
+	const fresh = (startedAt: number) => ({ startedAt, checkedAt: startedAt });
+
+	it('checks tasks as long as the ended ones once, just after they are expected to end, together', () => {
+		// Ended tasks took 3 s; three started 0, 40 and 60 ms ago are due at 3000–3060 (window 100 ms).
+		const equal = { shortestMs: 3000, longestMs: 3000 };
+		expect(nextCheckAt([0, 40, 60].map(fresh), slow, equal)).toBe(3060);
+		// A check for another task 100 ms before this one's expected end does not push it back.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2900 }], slow, equal)).toBe(3000);
+		// Seen running at its expected end: checked again an interval later.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(4000);
+		// Without what was learnt, the first check comes an interval after the first start.
+		expect(nextCheckAt([0, 40, 60].map(fresh), slow)).toBe(1060);
+	});
+
+	it('checks sparsely before the earliest expected end, at most the longest interval apart', () => {
+		expect(nextCheckAt([fresh(0)], slow, { shortestMs: 40_000, longestMs: 40_000 })).toBe(15_000);
+	});
+
+	it('checks densely between the shortest and the longest length seen, a check for any task counting for all', () => {
+		const spread = { shortestMs: 2000, longestMs: 6000 };
+		// Not before 2 s…
+		expect(nextCheckAt([fresh(0)], slow, spread)).toBe(2000);
+		// …then every interval after the last check, whichever task it was sent for…
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2500 }], slow, spread)).toBe(3500);
+		// …and at the latest at the longest length.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 5500 }], slow, spread)).toBe(6000);
+	});
+
+	it('falls back to an interval after the last check once it runs longer than every task seen', () => {
+		expect(
+			nextCheckAt([{ startedAt: 0, checkedAt: 3100 }], slow, { shortestMs: 3000, longestMs: 3000 }),
+		).toBe(4100);
 	});
 });
 
