@@ -500,7 +500,7 @@ export const serverChecks: Check[] = [
 /** Checks against n8n in queue mode (startQueueMode: Redis, main, two workers). */
 export const queueChecks: Check[] = [
 	{
-		name: `queue mode: Submit and Wait (callback), ${QUEUE_ITEMS} items on an account with ${QUEUE_SLOT_LIMIT} slots: each submitted once, the worker held only until the last submit, the execution sleeps through partial callbacks, refuses an altered resume URL, and another worker finishes it`,
+		name: `queue mode: Submit and Wait (callback), ${QUEUE_ITEMS} items on an account with ${QUEUE_SLOT_LIMIT} slots: each submitted once, only the last wave given the resume URL, the worker held until the earlier waves ended, the execution sleeps through partial callbacks, refuses an altered resume URL, and another worker finishes it`,
 		server: true,
 		async run({ server, workers, simulator, workflows, imageUrl }) {
 			const { rest } = requireServer(server);
@@ -544,17 +544,30 @@ export const queueChecks: Check[] = [
 				},
 				15_000,
 			);
+			// Callback mode's external ids name the execution.
 			const tasks = () =>
 				[...simulator.tasks.values()].filter((task) =>
-					String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}/`),
+					String(task.createBody.external_task_id ?? '').startsWith(`n8n-${executionId}-`),
 				);
+			const withResumeUrl = (task: ReturnType<typeof tasks>[number]) =>
+				String(task.createBody.callback_url ?? '').includes(`/webhook-waiting/${executionId}/`);
 			const created = tasks();
 			// Every item submitted exactly once before the sleep, within the account's slots, none refused.
 			const prompts = created.map((task) => String(task.createBody.prompt)).sort();
 			const expectedPrompts = images.map((image) => image.prompt).sort();
 			if (JSON.stringify(prompts) !== JSON.stringify(expectedPrompts))
 				throw new Error(
-					`the tasks with this execution's resume URL are prompted ${prompts.join(', ')}; expected each of ${expectedPrompts.join(', ')} once`,
+					`the tasks of execution ${executionId} are prompted ${prompts.join(', ')}; expected each of ${expectedPrompts.join(', ')} once`,
+				);
+			// Only the last wave can end while the execution sleeps, so only it carries the resume URL.
+			const lastWave = images.slice(-QUEUE_SLOT_LIMIT).map((image) => image.prompt);
+			const resumable = created
+				.filter(withResumeUrl)
+				.map((task) => String(task.createBody.prompt))
+				.sort();
+			if (JSON.stringify(resumable) !== JSON.stringify([...lastWave].sort()))
+				throw new Error(
+					`the tasks with the resume URL are prompted ${resumable.join(', ')}; expected the last wave, ${lastWave.join(', ')}`,
 				);
 			const submitted = simulator.stats();
 			if (submitted.peakSlots > QUEUE_SLOT_LIMIT)
@@ -641,15 +654,16 @@ export const queueChecks: Check[] = [
 			await waitFor(
 				`${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks to end and their succeed callbacks to be answered`,
 				async () => {
-					const ids = new Set(ended().map((task) => task.task_id));
+					const endedTasks = ended();
+					const calling = new Set(endedTasks.filter(withResumeUrl).map((task) => task.task_id));
 					const answered = simulator.callbackDeliveries.filter(
 						(delivery) =>
-							ids.has(delivery.body.task_id) &&
+							calling.has(delivery.body.task_id) &&
 							delivery.body.task_status === 'succeed' &&
 							delivery.status !== 'error',
 					);
-					return ids.size === QUEUE_ITEMS - 1 &&
-						new Set(answered.map((delivery) => delivery.body.task_id)).size === QUEUE_ITEMS - 1
+					return endedTasks.length === QUEUE_ITEMS - 1 &&
+						new Set(answered.map((delivery) => delivery.body.task_id)).size === calling.size
 						? true
 						: undefined;
 				},
@@ -717,7 +731,7 @@ export const queueChecks: Check[] = [
 				lists: total.lists - before.lists,
 			};
 			return (
-				`execution ${executionId}: ${QUEUE_ITEMS} tasks on ${QUEUE_SLOT_LIMIT} slots (peak ${submitted.peakSlots}, no 1303), ${first.name} held ${heldFor} until the last submit, then the execution slept with ${unfinished.length} unfinished; ` +
+				`execution ${executionId}: ${QUEUE_ITEMS} tasks on ${QUEUE_SLOT_LIMIT} slots (peak ${submitted.peakSlots}, no 1303), ${first.name} held ${heldFor} until the earlier waves ended, then the execution slept with ${unfinished.length} unfinished; ` +
 				`a forged n8n signature and altered ${altered.join(', ')} got 401 with no provider request; ${afterStop}; waiting after ${QUEUE_ITEMS - 1} of ${QUEUE_ITEMS} tasks ended; ` +
 				`${second.name} continued it to success at ${seconds(Date.now() - started)}; output in input order with ${downloads} images downloaded once each; ` +
 				`provider requests ${cost.creates} creates, ${cost.queries} queries, ${cost.lists} lists for ${QUEUE_ITEMS} tasks`
