@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import {
 	makeTestImage,
@@ -82,6 +82,15 @@ export async function prepare(
 		await time('build + npm pack + install as community package', async () => {
 			const tarball = await buildAndPack(workDir);
 			await installCommunityPackage(userFolder, tarball, runtime);
+			// The same command with the Node this script runs on (20 on this project's machines): n8n
+			// 2.41 needs Node 24 to load it, but the install itself must bring in nothing else.
+			await installCommunityPackage(join(workDir, 'install-with-system-node'), tarball, {
+				...runtime,
+				env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+			});
+			log(
+				`the README's install command installs only the package on Node 24 and ${process.version}`,
+			);
 		});
 
 		const simulator = await startSimulator({
