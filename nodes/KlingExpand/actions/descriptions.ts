@@ -86,6 +86,8 @@ export const createFields: INodeProperties[] = [
 		displayName: 'Dry Run',
 		name: 'dryRun',
 		type: 'boolean',
+		// Read from the first item for the whole run, like Wait Mode: no per-item expression.
+		noDataExpression: true,
 		default: false,
 		description:
 			'Whether to only read and check the image and output what would be sent (the four ratios, ' +

@@ -237,9 +237,10 @@ export async function submitOnce(
 	const record: ItemRun['tasks'][number] = { external_task_id: request.externalTaskId };
 	run.tasks.push(record);
 	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
-	const earlier = sentBefore
-		? await findTask(ctx, request.externalTaskId, policy)
-		: await request.reuse?.();
+	// A try whose earlier try took a reused task sent nothing under its own id: reuse again.
+	const earlier =
+		(sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined) ??
+		(await request.reuse?.());
 	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
 	const create = async () => {
 		const body = await request.body();

@@ -66,3 +66,14 @@ describe('KlingExpand credential', () => {
 		expect([...(NodeHelpers.getActiveCredentialTypes(node, description) ?? [])]).toEqual(expected);
 	});
 });
+
+describe('KlingExpand run-wide fields', () => {
+	it.each(['waitMode', 'dryRun'])(
+		'%s is read from the first item for the whole run, so it takes no per-item expression',
+		async (name) => {
+			const description = await descriptionOf(1.1);
+			const field = description.properties.find((property) => property.name === name);
+			expect(field?.noDataExpression).toBe(true);
+		},
+	);
+});

@@ -198,23 +198,39 @@ async function endedNow(
 		.filter((outcome) => !outcome.failed)
 		.map((outcome) => String(outcome.items[0].json.task_id));
 	const { tasks, failures } = await queryTasks(ctx, taskIds, batch.policy);
-	const firstFailure = failures.values().next();
-	if (!firstFailure.done) throw firstFailure.value;
 	const download = ctx.getNodeParameter('downloadImages', 0, true) as boolean;
 	const options = ctx.getNodeParameter('options', 0, {}) as IDataObject;
+	// A task that cannot be read or downloaded still comes out, named, with the reason: it was billed.
+	const unread = (outcome: ItemOutcome, taskId: string, error: unknown) =>
+		outcome.items.map((item) => ({
+			...item,
+			json: {
+				...item.json,
+				error:
+					`Kling task ${taskId} ended, but ${(error as Error)?.message ?? String(error)}: ` +
+					'fetch it with Get Task',
+			},
+		}));
 	const items = await Promise.all(
 		outcomes.map(async (outcome, itemIndex) => {
-			const task = outcome.failed ? undefined : tasks.get(String(outcome.items[0].json.task_id));
-			if (!task) return outcome.items;
+			if (outcome.failed) return outcome.items;
+			const taskId = String(outcome.items[0].json.task_id);
+			const task = tasks.get(taskId);
+			if (!task)
+				return failures.has(taskId) ? unread(outcome, taskId, failures.get(taskId)) : outcome.items;
 			const json = { ...task, wait_status: 'completed' } as unknown as IDataObject;
 			if (task.task_status === 'failed')
 				json.error = `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`;
-			const made = await taskOutputItems(ctx, json, task, {
-				download,
-				options,
-				policy: batch.policy,
-			});
-			return made.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
+			try {
+				const made = await taskOutputItems(ctx, json, task, {
+					download,
+					options,
+					policy: batch.policy,
+				});
+				return made.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
+			} catch (error) {
+				return unread(outcome, taskId, error);
+			}
 		}),
 	);
 	return items.flat();

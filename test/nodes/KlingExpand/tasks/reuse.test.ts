@@ -47,22 +47,29 @@ describe('inputFingerprint', () => {
 });
 
 /** Submit and Wait in Poll mode, one item at a time, each item its own image. */
-const workflow = (reuseWithinHours?: number, upExpansionRatio = 0.5) =>
-	expandWorkflow({
-		operation: 'submitAndWait',
-		imageSource: 'binary',
-		expansionMode: 'ratios',
-		upExpansionRatio,
-		downExpansionRatio: 0,
-		leftExpansionRatio: 0.25,
-		rightExpansionRatio: 0.25,
-		downloadImages: false,
-		options: {
-			...FAST_WAIT,
-			concurrency: 1,
-			...(reuseWithinHours === undefined ? {} : { reuseWithinHours }),
-		},
-	} as never);
+const workflow = (
+	reuseWithinHours?: number,
+	upExpansionRatio = 0.5,
+	nodeSettings: Parameters<typeof expandWorkflow>[1] = {},
+) =>
+	expandWorkflow(
+		{
+			operation: 'submitAndWait',
+			imageSource: 'binary',
+			expansionMode: 'ratios',
+			upExpansionRatio,
+			downExpansionRatio: 0,
+			leftExpansionRatio: 0.25,
+			rightExpansionRatio: 0.25,
+			downloadImages: false,
+			options: {
+				...FAST_WAIT,
+				concurrency: 1,
+				...(reuseWithinHours === undefined ? {} : { reuseWithinHours }),
+			},
+		} as never,
+		nodeSettings,
+	);
 
 const items = async (count: number) =>
 	await Promise.all(
@@ -159,5 +166,28 @@ describe('what running again after a crash bills', () => {
 		expect(sim.acceptedCreates()).toBe(2);
 		const ids = second.output(EXPAND_NODE).map((item) => item.json.task_id);
 		expect(new Set(ids).size).toBe(2);
+	});
+
+	it('under Retry On Fail, a try takes again the task an earlier try reused, instead of paying for it', async () => {
+		await crashAfterTwoCreates(workflow(1), '7001');
+		const sim = simulator();
+		// The next create to arrive (the third item's, as the first two reuse) is refused for good, so
+		// n8n runs the node again: the first two items sent nothing under their own ids.
+		sim.injectFault({ on: 'create', kind: 'code', code: 1102, times: 1 });
+		const retried = workflow(1, 0.5, { retryOnFail: true, maxTries: 2, waitBetweenTries: 0 });
+		const again = await runWorkflow(retried, {
+			startNode: EXPAND_NODE,
+			input: await items(3),
+			credentials: simulatorCredentials(sim.url),
+			executionId: '7003',
+		});
+		expect(again.error).toBeUndefined();
+		expect(again.output(EXPAND_NODE).map((item) => item.json.task_status)).toEqual([
+			'succeed',
+			'succeed',
+			'succeed',
+		]);
+		// 2 by the crashed run, 1 for the third item: the retry reused the first two again.
+		expect(sim.acceptedCreates()).toBe(3);
 	});
 });
