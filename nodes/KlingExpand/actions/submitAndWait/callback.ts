@@ -2,12 +2,12 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import { NodeOperationError } from 'n8n-workflow';
 
 import { ATTEMPTS } from '../../../shared/kling';
-import { taskOutputItems } from '../../../shared/output';
 import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
 import { KlingFailure } from '../../../shared/transport/failure';
 import type { RequestPolicy } from '../../../shared/transport/retry';
 import { backoffDelay, settle } from '../../../shared/transport/retry';
+import { endedTaskItems } from './resume';
 import { nodeResumeUrl, resumeKey, signedResumeUrl } from './resumeUrl';
 import { SlotHolder } from './slotHolder';
 import { endedAmong } from './probe';
@@ -187,7 +187,7 @@ export async function execute(
 
 /**
  * The outputs when every task ended before the execution could sleep: read from Kling and shaped as
- * the resume shapes them (resume.ts).
+ * the resume shapes them (endedTaskItems).
  */
 async function endedNow(
 	ctx: IExecuteFunctions,
@@ -218,15 +218,8 @@ async function endedNow(
 			const task = tasks.get(taskId);
 			if (!task)
 				return failures.has(taskId) ? unread(outcome, taskId, failures.get(taskId)) : outcome.items;
-			const json = { ...task, wait_status: 'completed' } as unknown as IDataObject;
-			if (task.task_status === 'failed')
-				json.error = `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`;
 			try {
-				const made = await taskOutputItems(ctx, json, task, {
-					download,
-					options,
-					policy: batch.policy,
-				});
+				const made = await endedTaskItems(ctx, task, { download, options, policy: batch.policy });
 				return made.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
 			} catch (error) {
 				return unread(outcome, taskId, error);

@@ -1,5 +1,6 @@
 import type {
 	IDataObject,
+	IExecuteFunctions,
 	INodeExecutionData,
 	IWebhookFunctions,
 	IWebhookResponseData,
@@ -81,20 +82,28 @@ async function taskToItems(
 			},
 		]);
 	}
+	return paired(await endedTaskItems(ctx, task, { download, options, policy: DEFAULT_POLICY }));
+}
+
+/**
+ * An ended task as callback mode outputs it, whether the webhook resumed the run or every task
+ * ended before it slept: an error item for a failed task (a resumed run cannot raise the node's
+ * error), otherwise the task with its images.
+ */
+export async function endedTaskItems(
+	ctx: IExecuteFunctions | IWebhookFunctions,
+	task: KlingTask,
+	request: { download: boolean; options: IDataObject; policy: RequestPolicy },
+): Promise<INodeExecutionData[]> {
 	if (task.task_status === 'failed') {
-		return paired([
-			{
-				json: resumedJson({
-					...task,
-					wait_status: 'completed',
-					error: `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`,
-				}),
-			},
-		]);
+		const error = `Kling task ${task.task_id} failed: ${task.task_status_msg || 'no reason given'}`;
+		return [{ json: resumedJson({ ...task, wait_status: 'completed', error }) }];
 	}
-	const json = resumedJson({ ...task, wait_status: 'completed' });
-	return paired(
-		await taskOutputItems(ctx, json, task, { download, options, policy: DEFAULT_POLICY }),
+	return await taskOutputItems(
+		ctx,
+		resumedJson({ ...task, wait_status: 'completed' }),
+		task,
+		request,
 	);
 }
 
