@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
+import { headingAnchors, withoutCodeBlocks } from './harness/markdown';
+
 const ROOT = join(__dirname, '..');
 
 /** The project's Markdown pages: the README, CONTRIBUTING, the changelog and docs/. */
@@ -12,22 +14,6 @@ const PAGES = [
 		.filter((name) => name.endsWith('.md'))
 		.map((name) => `docs/${name}`),
 ].filter((page) => existsSync(join(ROOT, page)));
-
-/** The anchors GitHub and npm make from a page's headings (as `npm run scan` reads the README's). */
-function headingAnchors(markdown: string): Set<string> {
-	const anchors = new Set<string>();
-	for (const [, heading] of withoutCodeBlocks(markdown).matchAll(/^#{1,6} (.+)$/gm))
-		anchors.add(
-			heading
-				.trim()
-				.toLowerCase()
-				.replace(/[^\p{L}\p{N}\s_-]/gu, '')
-				.replace(/\s/g, '-'),
-		);
-	return anchors;
-}
-
-const withoutCodeBlocks = (markdown: string) => markdown.replace(/^```[\s\S]*?^```/gm, '');
 
 /** Every relative link and image of a page that does not lead to its file or heading. */
 function brokenLinks(page: string): string[] {

@@ -18,6 +18,7 @@ import { basename, dirname, join } from 'node:path';
 
 import type { ESLint } from 'eslint';
 
+import { headingAnchors } from '../../test/harness/markdown';
 import { PACKAGE_NAME, REPO_ROOT } from './config';
 import { buildAndPack } from './package';
 import { runOrThrow } from './processes';
@@ -222,7 +223,7 @@ function checkLinks(packageDir: string): string[] {
 		if (pkg.bugs?.url !== `${repository}/issues`)
 			problems.push(`bugs.url is "${pkg.bugs?.url}"; expected ${repository}/issues`);
 	}
-	const readmeAnchors = readmeHeadingAnchors(readFileSync(join(packageDir, 'README.md'), 'utf8'));
+	const readmeAnchors = headingAnchors(readFileSync(join(packageDir, 'README.md'), 'utf8'));
 	const docsPage = `https://www.npmjs.com/package/${pkg.name}#`;
 	const checkDocsLink = (where: string, url: string | undefined, anchor?: string) => {
 		const found = url?.startsWith(docsPage) ? url.slice(docsPage.length) : undefined;
@@ -255,20 +256,6 @@ function checkLinks(packageDir: string): string[] {
 				);
 	}
 	return problems;
-}
-
-/** The anchors npm (like GitHub) makes from the README's headings: lower case, spaces to dashes. */
-function readmeHeadingAnchors(readme: string): Set<string> {
-	const anchors = new Set<string>();
-	for (const [, heading] of readme.matchAll(/^#{1,6} (.+)$/gm))
-		anchors.add(
-			heading
-				.trim()
-				.toLowerCase()
-				.replace(/[^\p{L}\p{N}\s_-]/gu, '')
-				.replace(/\s/g, '-'),
-		);
-	return anchors;
 }
 
 /** The scanner's own lint config on the same files, failing on warnings as well as errors. */
