@@ -19,10 +19,12 @@ export type ExternalIdForm = 'path' | 'pathFlag' | 'collection';
 export const EXTERNAL_ID_FORMS: readonly ExternalIdForm[] = ['path', 'pathFlag', 'collection'];
 
 /**
- * The form that found a task in this run (keyed by the node's execution context), tried first next
- * time.
+ * What lookups learnt so far, kept by whoever asks several times (a run's TaskRun, one callback's
+ * probe): the form that found a task, tried first next time.
  */
-const learntForms = new WeakMap<object, ExternalIdForm>();
+export interface LookupMemory {
+	form?: ExternalIdForm;
+}
 
 function lookupRequest(form: ExternalIdForm, id: string): KlingRequest {
 	const path = `/${encodeURIComponent(id)}`;
@@ -68,14 +70,16 @@ async function lookUpBy(
  * - 'externalId': every lookup form, the one this run learnt first;
  * - 'any' (an id of either kind): the query path first, which answers a task_id, then the other
  *   forms.
+ * `lookups` learns the form that answers, for the next call given the same memory.
  */
 export async function findTask(
 	ctx: KlingContext,
 	id: string,
 	policy: RequestPolicy,
 	by: 'any' | 'taskId' | 'externalId' = 'any',
+	lookups: LookupMemory = {},
 ): Promise<unknown> {
-	const learnt = learntForms.get(ctx);
+	const learnt = lookups.form;
 	const order: Array<ExternalIdForm | undefined> =
 		by === 'taskId'
 			? ['path']
@@ -87,7 +91,7 @@ export async function findTask(
 		const task = await lookUpBy(ctx, form, id, policy);
 		if (task === undefined) continue;
 		if (by !== 'taskId' && (form !== 'path' || normaliseTask(task)?.task_id !== id))
-			learntForms.set(ctx, form);
+			lookups.form = form;
 		return task;
 	}
 	return undefined;
@@ -119,6 +123,7 @@ export async function queryTasks(
 	ctx: KlingContext,
 	taskIds: string[],
 	policy: RequestPolicy,
+	lookups: LookupMemory = {},
 ): Promise<TaskStates> {
 	const wanted = new Set(taskIds);
 	const found = new Map<string, KlingTask>();
@@ -141,7 +146,7 @@ export async function queryTasks(
 	const missing = taskIds.filter((taskId) => !found.has(taskId));
 	const failures = new Map<string, unknown>();
 	const queried = await mapSettled(missing.length, MAX_PARALLEL_QUERIES, async (index) => {
-		const task = normaliseTask(await findTask(ctx, missing[index], policy));
+		const task = normaliseTask(await findTask(ctx, missing[index], policy, 'any', lookups));
 		if (task) found.set(missing[index], task);
 	});
 	queried.forEach(

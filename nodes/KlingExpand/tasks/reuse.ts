@@ -8,6 +8,7 @@ import { normaliseTask } from '../../shared/task';
 import type { KlingContext } from '../../shared/transport/request';
 import { klingRequest } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
+import type { TaskRun } from './run';
 
 /*
  * Opt-in reuse of a task made for the same input: the honest answer to a crash. n8n saves nothing
@@ -50,12 +51,9 @@ export function inputFingerprint(body: IDataObject): string {
 export const withFingerprint = (externalId: string, fingerprint: string) =>
 	`${externalId}-f${fingerprint}`;
 
-/** Per run (keyed by the run's Batch): the reusable tasks by fingerprint, oldest first. */
-const scans = new WeakMap<object, Promise<Map<string, KlingTask[]>>>();
-
 /**
- * The account's tasks created within the window that carry a fingerprint and did not fail, read
- * once per run: newest first, page by page, until a page reaches past the window.
+ * The account's tasks created within the window that carry a fingerprint and did not fail, by
+ * fingerprint, oldest first: newest first, page by page, until a page reaches past the window.
  */
 async function recentTasks(
 	ctx: KlingContext,
@@ -92,19 +90,15 @@ async function recentTasks(
 
 /**
  * A task created for the same input within the window that no other item of this run has taken,
- * or undefined. Two items with the same input each take their own (or create one).
+ * or undefined. Two items with the same input each take their own (or create one). The account's
+ * tasks are read once per run, by its first item that asks.
  */
 export async function takeReusableTask(
 	ctx: KlingContext,
-	run: object,
+	run: TaskRun,
 	fingerprint: string,
 	windowMs: number,
-	policy: RequestPolicy,
 ): Promise<KlingTask | undefined> {
-	let scan = scans.get(run);
-	if (!scan) {
-		scan = recentTasks(ctx, windowMs, policy);
-		scans.set(run, scan);
-	}
-	return (await scan).get(fingerprint)?.shift();
+	run.reusable ??= recentTasks(ctx, windowMs, run.policy);
+	return (await run.reusable).get(fingerprint)?.shift();
 }

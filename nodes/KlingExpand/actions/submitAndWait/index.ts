@@ -107,8 +107,6 @@ export const callbackMode = { execute: callbackWait.execute, finish: callbackWai
  */
 const POLL_GROWTH = 0.1;
 
-const watchers = new WeakMap<Batch, TaskWatcher<KlingTask>>();
-
 /** A failed check that asking again cannot heal. */
 const isFinal = (error: unknown) => error instanceof KlingFailure && error.retry === 'never';
 
@@ -118,19 +116,16 @@ const lengthOf = (task: KlingTask) =>
 		? task.updated_at - task.created_at
 		: undefined;
 
-/** One watcher per run, so every item's checks share list requests. */
+/** One watcher per run, kept by the Batch, so every item's checks share list requests. */
 function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask> {
-	let watcher = watchers.get(batch);
-	if (!watcher) {
-		const { minIntervalMs, maxIntervalMs } = waitSettingsFrom(
-			ctx.getNodeParameter('options', 0, {}) as IDataObject,
-		);
+	if (!batch.watcher) {
+		const { minIntervalMs, maxIntervalMs } = batch.wait;
 		const schedule: PollSchedule = { minIntervalMs, maxIntervalMs, growth: POLL_GROWTH };
 		// Polling retries on its own next tick, so one request attempt per tick is enough.
 		const policy = { ...batch.policy, attempts: ATTEMPTS.check };
-		watcher = new TaskWatcher<KlingTask>(
+		batch.watcher = new TaskWatcher<KlingTask>(
 			async (taskIds) => {
-				const { tasks, failures } = await queryTasks(ctx, taskIds, policy);
+				const { tasks, failures } = await queryTasks(ctx, taskIds, policy, batch.lookups);
 				// A final answer (e.g. the key was revoked) ends the waits; the other unanswered are asked
 				// next tick.
 				const final = [...failures.values()].find(isFinal);
@@ -142,9 +137,8 @@ function watcherFor(ctx: IExecuteFunctions, batch: Batch): TaskWatcher<KlingTask
 			isFinal,
 			lengthOf,
 		);
-		watchers.set(batch, watcher);
 	}
-	return watcher;
+	return batch.watcher;
 }
 
 export async function execute(
@@ -160,7 +154,7 @@ export async function execute(
 	const slots = await batch.slots.acquire(prepared.images);
 	let task: KlingTask;
 	try {
-		const submitted = await submitOnce(this, prepared, run, batch.policy);
+		const submitted = await submitOnce(this, prepared, run, batch);
 		task = await watcherFor(this, batch).waitFor(submitted.task_id, timeoutMs);
 	} finally {
 		batch.slots.release(slots);

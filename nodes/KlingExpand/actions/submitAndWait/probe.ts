@@ -6,6 +6,7 @@ import type { KlingContext } from '../../../shared/transport/request';
 import { klingRequest } from '../../../shared/transport/request';
 import type { RequestPolicy } from '../../../shared/transport/retry';
 import { settle } from '../../../shared/transport/retry';
+import type { LookupMemory } from '../../tasks/lookup';
 import { findTask } from '../../tasks/lookup';
 
 /** Kling's largest list page: one request answers up to this many tasks. */
@@ -45,16 +46,20 @@ export type ProbeResult =
  * created_at, as finish() recorded it on the waiting items) orders the tasks, by item index where
  * it is missing; `ownEndedAt` (the callback body's updated_at) stops the probe at a task that ended
  * later: then this callback is not the one that resumes (see lastToEnd), and only "not complete" is
- * reported.
+ * reported. `lookups` (kept by the callback across its probes) saves the lookups' requests.
  */
 export async function probeBatch(
 	ctx: KlingContext,
 	ids: string[],
 	own: number,
 	policy: RequestPolicy,
-	hints: { ownEndedAt?: number; createdAt?: Array<number | undefined> } = {},
+	hints: {
+		ownEndedAt?: number;
+		createdAt?: Array<number | undefined>;
+		lookups?: LookupMemory;
+	} = {},
 ): Promise<ProbeResult> {
-	const { ownEndedAt, createdAt = [] } = hints;
+	const { ownEndedAt, createdAt = [], lookups = {} } = hints;
 	const tasks = new Array<KlingTask | undefined>(ids.length);
 	const known = new Set<number>();
 	let requests = 0;
@@ -78,7 +83,7 @@ export async function probeBatch(
 
 	const ask = async (index: number) => {
 		requests++;
-		tasks[index] = normaliseTask(await findTask(ctx, ids[index], policy));
+		tasks[index] = normaliseTask(await findTask(ctx, ids[index], policy, 'any', lookups));
 		known.add(index);
 	};
 
@@ -149,6 +154,7 @@ export async function endedAmong(
 	ctx: KlingContext,
 	taskIds: string[],
 	policy: RequestPolicy,
+	lookups: LookupMemory = {},
 ): Promise<Set<string>> {
 	const wanted = new Set(taskIds);
 	const seen = new Set<string>();
@@ -166,7 +172,7 @@ export async function endedAmong(
 	}
 	const oldestMissed = taskIds.find((taskId) => !seen.has(taskId));
 	if (oldestMissed !== undefined) {
-		const task = normaliseTask(await findTask(ctx, oldestMissed, policy));
+		const task = normaliseTask(await findTask(ctx, oldestMissed, policy, 'any', lookups));
 		// A task Kling no longer knows holds no slot.
 		if (!task || isTerminal(task.task_status)) ended.add(oldestMissed);
 	}

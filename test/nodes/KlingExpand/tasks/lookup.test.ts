@@ -39,14 +39,15 @@ describe('findTask', () => {
 			externalIdForms: ['collection'],
 		});
 		const ctx = fakeContext();
-		expect(idOf(await findTask(ctx, 'e-1', policy, 'externalId'))).toBe('t-1');
+		const lookups = {};
+		expect(idOf(await findTask(ctx, 'e-1', policy, 'externalId', lookups))).toBe('t-1');
 		expect(kling.requests).toEqual([
 			{ method: 'GET', path: '/e-1' },
 			{ method: 'GET', path: '/e-1', qs: { external_task_id: 'true' } },
 			{ method: 'GET', qs: { external_task_id: 'e-1' } },
 		]);
 		kling.requests.length = 0;
-		expect(idOf(await findTask(ctx, 'e-2', policy, 'externalId'))).toBe('t-2');
+		expect(idOf(await findTask(ctx, 'e-2', policy, 'externalId', lookups))).toBe('t-2');
 		expect(kling.requests).toEqual([{ method: 'GET', qs: { external_task_id: 'e-2' } }]);
 	});
 

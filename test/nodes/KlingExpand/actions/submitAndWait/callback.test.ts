@@ -3,6 +3,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import type { Batch, ItemOutcome, ItemRun } from '../../../../../nodes/KlingExpand/actions/batch';
 import * as create from '../../../../../nodes/KlingExpand/actions/create';
+import { waitSettingsFrom } from '../../../../../nodes/KlingExpand/actions/descriptions';
 import type { PreparedCreate } from '../../../../../nodes/KlingExpand/actions/create';
 import { execute, finish } from '../../../../../nodes/KlingExpand/actions/submitAndWait/callback';
 import {
@@ -53,7 +54,9 @@ const newBatch = (): Batch => ({
 	policy: { attempts: 1, retryDelayMs: 0, timeoutMs: 1000 },
 	concurrency: 2,
 	slots: new SlotPool(2),
+	wait: waitSettingsFrom({}),
 	externalIds: new Map(),
+	lookups: {},
 });
 
 const runOf = (itemIndex: number): ItemRun => ({ itemIndex, tasks: [] });
