@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 
 import type { IDataObject } from 'n8n-workflow';
 
-import { LIST_PAGE, RESULT_RETENTION_DAYS } from '../../shared/kling';
+import { RESULT_RETENTION_DAYS } from '../../shared/kling';
 import type { KlingTask } from '../../shared/task';
-import { normaliseTask } from '../../shared/task';
 import type { KlingContext } from '../../shared/transport/request';
-import { klingRequest } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
+import { readListPage } from './listPage';
 import type { TaskRun } from './run';
 
 /*
@@ -22,7 +21,7 @@ import type { TaskRun } from './run';
 /** An older task than Kling keeps has nothing left to reuse. */
 export const MAX_REUSE_HOURS = RESULT_RETENTION_DAYS * 24;
 
-/** The list pages one run reads at most (newest first, LIST_PAGE.maxSize tasks each). */
+/** The list pages one run reads at most (newest first, Kling's largest pages). */
 const MAX_SCAN_PAGES = 10;
 
 const FINGERPRINT = /-f([0-9a-f]{16})$/;
@@ -63,16 +62,9 @@ async function recentTasks(
 	const since = Date.now() - windowMs;
 	const byFingerprint = new Map<string, KlingTask[]>();
 	for (let pageNum = 1; pageNum <= MAX_SCAN_PAGES; pageNum++) {
-		const page = await klingRequest(
-			ctx,
-			{ method: 'GET', qs: { pageNum, pageSize: LIST_PAGE.maxSize } },
-			policy,
-		);
-		const entries = Array.isArray(page) ? page : [];
+		const page = await readListPage(ctx, pageNum, policy);
 		let reachedPastWindow = false;
-		for (const entry of entries) {
-			const task = normaliseTask(entry);
-			if (!task) continue;
+		for (const task of page.tasks) {
 			if ((task.created_at ?? 0) < since) {
 				reachedPastWindow = true;
 				continue;
@@ -83,7 +75,7 @@ async function recentTasks(
 			tasks.unshift(task);
 			byFingerprint.set(fingerprint, tasks);
 		}
-		if (reachedPastWindow || entries.length < LIST_PAGE.maxSize) break;
+		if (reachedPastWindow || !page.more) break;
 	}
 	return byFingerprint;
 }

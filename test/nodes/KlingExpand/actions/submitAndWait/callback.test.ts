@@ -24,7 +24,8 @@ jest.mock('../../../../../nodes/KlingExpand/tasks/createOnce', () => ({
 	submitOnce: jest.fn(),
 	callbackBatchId: () => 'b1',
 }));
-jest.mock('../../../../../nodes/KlingExpand/actions/submitAndWait/probe', () => ({
+jest.mock('../../../../../nodes/KlingExpand/tasks/lookup', () => ({
+	...jest.requireActual('../../../../../nodes/KlingExpand/tasks/lookup'),
 	endedAmong: jest.fn(async () => new Set()),
 }));
 
