@@ -7,6 +7,7 @@ import { SlotPool } from '../helpers/concurrency';
 import type { TaskWatcher } from '../helpers/polling';
 import { validateOptionTypes } from '../helpers/validation';
 import type { TaskRun } from '../tasks/run';
+import { newTaskRun } from '../tasks/run';
 import { CREATE_DEFAULTS, createOptions, waitOptions, waitSettingsFrom } from './descriptions';
 import type { CallbackRun } from './submitAndWait/callback';
 
@@ -42,17 +43,15 @@ export function createBatch(ctx: IExecuteFunctions): Batch {
 	const options = withDefaults(CREATE_DEFAULTS, given);
 	const concurrency = Math.max(1, Math.floor(options.concurrency));
 	return {
-		policy: {
+		...newTaskRun({
 			attempts: ATTEMPTS.run,
 			retryDelayMs: options.retryDelay * 1000,
 			timeoutMs: options.requestTimeout * 1000,
 			signal: ctx.getExecutionCancelSignal(),
-		},
+		}),
 		concurrency,
 		slots: new SlotPool(concurrency),
 		wait: waitSettingsFrom(given as IDataObject),
-		externalIds: new Map(),
-		lookups: {},
 	};
 }
 

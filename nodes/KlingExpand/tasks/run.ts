@@ -17,6 +17,11 @@ export interface TaskRun {
 	reusable?: Promise<Map<string, KlingTask[]>>;
 }
 
+/** A run's TaskRun as it starts: no external id claimed, no lookup form learnt, nothing scanned. */
+export function newTaskRun(policy: RequestPolicy): TaskRun {
+	return { policy, externalIds: new Map(), lookups: {} };
+}
+
 /**
  * What one item has done so far: the tasks it submitted are named in any error, so nothing is lost.
  */

@@ -13,6 +13,7 @@ import {
 } from '../../../../../nodes/KlingExpand/actions/submitAndWait/resumeUrl';
 import { SlotPool } from '../../../../../nodes/KlingExpand/helpers/concurrency';
 import * as createOnce from '../../../../../nodes/KlingExpand/tasks/createOnce';
+import { newTaskRun } from '../../../../../nodes/KlingExpand/tasks/run';
 import { KlingFailure } from '../../../../../nodes/shared/transport/failure';
 import { fakeContext } from '../../../../harness/context';
 
@@ -52,12 +53,10 @@ function callbackContext(items: INodeExecutionData[], keys: IDataObject = creden
 }
 
 const newBatch = (): Batch => ({
-	policy: { attempts: 1, retryDelayMs: 0, timeoutMs: 1000 },
+	...newTaskRun({ attempts: 1, retryDelayMs: 0, timeoutMs: 1000 }),
 	concurrency: 2,
 	slots: new SlotPool(2),
 	wait: waitSettingsFrom({}),
-	externalIds: new Map(),
-	lookups: {},
 });
 
 const runOf = (itemIndex: number): ItemRun => ({ itemIndex, tasks: [] });
