@@ -12,11 +12,16 @@ import { downloadTaskImages, readTaskImageSizes } from './transport/download';
 import type { RequestPolicy } from './transport/retry';
 
 /**
- * n8n runs a `usableAsTool` node for an AI Agent as the type it generates for it:
- * `<package>.<name>Tool`.
+ * Whether this run is an AI agent's tool call: the one test, for the output's shape and callback
+ * mode's fallback to polling. n8n runs a `usableAsTool` node for an agent as the type it generates
+ * for it, `<package>.<name>Tool`, either as an ordinary node of that type (an agent that hands the
+ * call to the engine) or on an ai_tool connection, where `isToolExecution()` says so.
  */
 export function isToolCall(ctx: IExecuteFunctions | IWebhookFunctions): boolean {
-	return ctx.getNode().type.endsWith('Tool');
+	return (
+		ctx.getNode().type.endsWith('Tool') ||
+		('isToolExecution' in ctx && ctx.isToolExecution?.() === true)
+	);
 }
 
 /**

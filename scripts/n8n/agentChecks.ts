@@ -17,7 +17,7 @@ const ASPECT_RATIO = '16:9';
  */
 export const agentChecks: Check[] = [
 	{
-		name: 'AI Agent + OpenAI Chat Model (local stub) calls Kling Expand as a tool with $fromAI() parameters; the tool answers JSON, the agent reports task, URL and size',
+		name: 'AI Agent + OpenAI Chat Model (local stub) calls Kling Expand as a tool with $fromAI() parameters; set to callback mode, the tool polls instead and says so; it answers JSON, the agent reports task, URL and size',
 		async run({ n8n, simulator, imageUrl }) {
 			const stub = await startChatModelStub();
 			try {
@@ -63,6 +63,11 @@ export const agentChecks: Check[] = [
 						`the tool returned ${JSON.stringify({ task_id: toolJson.task_id, images: toolJson.images })}; expected task ${task.task_id}, ${resultUrl}, ${width}×${height}`,
 					);
 				}
+
+				if (toolJson.wait_mode !== 'poll')
+					throw new Error(
+						`the tool's output has wait_mode ${JSON.stringify(toolJson.wait_mode)}: callback mode did not fall back to polling in the tool call`,
+					);
 
 				const answer = finalAnswer(outcome);
 				for (const [what, expected] of [
@@ -145,7 +150,8 @@ function agentWorkflow(imageUrl: string): WorkflowFile {
 					imageUrl: `={{ $fromAI('${TOOL_ARGUMENTS.imageUrl}', 'The http(s) URL of the image to expand', 'string') }}`,
 					expansionMode: 'aspectRatio',
 					targetAspectRatio: `={{ $fromAI('${TOOL_ARGUMENTS.aspectRatio}', 'Width:height of the expanded image, such as 16:9', 'string') }}`,
-					waitMode: 'poll',
+					// An agent's tool call cannot sleep: callback mode falls back to polling and says so.
+					waitMode: 'callback',
 					downloadImages: true,
 					options: {},
 				},

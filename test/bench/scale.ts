@@ -31,5 +31,5 @@ export const NODE_OPTIONS = {
 	requestTimeout: 30,
 };
 
-/** Growth of the node's poll schedule (POLL_GROWTH in actions/submitAndWait/index.ts): unitless, so not scaled. */
+/** Growth of the node's poll schedule (POLL_GROWTH in actions/submitAndWait/poll.ts): unitless, so not scaled. */
 export const NODE_POLL_GROWTH = 0.1;

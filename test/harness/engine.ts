@@ -65,8 +65,10 @@ export function loadPackage(): Promise<LoadedPackage> {
 	loaded ??= (async () => {
 		const loader = new PackageDirectoryLoader(path.resolve(__dirname, '../..'));
 		await loader.loadAll();
-		const byName = (name: string) => {
-			if (name === WAIT_NODE_TYPE) return new WaitOnWebhookCall();
+		const byName = (typeName: string) => {
+			if (typeName === WAIT_NODE_TYPE) return new WaitOnWebhookCall();
+			// n8n generates `<name>Tool` for a usableAsTool node, for AI agents: the node's own execute.
+			const name = typeName.replace(/Tool$/, '');
 			const entry =
 				loader.nodeTypes[name] ?? loader.nodeTypes[name.replace(`${PACKAGE_NAME}.`, '')];
 			if (!entry) throw new Error(`Unknown node type ${name}`);

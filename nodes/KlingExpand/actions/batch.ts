@@ -1,33 +1,36 @@
-import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { downloadOptions, withDefaults } from '../../shared/descriptions';
 import { ATTEMPTS } from '../../shared/kling';
-import type { RequestPolicy } from '../../shared/transport/retry';
+import type { KlingTask } from '../../shared/task';
 import { SlotPool } from '../helpers/concurrency';
+import type { TaskWatcher } from '../helpers/polling';
 import { validateOptionTypes } from '../helpers/validation';
-import { CREATE_DEFAULTS, createOptions, waitOptions } from './descriptions';
+import type { TaskRun } from '../tasks/run';
+import { newTaskRun } from '../tasks/run';
+import { CREATE_DEFAULTS, createOptions, waitOptions, waitSettingsFrom } from './descriptions';
+import type { CallbackRun } from './submitAndWait/callback';
+
+export type { ItemRun } from '../tasks/run';
 
 /** Every option field of the operations that create, each checked against its own bounds. */
 export const CREATE_OPTION_FIELDS = [...createOptions, ...waitOptions, ...downloadOptions];
 
 /**
- * What the items of one run share: request patience, the account's slots, one watcher for all
- * waits.
+ * What the items of one run share, and the run's whole state: request patience, the account's
+ * slots, the run-wide options (read once, with their defaults), what the task routines keep
+ * (TaskRun), and the state of the wait mode in use. Made by the router for each run and passed to
+ * every item; it ends with the run.
  */
-export interface Batch {
-	policy: RequestPolicy;
+export interface Batch extends TaskRun {
 	concurrency: number;
 	slots: SlotPool;
-	/** Each external_task_id sent in this run, with the item that sent it. */
-	externalIds: Map<string, number>;
-}
-
-/**
- * What one item has done so far: the tasks it submitted are named in any error, so nothing is lost.
- */
-export interface ItemRun {
-	itemIndex: number;
-	tasks: Array<{ external_task_id: string; task_id?: string }>;
+	/** The wait settings of the first item: the run's poll intervals, callback mode's timeout. */
+	wait: ReturnType<typeof waitSettingsFrom>;
+	/** Poll mode: one watcher for every item's task, so their checks share requests (made once). */
+	watcher?: TaskWatcher<KlingTask>;
+	/** Callback mode: what its items share, made by the first item (submitAndWait/callback.ts). */
+	callback?: Promise<CallbackRun>;
 }
 
 /**
@@ -40,15 +43,15 @@ export function createBatch(ctx: IExecuteFunctions): Batch {
 	const options = withDefaults(CREATE_DEFAULTS, given);
 	const concurrency = Math.max(1, Math.floor(options.concurrency));
 	return {
-		policy: {
+		...newTaskRun({
 			attempts: ATTEMPTS.run,
 			retryDelayMs: options.retryDelay * 1000,
 			timeoutMs: options.requestTimeout * 1000,
 			signal: ctx.getExecutionCancelSignal(),
-		},
+		}),
 		concurrency,
 		slots: new SlotPool(concurrency),
-		externalIds: new Map(),
+		wait: waitSettingsFrom(given as IDataObject),
 	};
 }
 

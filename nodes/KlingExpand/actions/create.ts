@@ -91,7 +91,7 @@ export async function prepareCreate(
 		body: async () => bodyWith(await image.bodyValue(), externalId),
 		preview: () => bodyWith(image.preview, externalId),
 		...(fingerprint && {
-			reuse: async () => await takeReusableTask(ctx, batch, fingerprint, reuseMs, batch.policy),
+			reuse: async () => await takeReusableTask(ctx, batch, fingerprint, reuseMs),
 		}),
 	};
 }

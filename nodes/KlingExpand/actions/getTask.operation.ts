@@ -82,7 +82,7 @@ export async function execute(
 	// A task_id has one query path; an external id is tried in every form the provider may understand
 	// (see findTask).
 	const found = byExternalId
-		? await findTask(this, id, batch.policy, 'externalId')
+		? await findTask(this, id, batch.policy, 'externalId', batch.lookups)
 		: await klingRequest(this, { method: 'GET', path: `/${encodeURIComponent(id)}` }, batch.policy);
 	if (found === undefined) {
 		throw new KlingFailure(

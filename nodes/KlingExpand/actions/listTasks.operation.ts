@@ -9,9 +9,8 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import { defaultsOf, withDefaults } from '../../shared/descriptions';
 import { LIST_PAGE } from '../../shared/kling';
 import type { KlingTask } from '../../shared/task';
-import { normaliseTask } from '../../shared/task';
-import { klingRequest } from '../../shared/transport/request';
 import { validateOptionTypes } from '../helpers/validation';
+import { readListPage } from '../tasks/listPage';
 import type { Batch } from './batch';
 
 const listOptions: INodeProperties[] = [
@@ -94,23 +93,12 @@ export async function execute(
 	const prefix = options.externalTaskIdPrefix.trim();
 	const wanted = (task: KlingTask) => !prefix || task.external_task_id?.startsWith(prefix) === true;
 	const items: INodeExecutionData[] = [];
-	for (
-		let pageNum = Math.max(1, Math.floor(options.pageNum));
-		pageNum <= LIST_PAGE.maxNum && items.length < limit;
-		pageNum++
-	) {
-		const page = await klingRequest(
-			this,
-			{ method: 'GET', qs: { pageNum, pageSize } },
-			batch.policy,
-		);
-		const entries = Array.isArray(page) ? page : [];
-		for (const entry of entries) {
-			const task = normaliseTask(entry);
-			if (task && wanted(task) && items.length < limit)
+	for (let pageNum = Math.max(1, Math.floor(options.pageNum)); items.length < limit; pageNum++) {
+		const page = await readListPage(this, pageNum, batch.policy, pageSize);
+		for (const task of page.tasks)
+			if (wanted(task) && items.length < limit)
 				items.push({ json: task as unknown as IDataObject });
-		}
-		if (entries.length < pageSize) break;
+		if (!page.more) break;
 	}
 	return items;
 }

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
+import { isToolCall } from '../../shared/output';
 import { WaitCancelledError } from '../../shared/sleep';
 import { TaskFailedError } from '../../shared/task';
 import { KlingFailure, toNodeApiError } from '../../shared/transport/failure';
@@ -149,7 +150,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const callbackMode =
 		operationName === 'submitAndWait' &&
 		this.getNodeParameter('waitMode', 0, 'poll') === 'callback';
-	const asTool = callbackMode && this.isToolExecution?.() === true;
+	const asTool = callbackMode && isToolCall(this);
 	// Read from the first item, like Wait Mode: one run is either real or a dry run.
 	const isDryRun =
 		(operationName === 'submit' || operationName === 'submitAndWait') &&

@@ -34,7 +34,7 @@ export async function execute(
 	const prepared = await prepareCreate(this, itemIndex, batch);
 	const slots = await batch.slots.acquire(prepared.images);
 	try {
-		const task = await submitOnce(this, prepared, run, batch.policy);
+		const task = await submitOnce(this, prepared, run, batch);
 		return [{ json: { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject }];
 	} finally {
 		batch.slots.release(slots);

@@ -7,11 +7,10 @@ import { normaliseTask } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
 import type { KlingContext } from '../../shared/transport/request';
 import { sendOnce } from '../../shared/transport/request';
-import type { RequestPolicy } from '../../shared/transport/retry';
 import { settle, withRetries } from '../../shared/transport/retry';
 import { ValidationError } from '../../shared/validationError';
-import type { Batch, ItemRun } from '../actions/batch';
 import { findTask } from './lookup';
+import type { ItemRun, TaskRun } from './run';
 
 /*
  * Creating a task at most once, whatever fails: every create carries an external_task_id (generated
@@ -146,15 +145,16 @@ function markSent(ctx: IExecuteFunctions, externalTaskId: string): void {
 export async function createTaskOnce(
 	ctx: KlingContext,
 	body: IDataObject & { external_task_id: string },
-	policy: RequestPolicy,
+	taskRun: TaskRun,
 	idIsOurs = false,
 ): Promise<unknown> {
+	const { policy } = taskRun;
 	const startedAt = Date.now();
 	// A user's id may name an old task of theirs: only one created since this call began can be ours.
 	const ours = (task: unknown) =>
 		idIsOurs || (normaliseTask(task)?.created_at ?? 0) >= startedAt - CLOCK_SKEW_MS;
 	const lookUp = async () => {
-		const found = await findTask(ctx, body.external_task_id, policy, 'externalId');
+		const found = await findTask(ctx, body.external_task_id, policy, 'externalId', taskRun.lookups);
 		return found !== undefined && ours(found) ? found : undefined;
 	};
 	let answerLost = false;
@@ -195,8 +195,8 @@ const CLOCK_SKEW_MS = 10 * 60_000;
  * Refuses, before it is sent, an item whose external_task_id another item of the run already uses:
  * Kling would refuse its create, or, after a lost answer, hand back the other item's task.
  */
-export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex: number): void {
-	const holder = batch.externalIds.get(externalTaskId);
+export function claimExternalId(taskRun: TaskRun, externalTaskId: string, itemIndex: number): void {
+	const holder = taskRun.externalIds.get(externalTaskId);
 	if (holder !== undefined && holder !== itemIndex) {
 		throw new ValidationError(
 			'externalTaskId',
@@ -204,7 +204,7 @@ export function claimExternalId(batch: Batch, externalTaskId: string, itemIndex:
 			`item ${holder} of this run already uses it, and each task needs its own`,
 		);
 	}
-	batch.externalIds.set(externalTaskId, itemIndex);
+	taskRun.externalIds.set(externalTaskId, itemIndex);
 }
 
 /** What a create needs to be sent at most once. */
@@ -232,20 +232,22 @@ export async function submitOnce(
 	ctx: IExecuteFunctions,
 	request: CreateRequest,
 	run: ItemRun,
-	policy: RequestPolicy,
+	taskRun: TaskRun,
 ): Promise<KlingTask> {
+	const { policy, lookups } = taskRun;
 	const record: ItemRun['tasks'][number] = { external_task_id: request.externalTaskId };
 	run.tasks.push(record);
 	const sentBefore = request.externalIdIsOurs && wasSent(ctx, request.externalTaskId);
 	// A try whose earlier try took a reused task sent nothing under its own id: reuse again.
 	const earlier =
-		(sentBefore ? await findTask(ctx, request.externalTaskId, policy) : undefined) ??
-		(await request.reuse?.());
+		(sentBefore
+			? await findTask(ctx, request.externalTaskId, policy, 'any', lookups)
+			: undefined) ?? (await request.reuse?.());
 	if (request.externalIdIsOurs) markSent(ctx, request.externalTaskId);
 	const create = async () => {
 		const body = await request.body();
 		logTask(ctx, 'sending', run.itemIndex, request.externalTaskId);
-		return await createTaskOnce(ctx, body, policy, request.externalIdIsOurs);
+		return await createTaskOnce(ctx, body, taskRun, request.externalIdIsOurs);
 	};
 	const task = normaliseTask(earlier ?? (await create()));
 	if (!task)

@@ -1,12 +1,13 @@
 import { LIST_PAGE } from '../../shared/kling';
 import type { KlingTask } from '../../shared/task';
-import { normaliseTask } from '../../shared/task';
+import { isTerminal, normaliseTask } from '../../shared/task';
 import { KlingFailure } from '../../shared/transport/failure';
 import type { KlingContext, KlingRequest } from '../../shared/transport/request';
 import { klingRequest } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
 import { settle } from '../../shared/transport/retry';
 import { mapSettled } from '../helpers/concurrency';
+import { listedAmong } from './listPage';
 
 /**
  * The ways a task can be asked for by its external_task_id. Kling's pages say a task can be queried
@@ -19,10 +20,12 @@ export type ExternalIdForm = 'path' | 'pathFlag' | 'collection';
 export const EXTERNAL_ID_FORMS: readonly ExternalIdForm[] = ['path', 'pathFlag', 'collection'];
 
 /**
- * The form that found a task in this run (keyed by the node's execution context), tried first next
- * time.
+ * What lookups learnt so far, kept by whoever asks several times (a run's TaskRun, one callback's
+ * probe): the form that found a task, tried first next time.
  */
-const learntForms = new WeakMap<object, ExternalIdForm>();
+export interface LookupMemory {
+	form?: ExternalIdForm;
+}
 
 function lookupRequest(form: ExternalIdForm, id: string): KlingRequest {
 	const path = `/${encodeURIComponent(id)}`;
@@ -68,14 +71,16 @@ async function lookUpBy(
  * - 'externalId': every lookup form, the one this run learnt first;
  * - 'any' (an id of either kind): the query path first, which answers a task_id, then the other
  *   forms.
+ * `lookups` learns the form that answers, for the next call given the same memory.
  */
 export async function findTask(
 	ctx: KlingContext,
 	id: string,
 	policy: RequestPolicy,
 	by: 'any' | 'taskId' | 'externalId' = 'any',
+	lookups: LookupMemory = {},
 ): Promise<unknown> {
-	const learnt = learntForms.get(ctx);
+	const learnt = lookups.form;
 	const order: Array<ExternalIdForm | undefined> =
 		by === 'taskId'
 			? ['path']
@@ -87,7 +92,7 @@ export async function findTask(
 		const task = await lookUpBy(ctx, form, id, policy);
 		if (task === undefined) continue;
 		if (by !== 'taskId' && (form !== 'path' || normaliseTask(task)?.task_id !== id))
-			learntForms.set(ctx, form);
+			lookups.form = form;
 		return task;
 	}
 	return undefined;
@@ -108,44 +113,91 @@ export interface TaskStates {
 	failures: Map<string, unknown>;
 }
 
+/** How readTasks reads many tasks. */
+interface Reading {
+	/** A list page is read from this many tasks on. */
+	listFrom: number;
+	pageSize: number;
+	/** How many of the tasks the page missed are queried, oldest first. */
+	queryMissed: number;
+}
+
+/**
+ * The one reading of where many tasks stand: a list page (listPage.ts) for as many as it shows,
+ * then a query for the first `queryMissed` tasks it did not include (older tasks, or a provider
+ * without the list route). `asked` names those queried; a task the provider does not know is
+ * among them but in neither map.
+ */
+async function readTasks(
+	ctx: KlingContext,
+	taskIds: string[],
+	policy: RequestPolicy,
+	lookups: LookupMemory,
+	reading: Reading,
+): Promise<TaskStates & { asked: string[] }> {
+	const found = new Map<string, KlingTask>();
+	if (taskIds.length >= reading.listFrom) {
+		// A failed list is not fatal: the per-task queries below still answer.
+		const page = await listedAmong(ctx, taskIds, policy, { pageSize: reading.pageSize });
+		for (const [id, task] of page?.found ?? []) found.set(id, task);
+	}
+	const asked = taskIds.filter((taskId) => !found.has(taskId)).slice(0, reading.queryMissed);
+	const failures = new Map<string, unknown>();
+	const queried = await mapSettled(asked.length, MAX_PARALLEL_QUERIES, async (index) => {
+		const task = normaliseTask(await findTask(ctx, asked[index], policy, 'any', lookups));
+		if (task) found.set(asked[index], task);
+	});
+	queried.forEach(
+		(result, index) => result.status === 'rejected' && failures.set(asked[index], result.reason),
+	);
+	return { tasks: found, failures, asked };
+}
+
 /**
  * The current state of many tasks (by task_id or external_task_id) in as few requests as possible:
- * one list page for a batch, then a query for each task the page did not include (older tasks, or a
- * provider without the list route). A task the provider does not know is in neither map. One task's
- * failed query does not cost the others their answers: with a batch of queries under transient
- * faults, all-or-nothing would rarely answer any.
+ * one list page for a batch, sized to it, then a query for each task the page did not include. A
+ * task the provider does not know is in neither map. One task's failed query does not cost the
+ * others their answers: with a batch of queries under transient faults, all-or-nothing would
+ * rarely answer any.
  */
 export async function queryTasks(
 	ctx: KlingContext,
 	taskIds: string[],
 	policy: RequestPolicy,
+	lookups: LookupMemory = {},
 ): Promise<TaskStates> {
-	const wanted = new Set(taskIds);
-	const found = new Map<string, KlingTask>();
-	if (taskIds.length >= LIST_FROM_TASKS) {
-		const pageSize = Math.min(LIST_PAGE.maxSize, Math.max(30, taskIds.length * 2));
-		const page = await settle(
-			async () => await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize } }, policy),
-		);
-		// A failed list is not fatal: the per-task queries below still answer.
-		if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
-		for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {
-			const task = normaliseTask(entry);
-			// Asked for by task_id or by external_task_id: both are keys Kling answers to.
-			const key =
-				task &&
-				[task.task_id, task.external_task_id].find((id) => id !== undefined && wanted.has(id));
-			if (task && key) found.set(key, task);
-		}
-	}
-	const missing = taskIds.filter((taskId) => !found.has(taskId));
-	const failures = new Map<string, unknown>();
-	const queried = await mapSettled(missing.length, MAX_PARALLEL_QUERIES, async (index) => {
-		const task = normaliseTask(await findTask(ctx, missing[index], policy));
-		if (task) found.set(missing[index], task);
+	const pageSize = Math.min(LIST_PAGE.maxSize, Math.max(30, taskIds.length * 2));
+	const { tasks, failures } = await readTasks(ctx, taskIds, policy, lookups, {
+		listFrom: LIST_FROM_TASKS,
+		pageSize,
+		queryMissed: taskIds.length,
 	});
-	queried.forEach(
-		(result, index) => result.status === 'rejected' && failures.set(missing[index], result.reason),
-	);
-	return { tasks: found, failures };
+	return { tasks, failures };
+}
+
+/**
+ * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch is
+ * being submitted: one list page of Kling's largest size, which shows every recent task at once,
+ * plus a query for the oldest task the page missed (other workflows' newer tasks can push it off
+ * the page). At most two requests per check however many tasks are held or the account holds:
+ * tasks the page misses are learnt one per check. A task Kling no longer knows holds no slot, so it
+ * counts as ended; a failed query fails the check, which is asked again.
+ */
+export async function endedAmong(
+	ctx: KlingContext,
+	taskIds: string[],
+	policy: RequestPolicy,
+	lookups: LookupMemory = {},
+): Promise<Set<string>> {
+	const { tasks, failures, asked } = await readTasks(ctx, taskIds, policy, lookups, {
+		listFrom: 1,
+		pageSize: LIST_PAGE.maxSize,
+		queryMissed: 1,
+	});
+	if (failures.size > 0) throw [...failures.values()][0];
+	const ended = (taskId: string) => {
+		const task = tasks.get(taskId);
+		return task ? isTerminal(task.task_status) : asked.includes(taskId);
+	};
+	return new Set(taskIds.filter(ended));
 }

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 
 import type { IDataObject } from 'n8n-workflow';
 
-import { LIST_PAGE, RESULT_RETENTION_DAYS } from '../../shared/kling';
+import { RESULT_RETENTION_DAYS } from '../../shared/kling';
 import type { KlingTask } from '../../shared/task';
-import { normaliseTask } from '../../shared/task';
 import type { KlingContext } from '../../shared/transport/request';
-import { klingRequest } from '../../shared/transport/request';
 import type { RequestPolicy } from '../../shared/transport/retry';
+import { readListPage } from './listPage';
+import type { TaskRun } from './run';
 
 /*
  * Opt-in reuse of a task made for the same input: the honest answer to a crash. n8n saves nothing
@@ -21,7 +21,7 @@ import type { RequestPolicy } from '../../shared/transport/retry';
 /** An older task than Kling keeps has nothing left to reuse. */
 export const MAX_REUSE_HOURS = RESULT_RETENTION_DAYS * 24;
 
-/** The list pages one run reads at most (newest first, LIST_PAGE.maxSize tasks each). */
+/** The list pages one run reads at most (newest first, Kling's largest pages). */
 const MAX_SCAN_PAGES = 10;
 
 const FINGERPRINT = /-f([0-9a-f]{16})$/;
@@ -50,12 +50,9 @@ export function inputFingerprint(body: IDataObject): string {
 export const withFingerprint = (externalId: string, fingerprint: string) =>
 	`${externalId}-f${fingerprint}`;
 
-/** Per run (keyed by the run's Batch): the reusable tasks by fingerprint, oldest first. */
-const scans = new WeakMap<object, Promise<Map<string, KlingTask[]>>>();
-
 /**
- * The account's tasks created within the window that carry a fingerprint and did not fail, read
- * once per run: newest first, page by page, until a page reaches past the window.
+ * The account's tasks created within the window that carry a fingerprint and did not fail, by
+ * fingerprint, oldest first: newest first, page by page, until a page reaches past the window.
  */
 async function recentTasks(
 	ctx: KlingContext,
@@ -65,16 +62,9 @@ async function recentTasks(
 	const since = Date.now() - windowMs;
 	const byFingerprint = new Map<string, KlingTask[]>();
 	for (let pageNum = 1; pageNum <= MAX_SCAN_PAGES; pageNum++) {
-		const page = await klingRequest(
-			ctx,
-			{ method: 'GET', qs: { pageNum, pageSize: LIST_PAGE.maxSize } },
-			policy,
-		);
-		const entries = Array.isArray(page) ? page : [];
+		const page = await readListPage(ctx, pageNum, policy);
 		let reachedPastWindow = false;
-		for (const entry of entries) {
-			const task = normaliseTask(entry);
-			if (!task) continue;
+		for (const task of page.tasks) {
 			if ((task.created_at ?? 0) < since) {
 				reachedPastWindow = true;
 				continue;
@@ -85,26 +75,22 @@ async function recentTasks(
 			tasks.unshift(task);
 			byFingerprint.set(fingerprint, tasks);
 		}
-		if (reachedPastWindow || entries.length < LIST_PAGE.maxSize) break;
+		if (reachedPastWindow || !page.more) break;
 	}
 	return byFingerprint;
 }
 
 /**
  * A task created for the same input within the window that no other item of this run has taken,
- * or undefined. Two items with the same input each take their own (or create one).
+ * or undefined. Two items with the same input each take their own (or create one). The account's
+ * tasks are read once per run, by its first item that asks.
  */
 export async function takeReusableTask(
 	ctx: KlingContext,
-	run: object,
+	run: TaskRun,
 	fingerprint: string,
 	windowMs: number,
-	policy: RequestPolicy,
 ): Promise<KlingTask | undefined> {
-	let scan = scans.get(run);
-	if (!scan) {
-		scan = recentTasks(ctx, windowMs, policy);
-		scans.set(run, scan);
-	}
-	return (await scan).get(fingerprint)?.shift();
+	run.reusable ??= recentTasks(ctx, windowMs, run.policy);
+	return (await run.reusable).get(fingerprint)?.shift();
 }

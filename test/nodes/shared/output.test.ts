@@ -41,6 +41,12 @@ describe('isToolCall', () => {
 		expect(isToolCall(contextOfType('n8n-nodes-kling-expand.klingExpandTool'))).toBe(true);
 	});
 
+	it('is true for a call on an ai_tool connection, which isToolExecution() reports', () => {
+		expect(
+			isToolCall(fakeContext({ node: { type: 'n8n-nodes-kling-expand.klingExpand' }, tool: true })),
+		).toBe(true);
+	});
+
 	it('is false for the node in a workflow, and for the trigger', () => {
 		expect(isToolCall(contextOfType('n8n-nodes-kling-expand.klingExpand'))).toBe(false);
 		expect(

@@ -5,17 +5,14 @@ import { ATTEMPTS } from '../../../shared/kling';
 import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
 import { KlingFailure } from '../../../shared/transport/failure';
-import type { RequestPolicy } from '../../../shared/transport/retry';
 import { backoffDelay, settle } from '../../../shared/transport/retry';
 import { endedTaskItems } from './resume';
 import { nodeResumeUrl, resumeKey, signedResumeUrl } from './resumeUrl';
 import { SlotHolder } from './slotHolder';
-import { endedAmong } from './probe';
 import type { WaitingItem } from './waitingItems';
-import { queryTasks } from '../../tasks/lookup';
+import { endedAmong, queryTasks } from '../../tasks/lookup';
 import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from '../batch';
-import { waitSettingsFrom } from '../descriptions';
 import type { PreparedCreate } from '../create';
 import { prepareCreate } from '../create';
 
@@ -46,8 +43,8 @@ import { prepareCreate } from '../create';
  */
 const HOLD_GROWTH = 0.25;
 
-/** What the items of one callback run share, made once by the first item. */
-interface CallbackRun {
+/** What the items of one callback run share, made once by the first item; the Batch keeps it. */
+export interface CallbackRun {
 	/** Each item's external_task_id, in item order. */
 	externalIds: string[];
 	resumeUrl: string;
@@ -55,15 +52,9 @@ interface CallbackRun {
 	holder: SlotHolder;
 }
 
-const callbackRuns = new WeakMap<Batch, Promise<CallbackRun>>();
-
 function callbackRunOf(ctx: IExecuteFunctions, batch: Batch): Promise<CallbackRun> {
-	let run = callbackRuns.get(batch);
-	if (!run) {
-		run = startCallbackRun(ctx, batch);
-		callbackRuns.set(batch, run);
-	}
-	return run;
+	batch.callback ??= startCallbackRun(ctx, batch);
+	return batch.callback;
 }
 
 async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<CallbackRun> {
@@ -91,14 +82,12 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		identity,
 	);
 
-	const { timeoutMs, minIntervalMs, maxIntervalMs } = waitSettingsFrom(
-		ctx.getNodeParameter('options', 0, {}) as IDataObject,
-	);
+	const { timeoutMs, minIntervalMs, maxIntervalMs } = batch.wait;
 	// One attempt per check: the next check asks again.
 	const checkPolicy = { ...batch.policy, attempts: ATTEMPTS.check };
 	const holder = new SlotHolder(
 		batch.slots,
-		async (taskIds) => await endedAmong(ctx, taskIds, checkPolicy),
+		async (taskIds) => await endedAmong(ctx, taskIds, checkPolicy, batch.lookups),
 		{ minIntervalMs, maxIntervalMs, growth: HOLD_GROWTH, holdLimitMs: timeoutMs },
 		batch.policy.signal,
 		items.length,
@@ -123,12 +112,13 @@ async function submitWithinTimeout(
 	ctx: IExecuteFunctions,
 	prepared: PreparedCreate,
 	run: ItemRun,
-	policy: RequestPolicy,
+	batch: Batch,
 	timeoutMs: number,
 ): Promise<KlingTask> {
+	const { policy } = batch;
 	const deadline = Date.now() + timeoutMs;
 	for (let attempt = 1; ; attempt++) {
-		const outcome = await settle(async () => await submitOnce(ctx, prepared, run, policy));
+		const outcome = await settle(async () => await submitOnce(ctx, prepared, run, batch));
 		if (outcome.ok) return outcome.value;
 		if (!isConcurrencyRefusal(outcome.error) || Date.now() >= deadline) throw outcome.error;
 		run.tasks.pop();
@@ -164,8 +154,7 @@ export async function execute(
 		);
 		const slots = await batch.slots.acquire(prepared.images);
 		const submitted = await settle(
-			async () =>
-				await submitWithinTimeout(this, prepared, run, batch.policy, callbackRun.timeoutMs),
+			async () => await submitWithinTimeout(this, prepared, run, batch, callbackRun.timeoutMs),
 		);
 		if (!submitted.ok) {
 			batch.slots.release(slots);
@@ -197,7 +186,7 @@ async function endedNow(
 	const taskIds = outcomes
 		.filter((outcome) => !outcome.failed)
 		.map((outcome) => String(outcome.items[0].json.task_id));
-	const { tasks, failures } = await queryTasks(ctx, taskIds, batch.policy);
+	const { tasks, failures } = await queryTasks(ctx, taskIds, batch.policy, batch.lookups);
 	const download = ctx.getNodeParameter('downloadImages', 0, true) as boolean;
 	const options = ctx.getNodeParameter('options', 0, {}) as IDataObject;
 	// A task that cannot be read or downloaded still comes out, named, with the reason: it was billed.
@@ -239,7 +228,7 @@ export async function finish(
 	batch: Batch,
 	outcomes: ItemOutcome[],
 ): Promise<INodeExecutionData[][]> {
-	const pending = callbackRuns.get(batch);
+	const pending = batch.callback;
 	if (!pending || outcomes.every((outcome) => outcome.failed))
 		return [outcomes.flatMap((outcome) => outcome.items)];
 	const callbackRun = await pending;

@@ -1,18 +1,10 @@
-import { LIST_PAGE } from '../../../shared/kling';
 import type { KlingTask } from '../../../shared/task';
 import { isTerminal, normaliseTask } from '../../../shared/task';
-import { KlingFailure } from '../../../shared/transport/failure';
 import type { KlingContext } from '../../../shared/transport/request';
-import { klingRequest } from '../../../shared/transport/request';
 import type { RequestPolicy } from '../../../shared/transport/retry';
-import { settle } from '../../../shared/transport/retry';
+import { listedAmong } from '../../tasks/listPage';
+import type { LookupMemory } from '../../tasks/lookup';
 import { findTask } from '../../tasks/lookup';
-
-/** Kling's largest list page: one request answers up to this many tasks. */
-const PAGE_SIZE = LIST_PAGE.maxSize;
-
-/** Kling's last page number. */
-const MAX_PAGE_NUM = LIST_PAGE.maxNum;
 
 export type ProbeResult =
 	/**
@@ -45,16 +37,20 @@ export type ProbeResult =
  * created_at, as finish() recorded it on the waiting items) orders the tasks, by item index where
  * it is missing; `ownEndedAt` (the callback body's updated_at) stops the probe at a task that ended
  * later: then this callback is not the one that resumes (see lastToEnd), and only "not complete" is
- * reported.
+ * reported. `lookups` (kept by the callback across its probes) saves the lookups' requests.
  */
 export async function probeBatch(
 	ctx: KlingContext,
 	ids: string[],
 	own: number,
 	policy: RequestPolicy,
-	hints: { ownEndedAt?: number; createdAt?: Array<number | undefined> } = {},
+	hints: {
+		ownEndedAt?: number;
+		createdAt?: Array<number | undefined>;
+		lookups?: LookupMemory;
+	} = {},
 ): Promise<ProbeResult> {
-	const { ownEndedAt, createdAt = [] } = hints;
+	const { ownEndedAt, createdAt = [], lookups = {} } = hints;
 	const tasks = new Array<KlingTask | undefined>(ids.length);
 	const known = new Set<number>();
 	let requests = 0;
@@ -78,7 +74,7 @@ export async function probeBatch(
 
 	const ask = async (index: number) => {
 		requests++;
-		tasks[index] = normaliseTask(await findTask(ctx, ids[index], policy));
+		tasks[index] = normaliseTask(await findTask(ctx, ids[index], policy, 'any', lookups));
 		known.add(index);
 	};
 
@@ -88,31 +84,24 @@ export async function probeBatch(
 	}
 
 	const position = new Map(ids.map((id, index) => [id, index]));
-	for (let pageNum = 1; pageNum <= MAX_PAGE_NUM; pageNum++) {
+	for (let pageNum = 1; ; pageNum++) {
 		const left = ids.length - known.size;
 		// A page costs one request; asking the tasks one by one costs one each.
 		if (left < 2 || pageNum - 1 >= left) break;
 		requests++;
-		const page = await settle(
-			async () =>
-				await klingRequest(ctx, { method: 'GET', qs: { pageNum, pageSize: PAGE_SIZE } }, policy),
-		);
+		const page = await listedAmong(ctx, ids, policy, { pageNum });
 		// A provider without the list route (or a failed page): the tasks are asked for one by one
 		// below.
-		if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
-		if (!page.ok) break;
-		const entries = Array.isArray(page.value) ? page.value : [];
-		for (const entry of entries) {
-			const task = normaliseTask(entry);
-			const index =
-				task && (position.get(task.external_task_id ?? '') ?? position.get(task.task_id));
-			if (task && index !== undefined && !known.has(index)) {
+		if (!page) break;
+		for (const [id, task] of page.found) {
+			const index = position.get(id)!;
+			if (!known.has(index)) {
 				tasks[index] = task;
 				known.add(index);
 			}
 		}
 		if (unfinished()) return notComplete();
-		if (entries.length < PAGE_SIZE) break;
+		if (!page.more) break;
 	}
 
 	for (const index of order) {
@@ -136,39 +125,4 @@ export function lastToEnd(tasks: Array<KlingTask | undefined>): number | undefin
 		if (last === undefined || ended >= (tasks[last]!.updated_at ?? 0)) last = index;
 	});
 	return last;
-}
-
-/**
- * Which of these tasks (oldest first) have ended, for the slot accounting while a callback batch is
- * being submitted: one list page, which shows every recent task at once, plus a query for the
- * oldest task the page missed (other workflows' newer tasks can push it off the page). At most two
- * requests per check however many tasks are held or the account holds: tasks the page misses are
- * learnt one per check.
- */
-export async function endedAmong(
-	ctx: KlingContext,
-	taskIds: string[],
-	policy: RequestPolicy,
-): Promise<Set<string>> {
-	const wanted = new Set(taskIds);
-	const seen = new Set<string>();
-	const ended = new Set<string>();
-	const page = await settle(
-		async () =>
-			await klingRequest(ctx, { method: 'GET', qs: { pageNum: 1, pageSize: PAGE_SIZE } }, policy),
-	);
-	if (!page.ok && !(page.error instanceof KlingFailure)) throw page.error;
-	for (const entry of page.ok && Array.isArray(page.value) ? page.value : []) {
-		const task = normaliseTask(entry);
-		if (!task || !wanted.has(task.task_id)) continue;
-		seen.add(task.task_id);
-		if (isTerminal(task.task_status)) ended.add(task.task_id);
-	}
-	const oldestMissed = taskIds.find((taskId) => !seen.has(taskId));
-	if (oldestMissed !== undefined) {
-		const task = normaliseTask(await findTask(ctx, oldestMissed, policy));
-		// A task Kling no longer knows holds no slot.
-		if (!task || isTerminal(task.task_status)) ended.add(oldestMissed);
-	}
-	return ended;
 }

@@ -193,7 +193,11 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
-	const hints = { ownEndedAt: task.updated_at, createdAt: waitingCreatedAt(this, count) };
+	const hints = {
+		ownEndedAt: task.updated_at,
+		createdAt: waitingCreatedAt(this, count),
+		lookups: {},
+	};
 	let probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
 	// Kling's query can lag its callback: if only this task still shows running, ask again shortly,
 	// or no callback would ever resume the batch.

@@ -1,12 +1,13 @@
 import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { SlotPool } from '../../helpers/concurrency';
+import type { PollSchedule } from '../../helpers/polling';
+import { nextPollDelay } from '../../helpers/polling';
 
-/** How often the held tasks are checked. All in milliseconds. */
-export interface HoldSchedule {
-	minIntervalMs: number;
-	maxIntervalMs: number;
-	/** Each wait is this share of the oldest held task's age: one check sees several tasks end. */
-	growth: number;
+/**
+ * How often the held tasks are checked: the poll schedule over the oldest held task's age (with a
+ * larger growth than poll mode's, so one check sees several tasks end). All in milliseconds.
+ */
+export interface HoldSchedule extends PollSchedule {
 	/**
 	 * A task held longer than this gives its slots back anyway (it is treated as gone, as poll mode's
 	 * timeout does).
@@ -118,20 +119,15 @@ export class SlotHolder {
 			: this.stopped.signal;
 		while (this.held.size > 0 && !signal.aborted) {
 			const oldest = Math.min(...[...this.held.values()].map((entry) => entry.since));
-			const { minIntervalMs, maxIntervalMs, growth, holdLimitMs } = this.schedule;
-			const intervalMs = Math.min(
-				maxIntervalMs,
-				Math.max(minIntervalMs, growth * (Date.now() - oldest)),
-			);
 			try {
-				await sleepUnlessCancelled(intervalMs, signal);
+				await sleepUnlessCancelled(nextPollDelay(Date.now() - oldest, this.schedule), signal);
 			} catch {
 				// Stopped (every item is submitted) or the execution was cancelled.
 				break;
 			}
 			const now = Date.now();
 			for (const [taskId, entry] of this.held)
-				if (now - entry.since >= holdLimitMs) this.releaseTask(taskId);
+				if (now - entry.since >= this.schedule.holdLimitMs) this.releaseTask(taskId);
 			if (this.held.size === 0) break;
 			// Nobody waits for a slot (the items are still being read and sent): a check would learn
 			// nothing useful.

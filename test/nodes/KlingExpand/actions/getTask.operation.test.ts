@@ -83,6 +83,37 @@ describe('getTask', () => {
 		expect(item.binary!.data.mimeType).toBe('image/png');
 	});
 
+	it('learns once per run how Kling reads an external_task_id: the next item asks that way first', async () => {
+		const sim = simulator();
+		await submitOne('accessKey', 'order-1');
+		await submitOne('accessKey', 'order-2');
+		sim.setModes({ externalIdLookup: 'collection' });
+		const before = sim.requests.length;
+		const result = await runWorkflow(
+			expandWorkflow({
+				operation: 'getTask',
+				findBy: 'externalTaskId',
+				taskId: '={{ $json.id }}',
+			} as never),
+			{
+				startNode: EXPAND_NODE,
+				input: [{ json: { id: 'order-1' } }, { json: { id: 'order-2' } }],
+				credentials: simulatorCredentials(sim.url),
+			},
+		);
+		expect(result.output(EXPAND_NODE).map((item) => item.json.external_task_id)).toEqual([
+			'order-1',
+			'order-2',
+		]);
+		// Item 0 tries the path, the flagged path, then the collection; item 1 only the collection.
+		expect(sim.requests.slice(before).map((request) => request.path.split('/').at(-1))).toEqual([
+			'order-1',
+			'order-1?external_task_id=true',
+			'expand?external_task_id=order-1',
+			'expand?external_task_id=order-2',
+		]);
+	});
+
 	it('shows a task still in progress without downloading', async () => {
 		const submitted = await submitOne('accessKey');
 		const result = await getTask({ taskId: submitted.task_id, downloadImages: true });

@@ -162,19 +162,6 @@ describe('router', () => {
 		]);
 	});
 
-	it('polls instead of callback mode in an AI agent tool call, and says so on every item', async () => {
-		pollExecute.mockImplementation(async (itemIndex) => [{ json: { item: itemIndex } }]);
-		const [output] = await router.call(
-			routerContext({ operation: 'submitAndWait', waitMode: 'callback', tool: true, items: 2 }),
-		);
-		expect(callbackExecute).not.toHaveBeenCalled();
-		expect(output).toHaveLength(2);
-		for (const item of output) {
-			expect(item.json).toMatchObject({ wait_mode: 'poll' });
-			expect(item.json.wait_mode_note).toMatch(/waited by polling Kling instead/);
-		}
-	});
-
 	it('polls in poll mode without a tool note', async () => {
 		pollExecute.mockImplementation(async () => [{ json: { done: true } }]);
 		const [output] = await router.call(routerContext({ operation: 'submitAndWait' }));

@@ -1,6 +1,5 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import type { Batch } from '../../../../nodes/KlingExpand/actions/batch';
 import {
 	batchExternalIds,
 	callbackBatchId,
@@ -8,6 +7,7 @@ import {
 	generatedExternalId,
 	retireGeneratedId,
 } from '../../../../nodes/KlingExpand/tasks/createOnce';
+import { newTaskRun } from '../../../../nodes/KlingExpand/tasks/run';
 import { ValidationError } from '../../../../nodes/shared/validationError';
 
 /**
@@ -122,7 +122,7 @@ describe('callbackBatchId and batchExternalIds', () => {
 });
 
 describe('claimExternalId', () => {
-	const batchOf = () => ({ externalIds: new Map<string, number>() }) as unknown as Batch;
+	const batchOf = () => newTaskRun({ attempts: 1, retryDelayMs: 0, timeoutMs: 1000 });
 
 	it('lets each item claim its own id, and the same item claim it again', () => {
 		const batch = batchOf();

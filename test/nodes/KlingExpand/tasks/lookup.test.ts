@@ -1,4 +1,4 @@
-import { findTask, queryTasks } from '../../../../nodes/KlingExpand/tasks/lookup';
+import { endedAmong, findTask, queryTasks } from '../../../../nodes/KlingExpand/tasks/lookup';
 import { normaliseTask } from '../../../../nodes/shared/task';
 import type { KlingTask } from '../../../../nodes/shared/task';
 import { KlingFailure } from '../../../../nodes/shared/transport/failure';
@@ -39,14 +39,15 @@ describe('findTask', () => {
 			externalIdForms: ['collection'],
 		});
 		const ctx = fakeContext();
-		expect(idOf(await findTask(ctx, 'e-1', policy, 'externalId'))).toBe('t-1');
+		const lookups = {};
+		expect(idOf(await findTask(ctx, 'e-1', policy, 'externalId', lookups))).toBe('t-1');
 		expect(kling.requests).toEqual([
 			{ method: 'GET', path: '/e-1' },
 			{ method: 'GET', path: '/e-1', qs: { external_task_id: 'true' } },
 			{ method: 'GET', qs: { external_task_id: 'e-1' } },
 		]);
 		kling.requests.length = 0;
-		expect(idOf(await findTask(ctx, 'e-2', policy, 'externalId'))).toBe('t-2');
+		expect(idOf(await findTask(ctx, 'e-2', policy, 'externalId', lookups))).toBe('t-2');
 		expect(kling.requests).toEqual([{ method: 'GET', qs: { external_task_id: 'e-2' } }]);
 	});
 
@@ -97,5 +98,31 @@ describe('queryTasks', () => {
 		expect([...tasks.keys()]).toEqual(['t-1']);
 		expect([...failures.keys()]).toEqual(['t-2']);
 		expect(failures.get('t-2')).toBeInstanceOf(KlingFailure);
+	});
+});
+
+describe('endedAmong', () => {
+	it('reads one list page, and queries only the oldest held task the page missed', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'processing'), task(2, 'failed')]);
+		const ended = await endedAmong(fakeContext(), ['t-9', 't-0', 't-1', 't-2', 't-8'], policy);
+		// t-9 and t-8 are unknown to Kling: a task it no longer knows holds no slot, but only the
+		// oldest missed one is asked about in this check.
+		expect([...ended].sort()).toEqual(['t-0', 't-2', 't-9']);
+		expect(kling.requests[0]).toEqual({ method: 'GET', qs: { pageNum: 1, pageSize: 500 } });
+		expect(kling.requests.slice(1).every((request) => !request.qs?.pageNum)).toBe(true);
+		expect(kling.requests.some((request) => request.path === '/t-8')).toBe(false);
+	});
+
+	it('costs one request when the page shows every held task', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'processing')]);
+		expect([...(await endedAmong(fakeContext(), ['t-0', 't-1'], policy))]).toEqual(['t-0']);
+		expect(kling.requests).toHaveLength(1);
+	});
+
+	it('fails the check when the query for a missed task fails: it is asked again next check', async () => {
+		useKling([task(0, 'succeed')], { failingIds: ['t-9'] });
+		await expect(endedAmong(fakeContext(), ['t-9', 't-0'], policy)).rejects.toBeInstanceOf(
+			KlingFailure,
+		);
 	});
 });

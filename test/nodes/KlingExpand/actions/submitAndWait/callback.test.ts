@@ -3,6 +3,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import type { Batch, ItemOutcome, ItemRun } from '../../../../../nodes/KlingExpand/actions/batch';
 import * as create from '../../../../../nodes/KlingExpand/actions/create';
+import { waitSettingsFrom } from '../../../../../nodes/KlingExpand/actions/descriptions';
 import type { PreparedCreate } from '../../../../../nodes/KlingExpand/actions/create';
 import { execute, finish } from '../../../../../nodes/KlingExpand/actions/submitAndWait/callback';
 import {
@@ -12,6 +13,7 @@ import {
 } from '../../../../../nodes/KlingExpand/actions/submitAndWait/resumeUrl';
 import { SlotPool } from '../../../../../nodes/KlingExpand/helpers/concurrency';
 import * as createOnce from '../../../../../nodes/KlingExpand/tasks/createOnce';
+import { newTaskRun } from '../../../../../nodes/KlingExpand/tasks/run';
 import { KlingFailure } from '../../../../../nodes/shared/transport/failure';
 import { fakeContext } from '../../../../harness/context';
 
@@ -23,7 +25,8 @@ jest.mock('../../../../../nodes/KlingExpand/tasks/createOnce', () => ({
 	submitOnce: jest.fn(),
 	callbackBatchId: () => 'b1',
 }));
-jest.mock('../../../../../nodes/KlingExpand/actions/submitAndWait/probe', () => ({
+jest.mock('../../../../../nodes/KlingExpand/tasks/lookup', () => ({
+	...jest.requireActual('../../../../../nodes/KlingExpand/tasks/lookup'),
 	endedAmong: jest.fn(async () => new Set()),
 }));
 
@@ -50,10 +53,10 @@ function callbackContext(items: INodeExecutionData[], keys: IDataObject = creden
 }
 
 const newBatch = (): Batch => ({
-	policy: { attempts: 1, retryDelayMs: 0, timeoutMs: 1000 },
+	...newTaskRun({ attempts: 1, retryDelayMs: 0, timeoutMs: 1000 }),
 	concurrency: 2,
 	slots: new SlotPool(2),
-	externalIds: new Map(),
+	wait: waitSettingsFrom({}),
 });
 
 const runOf = (itemIndex: number): ItemRun => ({ itemIndex, tasks: [] });

@@ -1,5 +1,4 @@
 import {
-	endedAmong,
 	lastToEnd,
 	probeBatch,
 } from '../../../../../nodes/KlingExpand/actions/submitAndWait/probe';
@@ -109,24 +108,5 @@ describe('lastToEnd', () => {
 			1,
 		);
 		expect(lastToEnd([undefined, undefined])).toBeUndefined();
-	});
-});
-
-describe('endedAmong', () => {
-	it('reads one list page, and queries only the oldest held task the page missed', async () => {
-		const kling = useKling([task(0, 'succeed'), task(1, 'processing'), task(2, 'failed')]);
-		const ended = await endedAmong(fakeContext(), ['t-9', 't-0', 't-1', 't-2', 't-8'], policy);
-		// t-9 and t-8 are unknown to Kling: a task it no longer knows holds no slot, but only the
-		// oldest missed one is asked about in this check.
-		expect([...ended].sort()).toEqual(['t-0', 't-2', 't-9']);
-		expect(kling.requests[0]).toEqual({ method: 'GET', qs: { pageNum: 1, pageSize: 500 } });
-		expect(kling.requests.slice(1).every((request) => !request.qs?.pageNum)).toBe(true);
-		expect(kling.requests.some((request) => request.path === '/t-8')).toBe(false);
-	});
-
-	it('costs one request when the page shows every held task', async () => {
-		const kling = useKling([task(0, 'succeed'), task(1, 'processing')]);
-		expect([...(await endedAmong(fakeContext(), ['t-0', 't-1'], policy))]).toEqual(['t-0']);
-		expect(kling.requests).toHaveLength(1);
 	});
 });

@@ -1,6 +1,13 @@
 import type { HoldSchedule } from '../../../../../nodes/KlingExpand/actions/submitAndWait/slotHolder';
 import { SlotHolder } from '../../../../../nodes/KlingExpand/actions/submitAndWait/slotHolder';
 import { SlotPool } from '../../../../../nodes/KlingExpand/helpers/concurrency';
+import * as polling from '../../../../../nodes/KlingExpand/helpers/polling';
+
+// The schedule is poll mode's, watched: the holder has no interval math of its own.
+jest.mock('../../../../../nodes/KlingExpand/helpers/polling', () => {
+	const actual = jest.requireActual('../../../../../nodes/KlingExpand/helpers/polling');
+	return { ...actual, nextPollDelay: jest.fn(actual.nextPollDelay) };
+});
 
 /** Checks as often as allowed; nothing here is timed, the tests wait for events. */
 const schedule: HoldSchedule = {
@@ -43,6 +50,15 @@ describe('SlotHolder', () => {
 		await pool.acquire(1);
 		expect(fetchEnded).toHaveBeenCalledWith(['t-1']);
 		expect(holder.checks).toBeGreaterThan(0);
+		holder.stop();
+		await holder.settled();
+	});
+
+	it("waits between checks as the poll schedule says, over the oldest held task's age", async () => {
+		const fetchEnded = jest.fn(async () => new Set(['t-1']));
+		const { pool, holder } = await heldPool(fetchEnded);
+		await pool.acquire(1);
+		expect(polling.nextPollDelay).toHaveBeenCalledWith(expect.any(Number), schedule);
 		holder.stop();
 		await holder.settled();
 	});

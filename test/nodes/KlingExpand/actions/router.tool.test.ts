@@ -1,12 +1,18 @@
-import '../../../../harness/env';
+import '../../../harness/env';
 
 import { ExecutionLifecycleHooks, SupplyDataContext } from 'n8n-core';
 import type { INodeExecutionData, INodeType, IRunExecutionData } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { buildAdditionalData, loadPackage, makeWorkflow } from '../../../../harness/engine';
-import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
-import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../../harness/workflows';
+import {
+	buildAdditionalData,
+	loadPackage,
+	makeWorkflow,
+	NODE_TYPES,
+	runWorkflow,
+} from '../../../harness/engine';
+import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
+import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
 
 const simulator = useSimulator({ taskDurationMs: 150 });
 
@@ -62,36 +68,45 @@ async function runAsTool(
 	};
 }
 
+/** Submit and Wait in callback mode, 1.2 expanded upwards, the images left at Kling. */
+const callbackParameters = {
+	operation: 'submitAndWait',
+	waitMode: 'callback',
+	imageSource: 'base64',
+	imageBase64: '={{ $json.image }}',
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.2,
+	downExpansionRatio: 0,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+	downloadImages: false,
+	options: FAST_WAIT,
+};
+
+/** Each item as an AI agent's tool call returns it: polled, and saying so. */
+function expectPolledAndSaidSo(items: INodeExecutionData[]) {
+	expect(items).toHaveLength(2);
+	for (const item of items) {
+		expect(item.json).toMatchObject({
+			task_status: 'succeed',
+			wait_mode: 'poll',
+			wait_mode_note: expect.stringMatching(/AI agent tool.*polling/),
+		});
+		expect(item.json.wait_mode_note).toMatch(/waited by polling Kling instead/);
+		expect(item.json.wait_status).toBeUndefined();
+	}
+}
+
 describe('Submit and Wait, callback mode, as an AI agent tool', () => {
-	it('cannot sleep, so it waits by polling and says so in the output', async () => {
+	it('cannot sleep on an ai_tool connection, so it waits by polling and says so in the output', async () => {
 		const sim = simulator();
 		const images = [await testImage(400, 300), await testImage(420, 300)];
 		const { output, runExecutionData } = await runAsTool(
-			{
-				operation: 'submitAndWait',
-				waitMode: 'callback',
-				imageSource: 'base64',
-				imageBase64: '={{ $json.image }}',
-				expansionMode: 'ratios',
-				upExpansionRatio: 0.2,
-				downExpansionRatio: 0,
-				leftExpansionRatio: 0,
-				rightExpansionRatio: 0,
-				downloadImages: false,
-				options: FAST_WAIT,
-			},
+			callbackParameters,
 			[0, 1].map((index) => ({ json: { image: images[index].toString('base64') } })),
 			simulatorCredentials(sim.url),
 		);
-		expect(output[0]).toHaveLength(2);
-		for (const item of output[0]) {
-			expect(item.json).toMatchObject({
-				task_status: 'succeed',
-				wait_mode: 'poll',
-				wait_mode_note: expect.stringMatching(/AI agent tool.*polling/),
-			});
-			expect(item.json.wait_status).toBeUndefined();
-		}
+		expectPolledAndSaidSo(output[0]);
 		// Nothing was set up for a resume: no callback URL sent, no wait requested, and Kling was polled.
 		expect(
 			requestsOf(sim, 'create').map(
@@ -100,5 +115,26 @@ describe('Submit and Wait, callback mode, as an AI agent tool', () => {
 		).toEqual([undefined, undefined]);
 		expect(runExecutionData.waitTill).toBeUndefined();
 		expect(requestsOf(sim, 'query').length + requestsOf(sim, 'list').length).toBeGreaterThan(0);
+	});
+
+	it('cannot sleep either when the agent has the engine run it as its tool type, <name>Tool', async () => {
+		const sim = simulator();
+		const images = [await testImage(400, 300), await testImage(420, 300)];
+		const result = await runWorkflow(
+			expandWorkflow(callbackParameters as never, { type: `${NODE_TYPES.expand}Tool` }),
+			{
+				startNode: EXPAND_NODE,
+				input: images.map((image) => ({ json: { image: image.toString('base64') } })),
+				credentials: simulatorCredentials(sim.url),
+			},
+		);
+		expect(result.error).toBeUndefined();
+		expectPolledAndSaidSo(result.output(EXPAND_NODE));
+		expect(
+			requestsOf(sim, 'create').map(
+				(request) => (request.body as { callback_url?: string }).callback_url,
+			),
+		).toEqual([undefined, undefined]);
+		expect(result.run.waitTill).toBeUndefined();
 	});
 });
