@@ -21,6 +21,24 @@ export const MAX_RATIO = 2;
 /** The expanded canvas, as a multiple of the original area. */
 export const MAX_AREA_MULTIPLIER = 3;
 
+/**
+ * A task id as a callback may carry it. Kling documents neither length nor alphabet: its ids are
+ * numeric strings of 18-21 digits (e.g. 867283741759111202), the console's test callback sends
+ * `test_` and 32 hex digits. 128 letters, digits, `_` and `-` holds those with room to spare, and
+ * keeps a trigger's remembered delivery keys (REMEMBERED_DELIVERIES of them) under 140 KB.
+ */
+export const TASK_ID_RULE = {
+	maxLength: 128,
+	pattern: /^[A-Za-z0-9_-]+$/,
+	text: 'a Kling task id is 1 to 128 letters, digits, "_" or "-"',
+};
+
+/**
+ * A customer-defined external_task_id, in characters. Kling documents no limit; this package's own
+ * ids (`n8n-<execution>-…`) stay under 70, so 128 leaves room for ids set by hand.
+ */
+export const MAX_EXTERNAL_ID_LENGTH = 128;
+
 /** How long Kling keeps a task and its result images. */
 export const RESULT_RETENTION_DAYS = 30;
 

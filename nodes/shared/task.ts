@@ -53,6 +53,21 @@ function statusOf(value: unknown): TaskStatus | undefined {
 	return STATUS_ALIASES[status];
 }
 
+/** The fields a task is output with that this package reads by name; any other is passed through. */
+export const TASK_FIELDS: ReadonlySet<string> = new Set([
+	'task_id',
+	'task_status',
+	'task_status_msg',
+	'external_task_id',
+	'task_info',
+	'created_at',
+	'updated_at',
+	'final_unit_deduction',
+	'final_balance_deduction',
+	'watermark_info',
+	'task_result',
+]);
+
 /** Keys that could reach an object's prototype if copied by assignment. */
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
