@@ -6,8 +6,20 @@
  * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
  */
 
-/** The input image: at most 10 MB, both sides at least 300 px, aspect between 1:2.5 and 2.5:1. */
-export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
+/**
+ * The input image: at most 10 MB, both sides at least 300 px, aspect between 1:2.5 and 2.5:1
+ * (documented). Kling documents no largest size; a header can claim any (a PNG 100000 px square in
+ * 60 bytes), so the node sets one: 16384 px a side, the largest that common decoders and GPUs
+ * take, and 89,478,485 pixels, the decompression-bomb threshold of Pillow, which image services
+ * commonly run on. A photo of 10 MB is well inside both.
+ */
+export const IMAGE_LIMITS = {
+	maxBytes: 10 * 1024 * 1024,
+	minSide: 300,
+	maxAspect: 2.5,
+	maxSide: 16384,
+	maxPixels: 89_478_485,
+};
 
 /** The prompt, in characters. */
 export const MAX_PROMPT_LENGTH = 2500;
