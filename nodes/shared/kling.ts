@@ -54,6 +54,15 @@ export const MAX_EXTERNAL_ID_LENGTH = 128;
 /** How long Kling keeps a task and its result images. */
 export const RESULT_RETENTION_DAYS = 30;
 
+/**
+ * How many times a task that answered `succeed` with no images listed is read again, the waits
+ * doubling from the Retry Delay (1 + 2 + 4 + 8 + 16 = 31 s at the default 1 s), before the node
+ * says so. Kling writes the status and the result list separately; the lag seen between its
+ * callbacks and its queries is up to 2 s, so 31 s is well past it, and short enough that a billed
+ * task without images is reported while the run is still being watched.
+ */
+export const LATE_IMAGE_READS = 5;
+
 /** The list route's bounds: tasks per page, and the last page number. */
 export const LIST_PAGE = { maxSize: 500, maxNum: 1000 };
 
