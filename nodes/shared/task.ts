@@ -72,24 +72,15 @@ export const TASK_FIELDS: ReadonlySet<string> = new Set([
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
- * Fields read (and renamed) into the known ones; everything else is passed through by `plainCopy`.
+ * Fields read (and renamed) into the known ones: the output names and the newer shape's; everything
+ * else is passed through by `plainCopy`.
  */
 const READ_FIELDS = new Set([
-	'task_id',
+	...TASK_FIELDS,
 	'id',
-	'task_status',
 	'status',
-	'task_status_msg',
 	'status_msg',
-	'task_info',
-	'external_task_id',
 	'external_id',
-	'created_at',
-	'updated_at',
-	'final_unit_deduction',
-	'final_balance_deduction',
-	'watermark_info',
-	'task_result',
 	'outputs',
 ]);
 
