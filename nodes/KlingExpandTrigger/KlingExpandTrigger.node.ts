@@ -20,7 +20,7 @@ import {
 } from './callbackSteps';
 import { triggerCredentials, triggerProperties } from './description';
 import { deliveryKey } from './helpers/deliveries';
-import { parseCallbackTask } from './helpers/parseCallback';
+import { callbackSizeRefusal, parseCallbackTask } from './helpers/parseCallback';
 
 export class KlingExpandTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -49,6 +49,9 @@ export class KlingExpandTrigger implements INodeType {
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const callback = presentedCallback(this);
+		// Size first: no signature is computed over, nor JSON parsed from, a body no task fills.
+		const oversized = callbackSizeRefusal(callback.rawBody.length);
+		if (oversized) return refuse(this, 413, oversized);
 		const verified = await verify(this, callback);
 		if (!verified.valid) return refuse(this, 401, verified.reason);
 

@@ -183,6 +183,8 @@ export async function downloadedItems(
 			policy: DEFAULT_POLICY,
 			// A listed host's redirect could lead anywhere: unverified downloads do not follow one.
 			followRedirects: !unverified,
+			// The trigger may hold no credential to read the task with (Verification: None).
+			rereadTask: false,
 		});
 	} catch (error) {
 		// Kling already has its 200 and will not deliver again: the task still starts the workflow,

@@ -95,7 +95,7 @@ export function readImageHeader(bytes: Uint8Array): ImageInfo {
 
 	const format = detectImageFormat(bytes);
 	if (format === 'png') return readPngHeader(bytes);
-	if (format === 'jpeg') return readJpegHeader(bytes);
+	if (format === 'jpeg') return walkJpegHeader(bytes).info;
 
 	if (isProperPrefix(bytes, PNG_SIGNATURE) || isProperPrefix(bytes, JPEG_SOI_BYTES)) {
 		throw new ImageHeaderError(
@@ -158,7 +158,79 @@ function readPngHeader(bytes: Uint8Array): ImageInfo {
 	return { format: 'png', width, height, mimeType: 'image/png', extension: 'png' };
 }
 
-function readJpegHeader(bytes: Uint8Array): ImageInfo {
+/** How much of a file's end is read to find its end: a PNG's IEND chunk, a JPEG's EOI marker. */
+export const TAIL_BYTES = 64 * 1024;
+
+// An IEND chunk is always these 12 bytes: length 0, "IEND", and its CRC.
+const PNG_IEND = [0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
+const IDAT_TYPE = [0x49, 0x44, 0x41, 0x54];
+
+/**
+ * Why a file whose header reads well is still not a whole image, or undefined:
+ * - a PNG must hold image data (an IDAT chunk) and end with its IEND chunk;
+ * - a JPEG must reach its end marker (EOI) after its frame header.
+ * A header alone (or a file cut short) claims a size and holds no picture: Kling would be paid to
+ * fail on it. `head` is the file's first bytes (those readImageHeader read), `tail` its last
+ * TAIL_BYTES or fewer, `byteLength` the file's size: the middle is never read. Data after the end
+ * marker within the tail is tolerated; more of it (a motion photo's video) is not.
+ * @see https://www.w3.org/TR/png-3/#5ChunkOrdering
+ */
+export function imageEndProblem(
+	head: Uint8Array,
+	tail: Uint8Array,
+	byteLength: number,
+): string | undefined {
+	const tailStart = byteLength - tail.length;
+	if (detectImageFormat(head) === 'png') {
+		const noData = pngWithoutImageData(head, byteLength);
+		if (noData) return noData;
+		return indexOf(tail, PNG_IEND) < 0
+			? `a PNG must end with its IEND chunk, and none is in its last ${tail.length} bytes: the ` +
+					'file is cut short or damaged'
+			: undefined;
+	}
+	const frameAt = jpegFrameOffset(head);
+	for (let at = tail.length - 2; at >= 0 && tailStart + at > frameAt; at--)
+		if (tail[at] === 0xff && tail[at + 1] === JPEG_EOI) return undefined;
+	return (
+		`a JPEG must reach its end marker (EOI, FF D9), and none follows its image data in its last ` +
+		`${tail.length} bytes: the file is cut short, or carries other data after the picture (a ` +
+		"motion photo's video); save it again as a plain JPEG"
+	);
+}
+
+/**
+ * Why the PNG has no image data: its chunks, walked from the first, reach IEND or the file's end
+ * before an IDAT. A walk that leaves the head before either is given the benefit of the doubt.
+ */
+function pngWithoutImageData(head: Uint8Array, byteLength: number): string | undefined {
+	const none = 'a PNG must hold image data (an IDAT chunk), and this one has none';
+	let at = PNG_SIGNATURE.length;
+	while (at + 8 <= head.length) {
+		if (startsWith(head, IDAT_TYPE, at + 4)) return undefined;
+		if (startsWith(head, PNG_IEND.slice(4, 8), at + 4)) return `${none} before its end`;
+		at += 12 + readUint32(head, at);
+	}
+	return at + 8 > byteLength ? none : undefined;
+}
+
+/** Where a JPEG's frame header (SOF) starts: its end marker must come after it. */
+function jpegFrameOffset(head: Uint8Array): number {
+	try {
+		return walkJpegHeader(head).frameAt;
+	} catch {
+		return 0;
+	}
+}
+
+function indexOf(bytes: Uint8Array, sequence: readonly number[]): number {
+	for (let at = 0; at + sequence.length <= bytes.length; at++)
+		if (startsWith(bytes, sequence, at)) return at;
+	return -1;
+}
+
+/** The JPEG's size, and where its frame header (SOF) starts. */
+function walkJpegHeader(bytes: Uint8Array): { info: ImageInfo; frameAt: number } {
 	const end = bytes.length;
 	const truncated = () =>
 		new ImageHeaderError(
@@ -220,7 +292,14 @@ function readJpegHeader(bytes: Uint8Array): ImageInfo {
 					`The JPEG size marker states an invalid size of ${width} × ${height} px`,
 				);
 			}
-			return { format: 'jpeg', width, height, mimeType: 'image/jpeg', extension: 'jpg' };
+			const info: ImageInfo = {
+				format: 'jpeg',
+				width,
+				height,
+				mimeType: 'image/jpeg',
+				extension: 'jpg',
+			};
+			return { info, frameAt: markerAt };
 		}
 
 		// Skipping whole segments by length keeps us out of an EXIF thumbnail's own SOF.

@@ -6,8 +6,20 @@
  * @see https://app.klingai.com/global/dev/document-api/apiReference/model/imageExpansion
  */
 
-/** The input image: at most 10 MB, both sides at least 300 px, aspect between 1:2.5 and 2.5:1. */
-export const IMAGE_LIMITS = { maxBytes: 10 * 1024 * 1024, minSide: 300, maxAspect: 2.5 };
+/**
+ * The input image: at most 10 MB, both sides at least 300 px, aspect between 1:2.5 and 2.5:1
+ * (documented). Kling documents no largest size; a header can claim any (a PNG 100000 px square in
+ * 60 bytes), so the node sets one: 16384 px a side, the largest that common decoders and GPUs
+ * take, and 89,478,485 pixels, the decompression-bomb threshold of Pillow, which image services
+ * commonly run on. A photo of 10 MB is well inside both.
+ */
+export const IMAGE_LIMITS = {
+	maxBytes: 10 * 1024 * 1024,
+	minSide: 300,
+	maxAspect: 2.5,
+	maxSide: 16384,
+	maxPixels: 89_478_485,
+};
 
 /** The prompt, in characters. */
 export const MAX_PROMPT_LENGTH = 2500;
@@ -21,8 +33,35 @@ export const MAX_RATIO = 2;
 /** The expanded canvas, as a multiple of the original area. */
 export const MAX_AREA_MULTIPLIER = 3;
 
+/**
+ * A task id as a callback may carry it. Kling documents neither length nor alphabet: its ids are
+ * numeric strings of 18-21 digits (e.g. 867283741759111202), the console's test callback sends
+ * `test_` and 32 hex digits. 128 letters, digits, `_` and `-` holds those with room to spare, and
+ * keeps a trigger's remembered delivery keys (REMEMBERED_DELIVERIES of them) under 140 KB.
+ */
+export const TASK_ID_RULE = {
+	maxLength: 128,
+	pattern: /^[A-Za-z0-9_-]+$/,
+	text: 'a Kling task id is 1 to 128 letters, digits, "_" or "-"',
+};
+
+/**
+ * A customer-defined external_task_id, in characters. Kling documents no limit; this package's own
+ * ids (`n8n-<execution>-…`) stay under 70, so 128 leaves room for ids set by hand.
+ */
+export const MAX_EXTERNAL_ID_LENGTH = 128;
+
 /** How long Kling keeps a task and its result images. */
 export const RESULT_RETENTION_DAYS = 30;
+
+/**
+ * How many times a task that answered `succeed` with no images listed is read again, the waits
+ * doubling from the Retry Delay (1 + 2 + 4 + 8 + 16 = 31 s at the default 1 s), before the node
+ * says so. Kling writes the status and the result list separately; the lag seen between its
+ * callbacks and its queries is up to 2 s, so 31 s is well past it, and short enough that a billed
+ * task without images is reported while the run is still being watched.
+ */
+export const LATE_IMAGE_READS = 5;
 
 /** The list route's bounds: tasks per page, and the last page number. */
 export const LIST_PAGE = { maxSize: 500, maxNum: 1000 };

@@ -5,6 +5,7 @@ import type {
 	IWebhookFunctions,
 } from 'n8n-workflow';
 
+import { billedResultError, withListedImages } from './billedResult';
 import { DOWNLOAD_DEFAULTS, withDefaults } from './descriptions';
 import type { KlingTask } from './task';
 import type { DownloadedImage } from './transport/download';
@@ -29,6 +30,10 @@ export function isToolCall(ctx: IExecuteFunctions | IWebhookFunctions): boolean 
  * trigger): the task alone unless its images are wanted and it succeeded; in a workflow the images
  * downloaded as binary data; as an agent's tool one JSON item describing them (URL, size, type),
  * since a model gets only JSON and n8n drops or refuses a tool's binary data.
+ *
+ * A succeeded task is billed, so a failure to get its images is a BilledResultError naming it. A
+ * task that lists no images yet is read again (withListedImages) unless `rereadTask` is false (the
+ * trigger, which may hold no credential to read with). The policy's deadline bounds all of it.
  */
 export async function taskOutputItems(
 	ctx: IExecuteFunctions | IWebhookFunctions,
@@ -39,20 +44,30 @@ export async function taskOutputItems(
 		options: IDataObject;
 		policy: RequestPolicy;
 		followRedirects?: boolean;
+		rereadTask?: boolean;
 	},
 ): Promise<INodeExecutionData[]> {
 	if (!request.download || task.task_status !== 'succeed') return [{ json }];
-	if (isToolCall(ctx))
-		return [{ json: { ...json, images: await readTaskImageSizes(ctx, task, request.policy) } }];
-	const output = imagesOutputFrom(request.options);
-	const images = await downloadTaskImages(
-		ctx,
-		task,
-		request.policy,
-		output.maxBytes,
-		request.followRedirects,
-	);
-	return imagesToItems(json, images, output);
+	try {
+		const listed =
+			request.rereadTask === false ? task : await withListedImages(ctx, task, request.policy);
+		const shown = listed === task ? json : { ...json, task_result: listed.task_result };
+		if (isToolCall(ctx))
+			return [
+				{ json: { ...shown, images: await readTaskImageSizes(ctx, listed, request.policy) } },
+			];
+		const output = imagesOutputFrom(request.options);
+		const images = await downloadTaskImages(
+			ctx,
+			listed,
+			request.policy,
+			output.maxBytes,
+			request.followRedirects,
+		);
+		return imagesToItems(shown as IDataObject, images, output);
+	} catch (error) {
+		throw billedResultError(task, error, request.policy);
+	}
 }
 
 export interface ImagesOutput {

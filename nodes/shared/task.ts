@@ -53,28 +53,34 @@ function statusOf(value: unknown): TaskStatus | undefined {
 	return STATUS_ALIASES[status];
 }
 
-/** Keys that could reach an object's prototype if copied by assignment. */
-const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/**
- * Fields read (and renamed) into the known ones; everything else is passed through by `plainCopy`.
- */
-const READ_FIELDS = new Set([
+/** The fields a task is output with that this package reads by name; any other is passed through. */
+export const TASK_FIELDS: ReadonlySet<string> = new Set([
 	'task_id',
-	'id',
 	'task_status',
-	'status',
 	'task_status_msg',
-	'status_msg',
-	'task_info',
 	'external_task_id',
-	'external_id',
+	'task_info',
 	'created_at',
 	'updated_at',
 	'final_unit_deduction',
 	'final_balance_deduction',
 	'watermark_info',
 	'task_result',
+]);
+
+/** Keys that could reach an object's prototype if copied by assignment. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Fields read (and renamed) into the known ones: the output names and the newer shape's; everything
+ * else is passed through by `plainCopy`.
+ */
+const READ_FIELDS = new Set([
+	...TASK_FIELDS,
+	'id',
+	'status',
+	'status_msg',
+	'external_id',
 	'outputs',
 ]);
 

@@ -139,6 +139,7 @@ class KlingSimulator implements Simulator {
 		return {
 			externalIdLookup: this.options.externalIdLookup ?? 'path',
 			callbackShape: this.options.callbackShape ?? 'legacy',
+			imageListLagMs: this.options.imageListLagMs ?? 0,
 		};
 	}
 
@@ -188,6 +189,9 @@ class KlingSimulator implements Simulator {
 		if (route.kind === 'page') return this.send(response, loginPage());
 		if (route.kind === 'result') {
 			const resultFault = this.faults.take('result');
+			// An expired or removed result: the CDN's 404 or 403, whatever the image.
+			if (resultFault?.kind === 'code')
+				return this.send(response, answerForFault(resultFault, this.url)!);
 			const answer = await this.resultAnswer(route);
 			return resultFault?.kind === 'trickle'
 				? this.trickle(request, response, answer, resultFault.bytesPerSecond)
@@ -294,13 +298,19 @@ class KlingSimulator implements Simulator {
 		);
 	}
 
-	/** The task as queries see it: with `queryLagMs`, an end that recent is not visible yet. */
+	/**
+	 * The task as queries see it: with `queryLagMs`, an end that recent is not visible yet; with
+	 * `imageListLagMs`, a success that recent lists no images yet.
+	 */
 	private asQueried(task: SimTask): KlingTaskData {
 		const data = publicTaskData(task);
+		const sinceEnd = task.completedAt === undefined ? Infinity : Date.now() - task.completedAt;
 		const lagMs = this.options.queryLagMs ?? 0;
-		if (lagMs > 0 && task.completedAt !== undefined && Date.now() - task.completedAt < lagMs) {
+		if (lagMs > 0 && sinceEnd < lagMs) {
 			return { ...data, task_status: 'processing', task_status_msg: '', task_result: undefined };
 		}
+		if (task.task_status === 'succeed' && sinceEnd < this.modes.imageListLagMs)
+			return { ...data, task_result: undefined };
 		return data;
 	}
 

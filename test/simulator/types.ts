@@ -30,6 +30,8 @@ export type ExternalIdLookup = 'path' | 'pathFlag' | 'collection';
 export interface SimulatorModes {
 	externalIdLookup: ExternalIdLookup;
 	callbackShape: CallbackShape;
+	/** See SimulatorOptions.imageListLagMs. */
+	imageListLagMs: number;
 }
 
 /** A trickled answer: when it began, when the connection closed, and how many body bytes went out. */
@@ -127,7 +129,10 @@ export type FaultKind =
 	| 'trickle';
 
 export interface Fault {
-	/** `result`: the unauthenticated image downloads under /results (never matched by `any`). */
+	/**
+	 * `result`: the unauthenticated image downloads under /results (never matched by `any`); there
+	 * `code` answers with the fault's HTTP status (an expired URL: 404 or 403) and `trickle` trickles.
+	 */
 	on: 'create' | 'query' | 'list' | 'result' | 'any';
 	kind: FaultKind;
 	/** For `kind: 'code'`; default 5000. */
@@ -183,6 +188,11 @@ export interface SimulatorOptions {
 	 * callback already reports the end (a read replica behind the callback sender). Default 0.
 	 */
 	queryLagMs?: number;
+	/**
+	 * Queries and lists show a task that succeeded less than this long ago as `succeed` with no
+	 * images listed yet (callbacks carry them). Default 0; Infinity never lists them.
+	 */
+	imageListLagMs?: number;
 	/** Default 'path'. */
 	externalIdLookup?: ExternalIdLookup;
 	/** Default 'legacy'. */

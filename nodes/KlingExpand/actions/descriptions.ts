@@ -49,8 +49,8 @@ export const createFields: INodeProperties[] = [
 		displayOptions: { show: { imageSource: ['url'] } },
 		description:
 			`A PNG or JPEG, at most ${IMAGE_LIMITS.maxBytes / 1024 / 1024} MB, at least ` +
-			`${IMAGE_LIMITS.minSide} px on each side, aspect between 1:${IMAGE_LIMITS.maxAspect} and ` +
-			`${IMAGE_LIMITS.maxAspect}:1`,
+			`${IMAGE_LIMITS.minSide} and at most ${IMAGE_LIMITS.maxSide} px on each side, aspect ` +
+			`between 1:${IMAGE_LIMITS.maxAspect} and ${IMAGE_LIMITS.maxAspect}:1`,
 	},
 	{
 		displayName: 'Image (Base64)',

@@ -1,7 +1,13 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
 import type { ImageInfo } from '../../shared/imageHeader';
-import { HEADER_BYTES, ImageHeaderError, readImageHeader } from '../../shared/imageHeader';
+import {
+	HEADER_BYTES,
+	ImageHeaderError,
+	imageEndProblem,
+	readImageHeader,
+	TAIL_BYTES,
+} from '../../shared/imageHeader';
 import { IMAGE_LIMITS } from '../../shared/kling';
 import { fetchBytes } from '../../shared/transport/download';
 import {
@@ -35,10 +41,30 @@ const PLAIN_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Reads this much of a stored file at a time when writing its base64. */
 const STREAM_CHUNK = 256 * 1024;
 
+/** The last `count` bytes of a stream, holding no more than that (plus one chunk) at a time. */
+async function lastBytes(chunks: AsyncIterable<Buffer>, count: number): Promise<Buffer> {
+	let kept = Buffer.alloc(0);
+	for await (const chunk of chunks) {
+		kept = Buffer.concat([kept, chunk]);
+		if (kept.length > count) kept = Buffer.from(kept.subarray(kept.length - count));
+	}
+	return kept;
+}
+
+/** The last TAIL_BYTES of a file given as base64 text, decoded from the text's end only. */
+function base64Tail(text: string): Buffer {
+	const start = Math.max(0, text.length - base64Length(TAIL_BYTES));
+	// A slice that starts on a 4-character boundary decodes to the file's own last bytes.
+	return Buffer.from(text.slice(start - (start % 4)), 'base64');
+}
+
+const lastOf = (bytes: Buffer) => bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES));
+
 /**
- * An input binary's first bytes, its size, and its base64 for the body, without holding the file:
- * in memory (n8n's default mode) the item already holds the base64, which is copied into the body
- * as it is; a stored file (filesystem or database mode) is streamed and encoded piece by piece.
+ * An input binary's first bytes, its size, its last bytes (read on demand) and its base64 for the
+ * body, without holding the file: in memory (n8n's default mode) the item already holds the
+ * base64, which is copied into the body as it is; a stored file (filesystem or database mode) is
+ * streamed and encoded piece by piece.
  */
 async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property: string) {
 	const binary = ctx.helpers.assertBinaryData(itemIndex, property);
@@ -58,7 +84,16 @@ async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property:
 			byteLength,
 			async () => (await ctx.helpers.getBinaryStream(id, STREAM_CHUNK)) as AsyncIterable<Buffer>,
 		);
-		return { head: Buffer.concat(head).subarray(0, HEADER_BYTES), byteLength, value };
+		const first = Buffer.concat(head).subarray(0, HEADER_BYTES);
+		// A stored file is read from its start (n8n streams no range): only the tail is kept.
+		const tail = async () =>
+			byteLength <= first.length
+				? lastOf(first)
+				: await lastBytes(
+						(await ctx.helpers.getBinaryStream(id, STREAM_CHUNK)) as AsyncIterable<Buffer>,
+						TAIL_BYTES,
+					);
+		return { head: first, byteLength, value, tail };
 	}
 	const text = binary.data;
 	if (!PLAIN_BASE64.test(text)) {
@@ -67,7 +102,12 @@ async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property:
 		const value = new Base64Value(base64Length(bytes.length), async (target, offset) => {
 			writeBase64(target, offset, bytes, true);
 		});
-		return { head: bytes.subarray(0, HEADER_BYTES), byteLength: bytes.length, value };
+		return {
+			head: bytes.subarray(0, HEADER_BYTES),
+			byteLength: bytes.length,
+			value,
+			tail: async () => lastOf(bytes),
+		};
 	}
 	const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
 	const value = new Base64Value(text.length, async (target, offset) => {
@@ -77,6 +117,7 @@ async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property:
 		head: Buffer.from(text.slice(0, base64Length(HEADER_BYTES)), 'base64'),
 		byteLength: (text.length / 4) * 3 - padding,
 		value,
+		tail: async () => base64Tail(text),
 	};
 }
 
@@ -92,11 +133,23 @@ export function decodeBase64Image(text: string, field: string): Buffer {
 	return Buffer.from(stripped, 'base64');
 }
 
-function checkBytes(bytes: Buffer, field: string, byteLength?: number): ImageInfo {
+/**
+ * The header read from `bytes` (the file's first bytes) and checked against the image rules; with
+ * `tail` (the file's last bytes, read once the header passed) the file must also hold image data
+ * and reach its end (imageEndProblem).
+ */
+async function checkBytes(
+	bytes: Buffer,
+	field: string,
+	byteLength?: number,
+	tail?: () => Promise<Buffer>,
+): Promise<ImageInfo> {
+	const size = byteLength ?? bytes.length;
 	const header = readHeaderOrReason(bytes);
-	if (typeof header === 'string')
-		throw new ValidationError(field, `${byteLength ?? bytes.length} bytes`, header, false);
+	if (typeof header === 'string') throw new ValidationError(field, `${size} bytes`, header, false);
 	validateImage(header, byteLength, field);
+	const problem = tail && imageEndProblem(bytes, await tail(), size);
+	if (problem) throw new ValidationError(field, `${size} bytes`, problem, false);
 	return header;
 }
 
@@ -148,7 +201,7 @@ export async function readImageInput(
 			headerDecided(source.head) || source.head.length < HEADER_BYTES
 				? source.head
 				: await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
-		const info = checkBytes(header, field, source.byteLength);
+		const info = await checkBytes(header, field, source.byteLength, source.tail);
 		// Written into the request body when it is sent: no item's base64 is held for the batch.
 		return {
 			info,
@@ -159,7 +212,7 @@ export async function readImageInput(
 	if (source === 'base64') {
 		const text = ctx.getNodeParameter('imageBase64', itemIndex) as string;
 		const bytes = decodeBase64Image(text, 'imageBase64');
-		const info = checkBytes(bytes, 'imageBase64', bytes.length);
+		const info = await checkBytes(bytes, 'imageBase64', bytes.length, async () => lastOf(bytes));
 		return {
 			info,
 			bodyValue: async () => bytes.toString('base64'),
@@ -175,10 +228,15 @@ export async function readImageInput(
 		enough: headerDecided,
 	});
 	// A header past the first bytes (large EXIF blocks) needs the whole file; anything else is
-	// decided by the head.
+	// decided by the head. Kling reads the URL itself: the file's end is checked only when the whole
+	// file was read here (reading the end of a URL would mean downloading all of it).
 	const fromHead = readHeaderOrReason(head.bytes);
 	if (typeof fromHead !== 'string' || head.bytes.length < HEADER_BYTES)
-		return { info: checkBytes(head.bytes, 'imageUrl'), bodyValue: async () => url, preview: url };
+		return {
+			info: await checkBytes(head.bytes, 'imageUrl'),
+			bodyValue: async () => url,
+			preview: url,
+		};
 	const whole = await fetchBytes(ctx, url, {
 		maxBytes: IMAGE_LIMITS.maxBytes,
 		atLimit: 'fail',
@@ -186,7 +244,9 @@ export async function readImageInput(
 		policy,
 	});
 	return {
-		info: checkBytes(whole.bytes, 'imageUrl', whole.bytes.length),
+		info: await checkBytes(whole.bytes, 'imageUrl', whole.bytes.length, async () =>
+			lastOf(whole.bytes),
+		),
 		bodyValue: async () => url,
 		preview: url,
 	};

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
+import { BilledResultError } from '../../shared/billedResult';
 import { isToolCall } from '../../shared/output';
 import { WaitCancelledError } from '../../shared/sleep';
 import { TaskFailedError } from '../../shared/task';
@@ -108,6 +109,8 @@ function toNodeError(
 				`${error.task.task_status_msg || 'none given'}.`,
 		});
 	}
+	if (error instanceof BilledResultError)
+		return new NodeOperationError(node, error.message, { itemIndex, description: error.remedy });
 	if (error instanceof WaitTimeoutError || error instanceof WaitCancelledError) {
 		return new NodeOperationError(node, error.message, { itemIndex, description: submitted });
 	}
@@ -131,7 +134,8 @@ function errorItem(
 		json.task_id = cause.task.task_id;
 		json.task_status = cause.task.task_status;
 		json.task_status_msg = cause.task.task_status_msg;
-	} else if (last?.task_id) json.task_id = last.task_id;
+	} else if (cause instanceof BilledResultError) json.task_id = cause.task.task_id;
+	else if (last?.task_id) json.task_id = last.task_id;
 	if (last) json.external_task_id = last.external_task_id;
 	return { json, pairedItem: { item: run.itemIndex } };
 }

@@ -11,7 +11,9 @@ import {
 import { assertHttpUrl, ValidationError } from '../../shared/validationError';
 import type { ExpansionRatios } from './ratios';
 
-/** Kling's documented image rules (IMAGE_LIMITS): size, shortest side, aspect. */
+const megapixels = (pixels: number) => (pixels / 1e6).toFixed(1);
+
+/** The image rules (IMAGE_LIMITS): size, shortest and longest side, pixel count, aspect. */
 export function validateImage(
 	info: ImageInfo,
 	byteLength: number | undefined,
@@ -30,6 +32,22 @@ export function validateImage(
 			field,
 			`${info.width}×${info.height} px`,
 			`width and height must each be at least ${IMAGE_LIMITS.minSide} px`,
+			false,
+		);
+	}
+	if (info.width > IMAGE_LIMITS.maxSide || info.height > IMAGE_LIMITS.maxSide) {
+		throw new ValidationError(
+			field,
+			`${info.width}×${info.height} px`,
+			`width and height must each be at most ${IMAGE_LIMITS.maxSide} px`,
+			false,
+		);
+	}
+	if (info.width * info.height > IMAGE_LIMITS.maxPixels) {
+		throw new ValidationError(
+			field,
+			`${info.width}×${info.height} px (${megapixels(info.width * info.height)} megapixels)`,
+			`the image may have at most ${megapixels(IMAGE_LIMITS.maxPixels)} megapixels`,
 			false,
 		);
 	}

@@ -7,7 +7,7 @@ import { assertHttpUrl } from '../validationError';
 import { KlingFailure } from './failure';
 import { requestFailure } from './request';
 import type { RequestPolicy } from './retry';
-import { settle, withRetries } from './retry';
+import { pastDeadline, settle, withRetries } from './retry';
 import type { StreamResponse } from './stream';
 import { deadlineSignal, readStream, untilAborted } from './stream';
 
@@ -128,6 +128,12 @@ export async function downloadTaskImages(
 	const images: KlingResultImage[] = task.task_result?.images ?? [];
 	const downloaded: DownloadedImage[] = [];
 	for (const image of images) {
+		// One download may end past the deadline; none starts after it.
+		if (downloaded.length > 0 && pastDeadline(policy))
+			throw new KlingFailure(
+				'network',
+				`${downloaded.length} of ${images.length} images were downloaded before the deadline`,
+			);
 		const { bytes, contentType } = await fetchBytes(ctx, image.url, {
 			maxBytes,
 			atLimit: 'fail',

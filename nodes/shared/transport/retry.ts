@@ -8,7 +8,16 @@ export interface RequestPolicy {
 	retryDelayMs: number;
 	timeoutMs: number;
 	signal?: AbortSignal;
+	/**
+	 * No try is started after this time (ms since the epoch): Submit and Wait's Timeout bounds its
+	 * downloads too, so the node ends by its Timeout plus one Request Timeout.
+	 */
+	deadlineAt?: number;
 }
+
+/** Whether the policy's deadline (if any) has passed: no further try may start. */
+export const pastDeadline = (policy: RequestPolicy, now = Date.now()) =>
+	policy.deadlineAt !== undefined && now >= policy.deadlineAt;
 
 export const DEFAULT_POLICY: RequestPolicy = {
 	attempts: ATTEMPTS.standard,
@@ -41,8 +50,10 @@ export async function withRetries<T>(
 		if (!(error instanceof KlingFailure)) throw error;
 		const again = error.retry === 'backoff' || (error.retry === 'resign' && !resigned);
 		if (!again || attempt >= policy.attempts) throw error;
+		const delay = error.retry === 'resign' ? 0 : backoffDelay(attempt, policy.retryDelayMs);
+		if (pastDeadline(policy, Date.now() + delay)) throw error;
 		if (error.retry === 'resign') resigned = true;
-		else await sleepUnlessCancelled(backoffDelay(attempt, policy.retryDelayMs), policy.signal);
+		else await sleepUnlessCancelled(delay, policy.signal);
 		const recovered = await beforeRetry?.(error);
 		if (recovered !== undefined) return recovered;
 	}

@@ -763,7 +763,10 @@ describe('download images', () => {
 			const [run] = await server.waitForRuns(1);
 			expect(run.output(TRIGGER_NODE)[0].json).toMatchObject({
 				task_id: task.task_id,
-				download_error: `Downloading ${url} answered HTTP 404`,
+				download_error:
+					`Kling task ${task.task_id as string} succeeded and was billed, but its result image ` +
+					`is gone: Downloading ${url} answered HTTP 404. Kling deletes result images 30 days ` +
+					'after the task',
 			});
 			expect(run.output(TRIGGER_NODE)[0].binary).toBeUndefined();
 			expect(

@@ -209,8 +209,9 @@ describe('URLs in download_error and logs', () => {
 		).toBe(200);
 		await server.settled();
 		const [item] = server.runs[0].output(TRIGGER_NODE);
-		expect(item.json.download_error).toBe(
-			`Downloading ${sim.url}/results/missing/0.png answered HTTP 404`,
+		expect(item.json.download_error).toContain(
+			`but its result image is gone: Downloading ${sim.url}/results/missing/0.png answered ` +
+				'HTTP 404. Kling deletes result images 30 days after the task',
 		);
 		const logs = capturedLogs.slice(start).join('\n');
 		expect(logs).toContain(`${sim.url}/results/missing/0.png`);

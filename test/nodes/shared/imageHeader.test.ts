@@ -6,6 +6,7 @@ import { crc32 as zlibCrc32 } from 'zlib';
 import {
 	detectImageFormat,
 	ImageHeaderError,
+	imageEndProblem,
 	type ImageFormat,
 	type ImageInfo,
 	readImageHeader,
@@ -854,5 +855,39 @@ describe('detectImageFormat', () => {
 		expect(detectImageFormat(pngHeader(300, 300, { crc: 0 }))).toBe('png');
 		expect(detectImageFormat(Buffer.from([0xff, 0xd8, 0xff, 0xd9]))).toBe('jpeg');
 		expect(detectImageFormat(Buffer.from([0xff, 0xd8, 0x00]))).toBe('jpeg');
+	});
+});
+
+describe('imageEndProblem', () => {
+	const whole = (bytes: Buffer) => imageEndProblem(bytes, bytes, bytes.length);
+	let jpeg: Buffer;
+	let png: Buffer;
+	beforeAll(async () => {
+		const pixels = sharp({
+			create: { width: 320, height: 320, channels: 3, background: { r: 9, g: 99, b: 199 } },
+		});
+		jpeg = await pixels.clone().jpeg().toBuffer();
+		png = await pixels.clone().png().toBuffer();
+	});
+
+	it('finds nothing wrong with whole files, read as head and tail only', () => {
+		expect(whole(jpeg)).toBeUndefined();
+		expect(whole(png)).toBeUndefined();
+		expect(imageEndProblem(png.subarray(0, 40), png.subarray(png.length - 16), png.length)).toBe(
+			undefined,
+		);
+	});
+
+	it('does not take an EXIF thumbnail’s end marker, before the frame header, for the image’s own', () => {
+		const thumbnailEnd = segment(0xe1, Buffer.from([0x45, 0x78, 0xff, 0xd9, 0x00]));
+		const cut = afterSoi(jpeg, thumbnailEnd).subarray(0, jpeg.length);
+		expect(whole(cut)).toMatch(/a JPEG must reach its end marker \(EOI, FF D9\)/);
+		expect(whole(afterSoi(jpeg, thumbnailEnd))).toBeUndefined();
+	});
+
+	it('gives a PNG whose chunks leave the head the benefit of the doubt, but not one that ends there', () => {
+		const head = png.subarray(0, 40);
+		expect(imageEndProblem(head, png.subarray(png.length - 12), png.length)).toBeUndefined();
+		expect(whole(pngHeader(400, 300))).toMatch(/has none$/);
 	});
 });

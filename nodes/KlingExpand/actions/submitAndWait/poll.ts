@@ -75,8 +75,10 @@ export async function execute(
 	);
 	const slots = await batch.slots.acquire(prepared.images);
 	let task: KlingTask;
+	let deadlineAt: number;
 	try {
 		const submitted = await submitOnce(this, prepared, run, batch);
+		deadlineAt = Date.now() + timeoutMs;
 		task = await watcherFor(this, batch).waitFor(submitted.task_id, timeoutMs);
 	} finally {
 		batch.slots.release(slots);
@@ -87,9 +89,10 @@ export async function execute(
 	}
 	const json = { ...task, expansion: { ...prepared.expansion } } as unknown as IDataObject;
 	const download = this.getNodeParameter('downloadImages', itemIndex, true) as boolean;
+	// The Timeout covers the downloads too: no try starts after it (retry.ts).
 	return await taskOutputItems(this, json, task, {
 		download,
 		options: this.getNodeParameter('options', itemIndex, {}) as IDataObject,
-		policy: batch.policy,
+		policy: { ...batch.policy, deadlineAt },
 	});
 }
