@@ -161,7 +161,11 @@ export async function execute(
 	let task: KlingTask;
 	try {
 		const submitted = await submitOnce(this, prepared, run, batch.policy);
-		task = await watcherFor(this, batch).waitFor(submitted.task_id, timeoutMs);
+		task = await watcherFor(this, batch).waitFor(
+			submitted.task_id,
+			timeoutMs,
+			submitted.created_at,
+		);
 	} finally {
 		batch.slots.release(slots);
 	}
