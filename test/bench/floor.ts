@@ -476,7 +476,7 @@ export function evaluateFloorTargets(
 		{
 			target: 'Memory per in-flight 8 MB create ≤ 12 MB',
 			met: memory.perCreateMb <= 12,
-			figure: `${memory.perCreateMb.toFixed(1)} MB (RSS rise ${memory.riseTenMb.toFixed(0)} MB with 10 in flight, ${memory.riseOneMb.toFixed(0)} MB with 1; medians of ${memory.rounds})`,
+			figure: `${memory.perCreateMb.toFixed(1)} MB (RSS rise ${memory.riseTenMb.toFixed(0)} MB with 10 in flight, ${memory.riseOneMb.toFixed(0)} MB with 1; ${memory.rounds > 1 ? `medians of ${memory.rounds}` : 'first round'})`,
 		},
 		{
 			target: 'Callback mode, N = 50, C = 5: fewer than 10 % of callbacks answered 409',
