@@ -50,6 +50,12 @@ const GROUP_SHARE = 0.1;
  */
 const RECHECK_SHARE = 0.2;
 
+/**
+ * A created_at further than this from our clock is not used to place a task: seconds where
+ * milliseconds were meant, or a task reused from long ago, which tells nothing of the clocks.
+ */
+const PLAUSIBLE_CLOCK_GAP_MS = 24 * 60 * 60 * 1000;
+
 /** Where a task stands for the schedule: when it was submitted and when it was last seen running. */
 export interface CheckState {
 	startedAt: number;
@@ -183,11 +189,15 @@ export class TaskWatcher<T extends { task_status: string }> {
 					startedAt: now,
 					checkedAt: now,
 					answeredAt: now,
-					createdAt: Number.isFinite(createdAt) ? createdAt : undefined,
+					createdAt:
+						createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS
+							? createdAt
+							: undefined,
 					waiters: [waiter],
 				});
 		});
-		if (createdAt !== undefined && Number.isFinite(createdAt)) this.placeStarts(createdAt - now);
+		if (createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS)
+			this.placeStarts(createdAt - now);
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 		return await done;
 	}

@@ -154,8 +154,9 @@ describe('TaskWatcher, placing a task by the provider’s created_at', () => {
 	 * task B is created at 2500 but its answer arrives only at 2800 (a slow upload's answer). Both
 	 * take 3 s, so B ends at 5500.
 	 */
-	async function checksOfB(passCreatedAt: boolean): Promise<number[]> {
-		jest.useFakeTimers({ now: 0 });
+	async function checksOfB(passCreatedAt: boolean, unit = 1): Promise<number[]> {
+		const epoch = 1_800_000_000_000;
+		jest.useFakeTimers({ now: epoch });
 		const ahead = 100_000;
 		const created = new Map([
 			['A', 0],
@@ -167,7 +168,7 @@ describe('TaskWatcher, placing a task by the provider’s created_at', () => {
 			fetches.push({ at: now, taskIds });
 			return new Map(
 				taskIds.map((taskId) => {
-					const start = created.get(taskId)!;
+					const start = epoch + created.get(taskId)!;
 					const done = now >= start + 3000;
 					return [
 						taskId,
@@ -187,14 +188,19 @@ describe('TaskWatcher, placing a task by the provider’s created_at', () => {
 			() => true,
 			(task) => task.updated_at - task.created_at,
 		);
-		const a = watcher.waitFor('A', 60_000, passCreatedAt ? ahead : undefined);
+		// `unit` 1000: a provider that answered created_at in seconds.
+		const a = watcher.waitFor('A', 60_000, passCreatedAt ? (epoch + ahead) / unit : undefined);
 		await jest.advanceTimersByTimeAsync(2800);
-		const b = watcher.waitFor('B', 60_000, passCreatedAt ? 2500 + ahead : undefined);
+		const b = watcher.waitFor(
+			'B',
+			60_000,
+			passCreatedAt ? (epoch + 2500 + ahead) / unit : undefined,
+		);
 		await jest.advanceTimersByTimeAsync(10_000);
 		await Promise.all([a, b]);
 		return fetches
-			.filter((fetch) => fetch.at > 3000 && fetch.taskIds.includes('B'))
-			.map((fetch) => fetch.at);
+			.filter((fetch) => fetch.at - epoch > 3000 && fetch.taskIds.includes('B'))
+			.map((fetch) => fetch.at - epoch);
 	}
 
 	it('checks a task just after its own end, though its create was answered late', async () => {
@@ -204,5 +210,9 @@ describe('TaskWatcher, placing a task by the provider’s created_at', () => {
 
 	it('without created_at, counts from the answer, and the check comes as much later', async () => {
 		expect(await checksOfB(false)).toEqual([5800]);
+	});
+
+	it('ignores a created_at that cannot be milliseconds of a nearby clock (seconds, say)', async () => {
+		expect(await checksOfB(true, 1000)).toEqual([5800]);
 	});
 });
