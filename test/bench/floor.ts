@@ -14,9 +14,9 @@ import { createSeededRandom } from '../simulator/random';
 import { BASELINE_NODE, baselineWorkflow, baselineWorkflowSpec } from './baselineNode';
 import { measureCallback } from './callbackMode';
 import { PeakRss, rssMb, settleGarbage } from './memory';
-import { apiRequests, detectionLags, floorMs, summariseLags } from './metrics';
+import { apiRequests, detectionLags, floorMs, refillTimes, summariseLags } from './metrics';
 import type { LagSummary } from './metrics';
-import { RemoteSimulator } from './remoteSimulator';
+import { RemoteSimulator, type SimulatorSnapshot } from './remoteSimulator';
 import type { TargetResult } from './report';
 import { type Column, formatColumns, seconds } from './report';
 import { ACCOUNT_LIMIT } from './scale';
@@ -63,6 +63,9 @@ export interface FloorRow {
 	/** Queries and lists: the checks. */
 	checks: number;
 	lag: LagSummary;
+	/** Start of the run until its first task was created, and the median create path (metrics.ts refillTimes). */
+	startMs: number;
+	createPathMs: number;
 	succeeded: number;
 	error?: string;
 }
@@ -70,9 +73,9 @@ export interface FloorRow {
 const SIZES = (process.env.BENCH_FLOOR_SIZES ?? '10,50,200').split(',').map(Number);
 
 /** N = 10, 50, 200 at C = 5 and 10, equal lengths; N = 50, C = 5 with lengths spread L/2–2L; one item of 5 s and of 30 s. */
-export function floorWorkloads(): FloorWorkload[] {
+export function floorWorkloads(sizes = SIZES, singleSeconds = [5, 30]): FloorWorkload[] {
 	const workloads: FloorWorkload[] = [];
-	for (const count of SIZES)
+	for (const count of sizes)
 		for (const concurrency of [5, 10])
 			workloads.push({
 				name: `Equal L, N = ${count}, C = ${concurrency}`,
@@ -91,7 +94,7 @@ export function floorWorkloads(): FloorWorkload[] {
 			Math.round(FLOOR_TASK_MS / 2 + random() * (2 * FLOOR_TASK_MS - FLOOR_TASK_MS / 2)),
 		),
 	});
-	for (const realSeconds of [5, 30])
+	for (const realSeconds of singleSeconds)
 		workloads.push({
 			name: `Single item, ${realSeconds} s`,
 			kind: 'single',
@@ -102,7 +105,10 @@ export function floorWorkloads(): FloorWorkload[] {
 	return workloads;
 }
 
-function nodeParameters(concurrency: number, downloadImages = true) {
+export function nodeParameters(
+	concurrency: number | string,
+	downloadImages: boolean | string = true,
+) {
 	return {
 		operation: 'submitAndWait',
 		imageSource: 'binary',
@@ -157,11 +163,31 @@ async function measureFloor(
 ): Promise<FloorRow> {
 	await simulator.reset(workload.durationsMs, FLOOR_TASK_MS);
 	const items = itemsOf(image, workload.count);
-	const started = Date.now();
+	const called = Date.now();
 	const run = await execute(simulator, runner, items, workload.concurrency);
-	const wallMs = Date.now() - started;
+	const ended = Date.now();
+	// The clock starts when the runner's node starts, as in real n8n (scripts/n8n/bench.ts): the
+	// harness's own setup of the workflow and its items (a few hundred ms for 200 items on a loaded
+	// machine) is no runner's work.
+	const started = run.result.run.data.resultData.runData[run.outputNode]?.[0]?.startTime ?? called;
 	const output = run.result.output(run.outputNode);
-	const snapshot = await simulator.snapshot();
+	return floorRow(workload, runner, started, ended - started, await simulator.snapshot(), {
+		succeeded: output.filter(
+			(item) => item.json.task_status === 'succeed' && item.json.error === undefined,
+		).length,
+		error: run.result.error ? String(run.result.error.message) : undefined,
+	});
+}
+
+/** One row of the table from a run's wall time and what its simulator saw (in the bench or in real n8n). */
+export function floorRow(
+	workload: FloorWorkload,
+	runner: FloorRunner,
+	startedAt: number,
+	wallMs: number,
+	snapshot: SimulatorSnapshot,
+	outcome: { succeeded: number; error?: string },
+): FloorRow {
 	const tasks = snapshot.stats.accepted;
 	const downloads = snapshot.requests.filter((request) =>
 		request.path.startsWith('/results/'),
@@ -179,10 +205,8 @@ async function measureFloor(
 		allPerTask: (apiRequests(snapshot) + downloads) / tasks,
 		checks: snapshot.stats.queries + snapshot.stats.lists,
 		lag: summariseLags(detectionLags(snapshot, 'download'), 'download'),
-		succeeded: output.filter(
-			(item) => item.json.task_status === 'succeed' && item.json.error === undefined,
-		).length,
-		error: run.result.error ? String(run.result.error.message) : undefined,
+		...refillTimes(snapshot, workload.concurrency, startedAt),
+		...outcome,
 	};
 }
 
@@ -237,6 +261,8 @@ export interface MemoryPerCreate {
 	riseOneMb: number;
 	/** (riseTen − riseOne) / 9: what each further create in flight adds. */
 	perCreateMb: number;
+	/** Runs each way whose median the rises are. */
+	rounds: number;
 }
 
 /** RSS rise of one Submit and Wait run without downloads, the process to itself. */
@@ -277,7 +303,7 @@ export async function memoryPerCreate(
 	}
 	const riseTenMb = median(tens);
 	const riseOneMb = median(ones);
-	return { riseTenMb, riseOneMb, perCreateMb: (riseTenMb - riseOneMb) / 9 };
+	return { riseTenMb, riseOneMb, perCreateMb: (riseTenMb - riseOneMb) / 9, rounds: 3 };
 }
 
 export interface CallbackConflicts {
@@ -338,6 +364,8 @@ const COLUMNS: Column<FloorRow>[] = [
 	{ title: 'API/task', width: 8, cell: (row) => row.apiPerTask.toFixed(2) },
 	{ title: 'Lag p50 ms', width: 10, cell: (row) => ms(row.lag.p50Ms) },
 	{ title: 'Lag p95 ms', width: 10, cell: (row) => ms(row.lag.p95Ms) },
+	{ title: 'Start ms', width: 8, cell: (row) => ms(row.startMs) },
+	{ title: 'Create ms', width: 9, cell: (row) => ms(row.createPathMs) },
 	{ title: 'OK', width: 7, cell: (row) => `${row.succeeded}/${row.items}` },
 ];
 
@@ -347,7 +375,8 @@ export function formatFloorTable(rows: FloorRow[]): string {
 
 export const FLOOR_NOTES = [
 	`Floor table (issue 24): real time, L = ${FLOOR_TASK_MS / 1000} s, plain 300×300 PNG inputs, downloads on. Each workload runs on the node (Submit and Wait, Concurrency C, default poll options) and on two loops a user could build (Loop Over Items in batches of C → create each → Wait 1 s or 5 s → query each → If all ended, else back to Wait → download each), side by side on three simulators (results rendered at normal priority, so a loaded machine does not hold downloads back behind renders).`,
-	'Floor = every task starts the moment one of C slots frees and is seen the moment it ends. Req/task = creates + queries + lists + result downloads per accepted task; API/task leaves the downloads out. Lag = first GET of the result image minus the task’s end.',
+	'Wall = from the start of the runner’s node to the end of the run. Floor = every task starts the moment one of C slots frees and is seen the moment it ends. Req/task = creates + queries + lists + result downloads per accepted task; API/task leaves the downloads out. Lag = first GET of the result image minus the task’s end.',
+	'Start = the run’s start until its first task was created; Create = median time from the first check after a task ended to the creation of the task that took its slot (the create’s upload and the simulator accepting it). A runner that creates only once it has seen a task end can at best reach floor + Start + (waves − 1) × Create.',
 ];
 
 const byRunner = (rows: FloorRow[], workload: string, runner: FloorRunner) =>
@@ -361,6 +390,23 @@ export function fewestChecks(durationMs: number, minIntervalMs = 1000, growth = 
 	let checks = 0;
 	for (let at = 0; at < durationMs; checks++) at += Math.max(minIntervalMs, growth * at);
 	return checks;
+}
+
+/** "4 of 15 callbacks answered 409 (4 submitted); 50/50 ok; …" */
+export function callbackFigure(callback: CallbackConflicts): string {
+	const byStatus = Object.entries(callback.conflictsByStatus ?? {})
+		.map(([status, count]) => `${count} ${status}`)
+		.join(', ');
+	return `${callback.conflicts} of ${callback.callbacks} callbacks answered 409 (${byStatus || 'none'}); ${callback.succeeded}/${callback.items} ok; worker held ${seconds(callback.heldMs)} s, wall ${seconds(callback.wallMs)} s${callback.error ? `; failed: ${callback.error}` : ''}`;
+}
+
+/**
+ * The least wall of a runner that creates once it has seen a slot free, with this run's create
+ * times: the floor plus the first creates plus one create path per later wave (equal lengths).
+ */
+export function reachableMs(row: FloorRow): number {
+	const waves = Math.ceil(row.items / row.concurrency);
+	return row.floorMs + row.startMs + (waves > 1 ? (waves - 1) * row.createPathMs : 0);
 }
 
 /** Where the issue-24 targets stand; figures, never assertions. */
@@ -386,7 +432,7 @@ export function evaluateFloorTargets(
 			figure: each(
 				equal,
 				(name) =>
-					`${seconds(node(name).wallMs)} s vs ${seconds(1.05 * node(name).floorMs + 300)} s`,
+					`${seconds(node(name).wallMs)} s vs ${seconds(1.05 * node(name).floorMs + 300)} s (creating after seeing the end: at best ${seconds(reachableMs(node(name)))} s)`,
 			),
 		},
 		{
@@ -430,7 +476,7 @@ export function evaluateFloorTargets(
 		{
 			target: 'Memory per in-flight 8 MB create ≤ 12 MB',
 			met: memory.perCreateMb <= 12,
-			figure: `${memory.perCreateMb.toFixed(1)} MB (RSS rise ${memory.riseTenMb.toFixed(0)} MB with 10 in flight, ${memory.riseOneMb.toFixed(0)} MB with 1; medians of 3)`,
+			figure: `${memory.perCreateMb.toFixed(1)} MB (RSS rise ${memory.riseTenMb.toFixed(0)} MB with 10 in flight, ${memory.riseOneMb.toFixed(0)} MB with 1; ${memory.rounds > 1 ? `medians of ${memory.rounds}` : 'first round'})`,
 		},
 		{
 			target: 'Callback mode, N = 50, C = 5: fewer than 10 % of callbacks answered 409',
@@ -438,11 +484,7 @@ export function evaluateFloorTargets(
 				callback.conflicts < 0.1 * callback.callbacks &&
 				callback.succeeded === callback.items &&
 				!callback.error,
-			figure: `${callback.conflicts} of ${callback.callbacks} callbacks answered 409 (${
-				Object.entries(callback.conflictsByStatus ?? {})
-					.map(([status, count]) => `${count} ${status}`)
-					.join(', ') || 'none'
-			}); ${callback.succeeded}/${callback.items} ok; worker held ${seconds(callback.heldMs)} s, wall ${seconds(callback.wallMs)} s${callback.error ? `; failed: ${callback.error}` : ''}`,
+			figure: callbackFigure(callback),
 		},
 	];
 }

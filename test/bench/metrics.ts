@@ -83,3 +83,31 @@ export function apiRequests(snapshot: SimulatorSnapshot): number {
 	const { creates, queries, lists } = snapshot.stats;
 	return creates + queries + lists;
 }
+
+/**
+ * What refilling a slot costs a client that creates only once it has seen a task end, read from the
+ * simulator's log: `startMs`, the run's start until the first task was created (reading the inputs,
+ * the first creates); `createPathMs`, the median time from the first check after a task's end to the
+ * creation of the task that took its slot (the one created `slots` later): the create's upload and
+ * the provider's accepting it, which no check schedule can shorten.
+ */
+export function refillTimes(
+	snapshot: SimulatorSnapshot,
+	slots: number,
+	runStartedAt: number,
+): { startMs: number; createPathMs: number } {
+	const created = [...snapshot.tasks].sort((a, b) => a.created_at - b.created_at);
+	const checks = snapshot.requests.filter(
+		(request) => request.method === 'GET' && EXPAND_PATH.test(request.path),
+	);
+	const paths: number[] = [];
+	for (let index = slots; index < created.length; index++) {
+		const freed = created[index - slots].completedAt;
+		const seen = freed === undefined ? undefined : checks.find((check) => check.at >= freed);
+		if (seen) paths.push(created[index].created_at - seen.at);
+	}
+	return {
+		startMs: created.length ? created[0].created_at - runStartedAt : NaN,
+		createPathMs: percentile(paths, 50),
+	};
+}

@@ -13,6 +13,8 @@ export interface SimulatorSnapshot {
 		completedAt?: number;
 		durationMs: number;
 	}>;
+	/** Every callback delivered, with the receiver's HTTP status (409: n8n found the execution running). */
+	deliveries: Array<{ status: number | 'error'; taskStatus: string; at: number }>;
 }
 
 export type SimulatorRequest =

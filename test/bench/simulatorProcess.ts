@@ -67,6 +67,11 @@ async function main(): Promise<void> {
 			completedAt: task.completedAt,
 			durationMs: durationById.get(task.task_id) ?? fallbackMs,
 		})),
+		deliveries: simulator.callbackDeliveries.map(({ status, body, at }) => ({
+			status,
+			taskStatus: body.task_status,
+			at,
+		})),
 	});
 
 	process.on('message', async (message: SimulatorRequest) => {

@@ -43,6 +43,19 @@ const TIMER_SLACK_MS = 5;
  */
 const GROUP_SHARE = 0.1;
 
+/**
+ * When the run's tasks take about the same time (lengths within this share of the poll interval), a
+ * task still running at its expected end is late by little: it is checked again after this share
+ * of the interval, not a whole interval later.
+ */
+const RECHECK_SHARE = 0.2;
+
+/**
+ * A created_at further than this from our clock is not used to place a task: seconds where
+ * milliseconds were meant, or a task reused from long ago, which tells nothing of the clocks.
+ */
+const PLAUSIBLE_CLOCK_GAP_MS = 24 * 60 * 60 * 1000;
+
 /** Where a task stands for the schedule: when it was submitted and when it was last seen running. */
 export interface CheckState {
 	startedAt: number;
@@ -76,8 +89,14 @@ export function nextCheckAt(
 		const waited = state.checkedAt - state.startedAt;
 		// Nothing learnt yet (or overdue): an interval after the last check, which every task of the
 		// batch shares, so a batch submitted over a while costs one request per interval.
-		if (!learnt || waited >= learnt.longestMs)
-			return state.checkedAt + nextPollDelay(waited, schedule);
+		if (!learnt || waited >= learnt.longestMs) {
+			const recheck = RECHECK_SHARE * schedule.minIntervalMs;
+			const justLate =
+				learnt !== undefined &&
+				learnt.longestMs - learnt.shortestMs <= recheck &&
+				waited < learnt.longestMs + recheck;
+			return state.checkedAt + (justLate ? recheck : nextPollDelay(waited, schedule));
+		}
 		// Never later than the longest length seen: a check for another task just before the task's
 		// expected end must not push its own check a whole interval past it.
 		const dense = Math.min(
@@ -95,6 +114,10 @@ export function nextCheckAt(
 
 interface Watched<T> extends CheckState {
 	taskId: string;
+	/** When waitFor was called (after the create's answer): the latest the task can have started. */
+	answeredAt: number;
+	/** The provider's created_at (its own clock), when the create's answer gave it. */
+	createdAt?: number;
 	/**
 	 * Everyone waiting for this task (two items may wait for one task, e.g. after a lost create
 	 * answer), each with its own deadline.
@@ -122,6 +145,14 @@ export class TaskWatcher<T extends { task_status: string }> {
 	/** How long the run's succeeded tasks took: what the schedule expects of the others. */
 	private learnt?: LearntLengths;
 
+	/**
+	 * The least the provider's clock can be ahead of ours: every task was created before its create
+	 * was answered, so created_at minus our answer time is at most the true offset. A task's start is
+	 * then placed at its created_at minus this, never earlier than it truly started, and no later
+	 * than its answer; the fastest answer of the run makes it exact to within that answer's delay.
+	 */
+	private clockOffsetMs?: number;
+
 	constructor(
 		private readonly fetchTasks: (taskIds: string[]) => Promise<Map<string, T>>,
 		private readonly schedule: PollSchedule,
@@ -141,17 +172,42 @@ export class TaskWatcher<T extends { task_status: string }> {
 		};
 	}
 
-	/** Resolves with the task once it has ended (succeed or failed); rejects on timeout or cancel. */
-	async waitFor(taskId: string, timeoutMs: number): Promise<T> {
+	/**
+	 * Resolves with the task once it has ended (succeed or failed); rejects on timeout or cancel.
+	 * `createdAt`: the provider's created_at from the create's answer, which places the task's start
+	 * closer than the answer's arrival does.
+	 */
+	async waitFor(taskId: string, timeoutMs: number, createdAt?: number): Promise<T> {
 		const now = Date.now();
 		const done = new Promise<T>((resolve, reject) => {
 			const waiter = { deadline: now + timeoutMs, since: now, resolve, reject };
 			const watched = this.watched.get(taskId);
 			if (watched) watched.waiters.push(waiter);
-			else this.watched.set(taskId, { taskId, startedAt: now, checkedAt: now, waiters: [waiter] });
+			else
+				this.watched.set(taskId, {
+					taskId,
+					startedAt: now,
+					checkedAt: now,
+					answeredAt: now,
+					createdAt:
+						createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS
+							? createdAt
+							: undefined,
+					waiters: [waiter],
+				});
 		});
+		if (createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS)
+			this.placeStarts(createdAt - now);
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 		return await done;
+	}
+
+	/** Tightens the clock offset with one more created/answered pair and re-places every start. */
+	private placeStarts(offsetAtLeastMs: number): void {
+		this.clockOffsetMs = Math.max(offsetAtLeastMs, this.clockOffsetMs ?? offsetAtLeastMs);
+		for (const entry of this.watched.values())
+			if (entry.createdAt !== undefined)
+				entry.startedAt = Math.min(entry.answeredAt, entry.createdAt - this.clockOffsetMs);
 	}
 
 	private async run(): Promise<void> {

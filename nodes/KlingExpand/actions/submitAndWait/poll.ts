@@ -79,7 +79,11 @@ export async function execute(
 	try {
 		const submitted = await submitOnce(this, prepared, run, batch);
 		deadlineAt = Date.now() + timeoutMs;
-		task = await watcherFor(this, batch).waitFor(submitted.task_id, timeoutMs);
+		task = await watcherFor(this, batch).waitFor(
+			submitted.task_id,
+			timeoutMs,
+			submitted.created_at,
+		);
 	} finally {
 		batch.slots.release(slots);
 	}

@@ -58,8 +58,10 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 		expect(nextCheckAt([0, 40, 60].map(fresh), slow, equal)).toBe(3060);
 		// A check for another task 100 ms before this one's expected end does not push it back.
 		expect(nextCheckAt([{ startedAt: 0, checkedAt: 2900 }], slow, equal)).toBe(3000);
-		// Seen running at its expected end: checked again an interval later.
-		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(4000);
+		// Seen running at its expected end: checked again a fifth of an interval later, once…
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3000 }], slow, equal)).toBe(3200);
+		// …then an interval later.
+		expect(nextCheckAt([{ startedAt: 0, checkedAt: 3200 }], slow, equal)).toBe(4200);
 		// Without what was learnt, the first check comes an interval after the first start.
 		expect(nextCheckAt([0, 40, 60].map(fresh), slow)).toBe(1060);
 	});
@@ -80,8 +82,12 @@ describe('nextCheckAt, once task lengths are learnt', () => {
 
 	it('falls back to an interval after the last check once it runs longer than every task seen', () => {
 		expect(
-			nextCheckAt([{ startedAt: 0, checkedAt: 3100 }], slow, { shortestMs: 3000, longestMs: 3000 }),
-		).toBe(4100);
+			nextCheckAt([{ startedAt: 0, checkedAt: 3300 }], slow, { shortestMs: 3000, longestMs: 3000 }),
+		).toBe(4300);
+		// Lengths that differ by more than a fifth of an interval: no quick second look.
+		expect(
+			nextCheckAt([{ startedAt: 0, checkedAt: 6000 }], slow, { shortestMs: 2000, longestMs: 6000 }),
+		).toBe(7000);
 	});
 });
 
@@ -137,5 +143,76 @@ describe('TaskWatcher', () => {
 		expect(
 			waits.map((wait) => wait.status === 'rejected' && (wait.reason as Error).message),
 		).toEqual(['Task stuck did not finish within 0 s', 'Task stuck did not finish within 0 s']);
+	});
+});
+
+describe('TaskWatcher, placing a task by the provider’s created_at', () => {
+	afterEach(() => jest.useRealTimers());
+
+	/**
+	 * The provider's clock runs 100 s ahead of ours. Task A is created and answered at once at 0;
+	 * task B is created at 2500 but its answer arrives only at 2800 (a slow upload's answer). Both
+	 * take 3 s, so B ends at 5500.
+	 */
+	async function checksOfB(passCreatedAt: boolean, unit = 1): Promise<number[]> {
+		const epoch = 1_800_000_000_000;
+		jest.useFakeTimers({ now: epoch });
+		const ahead = 100_000;
+		const created = new Map([
+			['A', 0],
+			['B', 2500],
+		]);
+		const fetches: Array<{ at: number; taskIds: string[] }> = [];
+		const fetchTasks = async (taskIds: string[]) => {
+			const now = Date.now();
+			fetches.push({ at: now, taskIds });
+			return new Map(
+				taskIds.map((taskId) => {
+					const start = epoch + created.get(taskId)!;
+					const done = now >= start + 3000;
+					return [
+						taskId,
+						{
+							task_status: done ? 'succeed' : 'processing',
+							created_at: start + ahead,
+							updated_at: done ? start + 3000 + ahead : now + ahead,
+						},
+					] as const;
+				}),
+			);
+		};
+		const watcher = new TaskWatcher(
+			fetchTasks,
+			{ minIntervalMs: 1000, maxIntervalMs: 15_000, growth: 0.1 },
+			undefined,
+			() => true,
+			(task) => task.updated_at - task.created_at,
+		);
+		// `unit` 1000: a provider that answered created_at in seconds.
+		const a = watcher.waitFor('A', 60_000, passCreatedAt ? (epoch + ahead) / unit : undefined);
+		await jest.advanceTimersByTimeAsync(2800);
+		const b = watcher.waitFor(
+			'B',
+			60_000,
+			passCreatedAt ? (epoch + 2500 + ahead) / unit : undefined,
+		);
+		await jest.advanceTimersByTimeAsync(10_000);
+		await Promise.all([a, b]);
+		return fetches
+			.filter((fetch) => fetch.at - epoch > 3000 && fetch.taskIds.includes('B'))
+			.map((fetch) => fetch.at - epoch);
+	}
+
+	it('checks a task just after its own end, though its create was answered late', async () => {
+		// From created_at: B is checked once, at its end (the provider's clock offset is learnt from A).
+		expect(await checksOfB(true)).toEqual([5500]);
+	});
+
+	it('without created_at, counts from the answer, and the check comes as much later', async () => {
+		expect(await checksOfB(false)).toEqual([5800]);
+	});
+
+	it('ignores a created_at that cannot be milliseconds of a nearby clock (seconds, say)', async () => {
+		expect(await checksOfB(true, 1000)).toEqual([5800]);
 	});
 });
