@@ -903,6 +903,7 @@ describe('the JPEG end marker after the scan start', () => {
 				width: 320,
 				height: 320,
 				channels: 3,
+				background: { r: 0, g: 0, b: 0 },
 				noise: { type: 'gaussian', mean: 128, sigma: 60 },
 			},
 		})
