@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import { runWorkflow } from '../../../harness/engine';
-import { testImage, useSimulator } from '../../../harness/fixtures';
+import { motionPhotoVideo, testImage, useSimulator } from '../../../harness/fixtures';
 import {
 	binaryItem,
 	expandWorkflow,
@@ -175,13 +175,6 @@ describe('images Kling cannot take are refused before paying', () => {
 	});
 });
 
-/** A motion photo's appended video, as phones write it: no FF D9 anywhere in it. */
-function videoTrailer(bytes = 1024 * 1024): Buffer {
-	const trailer = Buffer.alloc(bytes, 0x20);
-	trailer.write('\0\0\0\x18ftypmp42', 0, 'latin1');
-	return trailer;
-}
-
 /** Bytes from a seeded generator (mulberry32), so a failure can be replayed. */
 function randomBytes(length: number, seed: number): Buffer {
 	const bytes = Buffer.alloc(length);
@@ -218,7 +211,7 @@ describe('a JPEG that reaches its end marker is taken whatever follows it', () =
 	it('takes JPEGs followed by 1 MB (a motion photo’s video, random bytes), as binary and as Base64', async () => {
 		const sim = simulator();
 		const jpeg = await testImage(400, 300, 'jpeg');
-		const video = videoTrailer();
+		const video = motionPhotoVideo();
 		expect(video.indexOf(Buffer.from([0xff, 0xd9]))).toBe(-1);
 		const images = [
 			Buffer.concat([jpeg, video]),
@@ -254,7 +247,7 @@ describe('a JPEG that reaches its end marker is taken whatever follows it', () =
 			jpeg.subarray(0, jpeg.length - 2),
 			fill,
 			jpeg.subarray(-2),
-			videoTrailer(),
+			motionPhotoVideo(),
 		]);
 		expect(image.subarray(ffAt, ffAt + 2)).toEqual(Buffer.from([0xff, 0xd9]));
 		const result = await submitBinary(image, 'motion.jpg');
@@ -265,7 +258,7 @@ describe('a JPEG that reaches its end marker is taken whatever follows it', () =
 	it('still refuses a JPEG cut short, with 1 MB after the cut, as binary and as Base64: 0 creates', async () => {
 		const sim = simulator();
 		const jpeg = await testImage(400, 300, 'jpeg');
-		const cut = Buffer.concat([jpeg.subarray(0, jpeg.length - 100), videoTrailer()]);
+		const cut = Buffer.concat([jpeg.subarray(0, jpeg.length - 100), motionPhotoVideo()]);
 		const rule = /a JPEG must reach its end marker \(EOI, FF D9\) after its image data/;
 		expect(String((await submitBinary(cut, 'motion.jpg')).error?.message)).toMatch(
 			new RegExp(`^Input binary field "data" is ${cut.length} bytes; ${rule.source}`),
