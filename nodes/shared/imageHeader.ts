@@ -174,6 +174,7 @@ const IDAT_TYPE = [0x49, 0x44, 0x41, 0x54];
  * TAIL_BYTES or fewer, `byteLength` the file's size. A JPEG's end marker is looked for in the tail
  * first; only when none is there does `endBeforeTail` say whether one lies between the scan start
  * and the tail, so data after the picture (a motion photo's video) is accepted however long it is.
+ * A file cut short whose remains are followed by other data holding FF D9 cannot be told apart.
  * @see https://www.w3.org/TR/png-3/#5ChunkOrdering
  */
 export function imageEndProblem(
