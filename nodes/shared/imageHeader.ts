@@ -168,17 +168,20 @@ const IDAT_TYPE = [0x49, 0x44, 0x41, 0x54];
 /**
  * Why a file whose header reads well is still not a whole image, or undefined:
  * - a PNG must hold image data (an IDAT chunk) and end with its IEND chunk;
- * - a JPEG must reach its end marker (EOI) after its frame header.
+ * - a JPEG must reach its end marker (EOI) after its image data starts (jpegScanStart).
  * A header alone (or a file cut short) claims a size and holds no picture: Kling would be paid to
  * fail on it. `head` is the file's first bytes (those readImageHeader read), `tail` its last
- * TAIL_BYTES or fewer, `byteLength` the file's size: the middle is never read. Data after the end
- * marker within the tail is tolerated; more of it (a motion photo's video) is not.
+ * TAIL_BYTES or fewer, `byteLength` the file's size. A JPEG's end marker is looked for in the tail
+ * first; only when none is there does `endBeforeTail` say whether one lies between the scan start
+ * and the tail, so data after the picture (a motion photo's video) is accepted however long it is.
+ * A file cut short whose remains are followed by other data holding FF D9 cannot be told apart.
  * @see https://www.w3.org/TR/png-3/#5ChunkOrdering
  */
 export function imageEndProblem(
 	head: Uint8Array,
 	tail: Uint8Array,
 	byteLength: number,
+	endBeforeTail: () => boolean = () => false,
 ): string | undefined {
 	const tailStart = byteLength - tail.length;
 	if (detectImageFormat(head) === 'png') {
@@ -189,14 +192,90 @@ export function imageEndProblem(
 					'file is cut short or damaged'
 			: undefined;
 	}
-	const frameAt = jpegFrameOffset(head);
-	for (let at = tail.length - 2; at >= 0 && tailStart + at > frameAt; at--)
-		if (tail[at] === 0xff && tail[at + 1] === JPEG_EOI) return undefined;
+	const finder = new JpegEndFinder(jpegScanStart(head), tailStart);
+	finder.push(tail);
+	if (finder.found || endBeforeTail()) return undefined;
 	return (
-		`a JPEG must reach its end marker (EOI, FF D9), and none follows its image data in its last ` +
-		`${tail.length} bytes: the file is cut short, or carries other data after the picture (a ` +
-		"motion photo's video); save it again as a plain JPEG"
+		'a JPEG must reach its end marker (EOI, FF D9) after its image data, and none follows it: ' +
+		'the file is cut short or damaged; fetch or save it again'
 	);
+}
+
+/**
+ * Where a JPEG's entropy-coded data starts: just after its first scan header (SOS). That data
+ * escapes every 0xFF as FF 00, so an FF D9 from here on is the end of the picture, and a file cut
+ * short has none. Segments before it (an EXIF thumbnail's own end marker, tables) are skipped by
+ * their lengths. When the scan header lies beyond `head`, the frame header's offset.
+ * @see https://www.w3.org/Graphics/JPEG/itu-t81.pdf (B.1.1.5, B.2.3)
+ */
+export function jpegScanStart(head: Uint8Array): number {
+	let frameAt: number;
+	try {
+		frameAt = walkJpegHeader(head).frameAt;
+	} catch {
+		return 0;
+	}
+	let offset = frameAt + 2;
+	for (;;) {
+		if (offset + 2 > head.length) return frameAt;
+		const length = readUint16(head, offset);
+		if (length < 2) return frameAt;
+		offset += length;
+		while (offset < head.length && head[offset] !== 0xff) offset++;
+		while (offset < head.length && head[offset] === 0xff) offset++;
+		if (offset >= head.length) return frameAt;
+		const marker = head[offset++];
+		if (marker === JPEG_SOS) {
+			if (offset + 2 > head.length) return frameAt;
+			return offset + readUint16(head, offset);
+		}
+		// A marker without a length before the scan: the file is odd, so keep the frame as the bound.
+		if (marker === 0x00 || marker === JPEG_TEM || marker === JPEG_EOI || marker === JPEG_SOI)
+			return frameAt;
+		if (marker >= 0xd0 && marker <= 0xd7) return frameAt;
+	}
+}
+
+/**
+ * Looks for a JPEG's end marker (FF D9) at or after `from`, in a file's bytes given in order in
+ * chunks of any size: a marker split between two chunks is found too. Nothing is copied.
+ */
+export class JpegEndFinder {
+	/** Whether an FF D9 starting at or after `from` was seen. */
+	found = false;
+
+	private position: number;
+
+	private previous = -1;
+
+	/** `position` is the file offset of the first byte pushed. */
+	constructor(
+		private readonly from: number,
+		position = 0,
+	) {
+		this.position = position;
+	}
+
+	push(chunk: Uint8Array): void {
+		const start = this.position;
+		this.position += chunk.length;
+		if (this.found || chunk.length === 0) return;
+		const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+		if (this.previous === 0xff && bytes[0] === JPEG_EOI && start - 1 >= this.from) {
+			this.found = true;
+			return;
+		}
+		this.previous = bytes[bytes.length - 1];
+		// D9 is searched natively; most of a scan's bytes are passed over without a JavaScript step.
+		for (let at = Math.max(1, this.from - start + 1); at < bytes.length; at++) {
+			at = bytes.indexOf(JPEG_EOI, at);
+			if (at < 0) return;
+			if (bytes[at - 1] === 0xff) {
+				this.found = true;
+				return;
+			}
+		}
+	}
 }
 
 /**
@@ -212,15 +291,6 @@ function pngWithoutImageData(head: Uint8Array, byteLength: number): string | und
 		at += 12 + readUint32(head, at);
 	}
 	return at + 8 > byteLength ? none : undefined;
-}
-
-/** Where a JPEG's frame header (SOF) starts: its end marker must come after it. */
-function jpegFrameOffset(head: Uint8Array): number {
-	try {
-		return walkJpegHeader(head).frameAt;
-	} catch {
-		return 0;
-	}
 }
 
 function indexOf(bytes: Uint8Array, sequence: readonly number[]): number {

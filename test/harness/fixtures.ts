@@ -43,3 +43,10 @@ export const FAST_WAIT = {
 	retryDelay: 0.02,
 	requestTimeout: 2,
 };
+
+/** A phone motion photo's appended video (an MP4 after the JPEG's end): no FF D9 anywhere in it. */
+export function motionPhotoVideo(bytes = 1024 * 1024): Buffer {
+	const video = Buffer.alloc(bytes, 0x20);
+	video.write('\0\0\0\x18ftypmp42', 0, 'latin1');
+	return video;
+}

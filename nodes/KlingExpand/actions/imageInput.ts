@@ -5,6 +5,8 @@ import {
 	HEADER_BYTES,
 	ImageHeaderError,
 	imageEndProblem,
+	JpegEndFinder,
+	jpegScanStart,
 	readImageHeader,
 	TAIL_BYTES,
 } from '../../shared/imageHeader';
@@ -41,10 +43,18 @@ const PLAIN_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Reads this much of a stored file at a time when writing its base64. */
 const STREAM_CHUNK = 256 * 1024;
 
-/** The last `count` bytes of a stream, holding no more than that (plus one chunk) at a time. */
-async function lastBytes(chunks: AsyncIterable<Buffer>, count: number): Promise<Buffer> {
+/**
+ * The last `count` bytes of a stream, holding no more than that (plus one chunk) at a time; each
+ * chunk is also shown to `finder`, so a file is read once for both.
+ */
+async function lastBytes(
+	chunks: AsyncIterable<Buffer>,
+	count: number,
+	finder?: JpegEndFinder,
+): Promise<Buffer> {
 	let kept = Buffer.alloc(0);
 	for await (const chunk of chunks) {
+		finder?.push(chunk);
 		kept = Buffer.concat([kept, chunk]);
 		if (kept.length > count) kept = Buffer.from(kept.subarray(kept.length - count));
 	}
@@ -59,6 +69,40 @@ function base64Tail(text: string): Buffer {
 }
 
 const lastOf = (bytes: Buffer) => bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES));
+
+/**
+ * A file's last bytes, and (asked only when they hold no JPEG end marker) whether one lies from
+ * the JPEG's scan start on: see imageEndProblem.
+ */
+interface ImageEnd {
+	tail: Buffer;
+	endBeforeTail: () => boolean;
+}
+
+/** The end of a file held in memory: its end marker is searched in place, without a copy. */
+function endOfBytes(bytes: Buffer, scanFrom: number | undefined): ImageEnd {
+	return {
+		tail: lastOf(bytes),
+		endBeforeTail: () => {
+			if (scanFrom === undefined) return false;
+			const finder = new JpegEndFinder(scanFrom);
+			finder.push(bytes);
+			return finder.found;
+		},
+	};
+}
+
+/** Decodes this many base64 characters (a multiple of 4) at a time when searching the text. */
+const BASE64_SCAN_CHARS = base64Length(STREAM_CHUNK);
+
+/** Whether a JPEG given as base64 text has an end marker from `scanFrom` on, decoded piecewise. */
+function base64HasJpegEnd(text: string, scanFrom: number): boolean {
+	const first = Math.floor(scanFrom / 3) * 4;
+	const finder = new JpegEndFinder(scanFrom, (first / 4) * 3);
+	for (let at = first; at < text.length && !finder.found; at += BASE64_SCAN_CHARS)
+		finder.push(Buffer.from(text.slice(at, at + BASE64_SCAN_CHARS), 'base64'));
+	return finder.found;
+}
 
 /**
  * An input binary's first bytes, its size, its last bytes (read on demand) and its base64 for the
@@ -86,14 +130,18 @@ async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property:
 		);
 		const first = Buffer.concat(head).subarray(0, HEADER_BYTES);
 		// A stored file is read from its start (n8n streams no range): only the tail is kept.
-		const tail = async () =>
-			byteLength <= first.length
-				? lastOf(first)
-				: await lastBytes(
-						(await ctx.helpers.getBinaryStream(id, STREAM_CHUNK)) as AsyncIterable<Buffer>,
-						TAIL_BYTES,
-					);
-		return { head: first, byteLength, value, tail };
+		// The JPEG end marker is looked for in the same pass, so the file is read once for both.
+		const end = async (scanFrom: number | undefined): Promise<ImageEnd> => {
+			if (byteLength <= first.length) return endOfBytes(first, scanFrom);
+			const finder = scanFrom === undefined ? undefined : new JpegEndFinder(scanFrom);
+			const tail = await lastBytes(
+				(await ctx.helpers.getBinaryStream(id, STREAM_CHUNK)) as AsyncIterable<Buffer>,
+				TAIL_BYTES,
+				finder,
+			);
+			return { tail, endBeforeTail: () => finder?.found ?? false };
+		};
+		return { head: first, byteLength, value, end };
 	}
 	const text = binary.data;
 	if (!PLAIN_BASE64.test(text)) {
@@ -106,7 +154,7 @@ async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property:
 			head: bytes.subarray(0, HEADER_BYTES),
 			byteLength: bytes.length,
 			value,
-			tail: async () => lastOf(bytes),
+			end: async (scanFrom: number | undefined) => endOfBytes(bytes, scanFrom),
 		};
 	}
 	const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
@@ -117,7 +165,10 @@ async function binarySource(ctx: IExecuteFunctions, itemIndex: number, property:
 		head: Buffer.from(text.slice(0, base64Length(HEADER_BYTES)), 'base64'),
 		byteLength: (text.length / 4) * 3 - padding,
 		value,
-		tail: async () => base64Tail(text),
+		end: async (scanFrom: number | undefined): Promise<ImageEnd> => ({
+			tail: base64Tail(text),
+			endBeforeTail: () => scanFrom !== undefined && base64HasJpegEnd(text, scanFrom),
+		}),
 	};
 }
 
@@ -135,20 +186,24 @@ export function decodeBase64Image(text: string, field: string): Buffer {
 
 /**
  * The header read from `bytes` (the file's first bytes) and checked against the image rules; with
- * `tail` (the file's last bytes, read once the header passed) the file must also hold image data
- * and reach its end (imageEndProblem).
+ * `end` (the file's end, read once the header passed; a JPEG's from its scan start) the file must
+ * also hold image data and reach its end (imageEndProblem).
  */
 async function checkBytes(
 	bytes: Buffer,
 	field: string,
 	byteLength?: number,
-	tail?: () => Promise<Buffer>,
+	end?: (scanFrom: number | undefined) => Promise<ImageEnd>,
 ): Promise<ImageInfo> {
 	const size = byteLength ?? bytes.length;
 	const header = readHeaderOrReason(bytes);
 	if (typeof header === 'string') throw new ValidationError(field, `${size} bytes`, header, false);
 	validateImage(header, byteLength, field);
-	const problem = tail && imageEndProblem(bytes, await tail(), size);
+	if (!end) return header;
+	const { tail, endBeforeTail } = await end(
+		header.format === 'jpeg' ? jpegScanStart(bytes) : undefined,
+	);
+	const problem = imageEndProblem(bytes, tail, size, endBeforeTail);
 	if (problem) throw new ValidationError(field, `${size} bytes`, problem, false);
 	return header;
 }
@@ -201,7 +256,7 @@ export async function readImageInput(
 			headerDecided(source.head) || source.head.length < HEADER_BYTES
 				? source.head
 				: await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
-		const info = await checkBytes(header, field, source.byteLength, source.tail);
+		const info = await checkBytes(header, field, source.byteLength, source.end);
 		// Written into the request body when it is sent: no item's base64 is held for the batch.
 		return {
 			info,
@@ -212,7 +267,9 @@ export async function readImageInput(
 	if (source === 'base64') {
 		const text = ctx.getNodeParameter('imageBase64', itemIndex) as string;
 		const bytes = decodeBase64Image(text, 'imageBase64');
-		const info = await checkBytes(bytes, 'imageBase64', bytes.length, async () => lastOf(bytes));
+		const info = await checkBytes(bytes, 'imageBase64', bytes.length, async (scanFrom) =>
+			endOfBytes(bytes, scanFrom),
+		);
 		return {
 			info,
 			bodyValue: async () => bytes.toString('base64'),
@@ -244,8 +301,8 @@ export async function readImageInput(
 		policy,
 	});
 	return {
-		info: await checkBytes(whole.bytes, 'imageUrl', whole.bytes.length, async () =>
-			lastOf(whole.bytes),
+		info: await checkBytes(whole.bytes, 'imageUrl', whole.bytes.length, async (scanFrom) =>
+			endOfBytes(whole.bytes, scanFrom),
 		),
 		bodyValue: async () => url,
 		preview: url,

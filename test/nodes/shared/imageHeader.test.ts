@@ -9,6 +9,8 @@ import {
 	imageEndProblem,
 	type ImageFormat,
 	type ImageInfo,
+	JpegEndFinder,
+	jpegScanStart,
 	readImageHeader,
 } from '../../../nodes/shared/imageHeader';
 
@@ -889,5 +891,101 @@ describe('imageEndProblem', () => {
 		const head = png.subarray(0, 40);
 		expect(imageEndProblem(head, png.subarray(png.length - 12), png.length)).toBeUndefined();
 		expect(whole(pngHeader(400, 300))).toMatch(/has none$/);
+	});
+});
+
+describe('the JPEG end marker after the scan start', () => {
+	let jpeg: Buffer;
+	let scanFrom: number;
+	beforeAll(async () => {
+		jpeg = await sharp({
+			create: {
+				width: 320,
+				height: 320,
+				channels: 3,
+				background: { r: 0, g: 0, b: 0 },
+				noise: { type: 'gaussian', mean: 128, sigma: 60 },
+			},
+		})
+			.jpeg({ quality: 95 })
+			.toBuffer();
+		const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+		scanFrom = sos + 2 + jpeg.readUInt16BE(sos + 2);
+	});
+
+	/** Pushes `bytes` to a finder in the pieces that `cuts` (offsets) make. */
+	function foundIn(bytes: Buffer, cuts: number[], from = scanFrom): boolean {
+		const finder = new JpegEndFinder(from);
+		let at = 0;
+		for (const cut of [...cuts].sort((a, b) => a - b)) {
+			finder.push(bytes.subarray(at, cut));
+			at = Math.max(at, cut);
+		}
+		finder.push(bytes.subarray(at));
+		return finder.found;
+	}
+
+	it('starts after the first scan header, past an EXIF thumbnail’s own end marker', () => {
+		expect(jpegScanStart(jpeg)).toBe(scanFrom);
+		const thumbnail = segment(0xe1, Buffer.from([0x45, 0x78, 0xff, 0xd9, 0xff, 0xda, 0x00]));
+		expect(jpegScanStart(afterSoi(jpeg, thumbnail))).toBe(scanFrom + thumbnail.length);
+		// A scan header beyond the bytes given: the frame header bounds the search, as before.
+		const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+		const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+		expect(jpegScanStart(jpeg.subarray(0, sos + 1))).toBe(sof);
+		expect(jpegScanStart(Buffer.from('not a jpeg'))).toBe(0);
+	});
+
+	it('finds the marker split between two pieces at every offset around it, and none in a cut file', () => {
+		const end = jpeg.length - 2;
+		const cut = jpeg.subarray(0, jpeg.length - 100);
+		for (let split = end - 3; split <= end + 4; split++) {
+			expect(foundIn(jpeg, [split])).toBe(true);
+			expect(foundIn(cut, [split])).toBe(false);
+		}
+		expect(
+			foundIn(
+				jpeg,
+				Array.from({ length: jpeg.length }, (_, at) => at),
+			),
+		).toBe(true);
+		// Only a marker starting at or after `from` counts.
+		expect(foundIn(jpeg, [end + 1], end)).toBe(true);
+		expect(foundIn(jpeg, [end + 1], end + 1)).toBe(false);
+		expect(foundIn(jpeg, [end], end + 1)).toBe(false);
+	});
+
+	it('agrees with a plain search for any pieces and any data after the picture', () => {
+		fc.assert(
+			fc.property(
+				fc.integer({ min: 0, max: 100 }),
+				fc.uint8Array({ maxLength: 2000 }),
+				fc.array(fc.integer({ min: 0, max: 40000 }), { maxLength: 8 }),
+				(cutBy, trailer, cuts) => {
+					const bytes = Buffer.concat([jpeg.subarray(0, jpeg.length - cutBy), trailer]);
+					const expected = bytes.indexOf(Buffer.from([0xff, 0xd9]), scanFrom) >= 0;
+					expect(foundIn(bytes, cuts)).toBe(expected);
+				},
+			),
+			{ numRuns: RUNS },
+		);
+	});
+
+	it('looks before the tail only when the tail holds no end marker', () => {
+		const trailer = Buffer.alloc(100000, 0x20);
+		const motionPhoto = Buffer.concat([jpeg, trailer]);
+		const tail = motionPhoto.subarray(motionPhoto.length - 65536);
+		let asked = 0;
+		const before = (answer: boolean) => () => {
+			asked++;
+			return answer;
+		};
+		expect(imageEndProblem(jpeg, jpeg, jpeg.length, before(false))).toBeUndefined();
+		expect(asked).toBe(0);
+		expect(imageEndProblem(motionPhoto, tail, motionPhoto.length, before(true))).toBeUndefined();
+		expect(imageEndProblem(motionPhoto, tail, motionPhoto.length, before(false))).toMatch(
+			/^a JPEG must reach its end marker \(EOI, FF D9\) after its image data, and none follows it/,
+		);
+		expect(asked).toBe(2);
 	});
 });

@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import { runWorkflow } from '../../../harness/engine';
-import { testImage, useSimulator } from '../../../harness/fixtures';
+import { motionPhotoVideo, testImage, useSimulator } from '../../../harness/fixtures';
 import {
 	binaryItem,
 	expandWorkflow,
@@ -112,7 +112,7 @@ describe('images Kling cannot take are refused before paying', () => {
 				const jpeg = await testImage(400, 300, 'jpeg');
 				return jpeg.subarray(0, jpeg.length - 100);
 			},
-			/a JPEG must reach its end marker \(EOI, FF D9\), and none follows its image data/,
+			/a JPEG must reach its end marker \(EOI, FF D9\) after its image data, and none follows it/,
 		],
 	];
 
@@ -172,5 +172,101 @@ describe('images Kling cannot take are refused before paying', () => {
 		);
 		expect(result.error).toBeUndefined();
 		expect(sim.stats().creates).toBe(images.length);
+	});
+});
+
+/** Bytes from a seeded generator (mulberry32), so a failure can be replayed. */
+function randomBytes(length: number, seed: number): Buffer {
+	const bytes = Buffer.alloc(length);
+	let state = seed;
+	for (let at = 0; at < length; at++) {
+		state = (state + 0x6d2b79f5) | 0;
+		let t = Math.imul(state ^ (state >>> 15), 1 | state);
+		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+		bytes[at] = (t ^ (t >>> 14)) & 0xff;
+	}
+	return bytes;
+}
+
+/** Where a JPEG's entropy-coded data starts: after its first SOS segment (sharp writes one). */
+function scanStart(jpeg: Buffer): number {
+	const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+	return sos + 2 + jpeg.readUInt16BE(sos + 2);
+}
+
+async function submitBase64(bytes: Buffer) {
+	const sim = simulator();
+	return await runWorkflow(
+		expandWorkflow({
+			operation: 'submit',
+			imageSource: 'base64',
+			imageBase64: bytes.toString('base64'),
+			...ratios,
+		} as never),
+		{ startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url) },
+	);
+}
+
+describe('a JPEG that reaches its end marker is taken whatever follows it', () => {
+	it('takes JPEGs followed by 1 MB (a motion photo’s video, random bytes), as binary and as Base64', async () => {
+		const sim = simulator();
+		const jpeg = await testImage(400, 300, 'jpeg');
+		const video = motionPhotoVideo();
+		expect(video.indexOf(Buffer.from([0xff, 0xd9]))).toBe(-1);
+		const images = [
+			Buffer.concat([jpeg, video]),
+			Buffer.concat([jpeg, randomBytes(1024 * 1024, 23)]),
+			// One byte more shifts the base64 text's alignment against the file's bytes.
+			Buffer.concat([jpeg, Buffer.from([0x42]), video]),
+		];
+		const result = await runWorkflow(
+			expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios } as never),
+			{
+				startNode: EXPAND_NODE,
+				input: images.map((image) => binaryItem(image, 'motion.jpg')),
+				credentials: simulatorCredentials(sim.url),
+			},
+		);
+		expect(result.error).toBeUndefined();
+		expect(sim.stats().creates).toBe(images.length);
+
+		const fromBase64 = await submitBase64(Buffer.concat([jpeg, video]));
+		expect(fromBase64.error).toBeUndefined();
+		expect(sim.stats().creates).toBe(images.length + 1);
+	});
+
+	it('finds an end marker split between two of the pieces base64 text is decoded in', async () => {
+		const sim = simulator();
+		const jpeg = await testImage(400, 300, 'jpeg');
+		// The text is decoded in pieces of 262146 bytes from the scan start rounded down to 3 bytes;
+		// 0xFF fill bytes before the marker (T.81 B.1.1.2) put its FF last in the first piece.
+		const piecesFrom = Math.floor(scanStart(jpeg) / 3) * 3;
+		const ffAt = piecesFrom + 262146 - 1;
+		const fill = Buffer.alloc(ffAt - (jpeg.length - 2), 0xff);
+		const image = Buffer.concat([
+			jpeg.subarray(0, jpeg.length - 2),
+			fill,
+			jpeg.subarray(-2),
+			motionPhotoVideo(),
+		]);
+		expect(image.subarray(ffAt, ffAt + 2)).toEqual(Buffer.from([0xff, 0xd9]));
+		const result = await submitBinary(image, 'motion.jpg');
+		expect(result.error).toBeUndefined();
+		expect(sim.stats().creates).toBe(1);
+	});
+
+	it('still refuses a JPEG cut short, with 1 MB after the cut, as binary and as Base64: 0 creates', async () => {
+		const sim = simulator();
+		const jpeg = await testImage(400, 300, 'jpeg');
+		const cut = Buffer.concat([jpeg.subarray(0, jpeg.length - 100), motionPhotoVideo()]);
+		const rule = /a JPEG must reach its end marker \(EOI, FF D9\) after its image data/;
+		expect(String((await submitBinary(cut, 'motion.jpg')).error?.message)).toMatch(
+			new RegExp(`^Input binary field "data" is ${cut.length} bytes; ${rule.source}`),
+		);
+		expect(String((await submitBase64(cut)).error?.message)).toMatch(
+			new RegExp(`^Image \\(Base64\\) is ${cut.length} bytes; ${rule.source}`),
+		);
+		expect(sim.requests).toHaveLength(0);
+		expect(sim.stats().creates).toBe(0);
 	});
 });
