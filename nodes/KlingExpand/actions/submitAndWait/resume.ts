@@ -8,14 +8,14 @@ import type {
 
 import { ATTEMPTS } from '../../../shared/kling';
 import { taskOutputItems } from '../../../shared/output';
-import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
 import { isTerminal, normaliseTask } from '../../../shared/task';
 import type { RequestPolicy } from '../../../shared/transport/retry';
 import { DEFAULT_POLICY } from '../../../shared/transport/retry';
 import { mapSettled } from '../../helpers/concurrency';
 import { claimedBatch, resumeKey, verifyBatch } from './resumeUrl';
-import { lastToEnd, probeBatch } from './probe';
+import { checkBatch } from './batchCheck';
+import { probeBatch } from './probe';
 import { batchExternalIds } from '../../tasks/createOnce';
 import type { ResumedItem, WaitingItemField } from './waitingItems';
 
@@ -25,8 +25,8 @@ import type { ResumedItem, WaitingItemField } from './waitingItems';
  * process and without the input items. It verifies the signature against n8n's own execution id
  * before anything else (401, no provider request), ignores tasks that are not this batch's and
  * non-terminal callbacks (no request), and otherwise probes the batch (probe.ts) until
- * the first unfinished task. Only the callback of the task that ended last resumes the execution
- * and downloads the images, so each image is downloaded once.
+ * the first unfinished task, one probe at a time per batch (batchCheck.ts). The batch resumes, and
+ * its images are downloaded, once.
  */
 
 /**
@@ -39,12 +39,6 @@ const CALLBACK_QUERY_POLICY: RequestPolicy = {
 	retryDelayMs: 500,
 	timeoutMs: 10_000,
 };
-
-/**
- * How often, and how far apart, a callback asks again when Kling still shows its own task running.
- */
-const OWN_TASK_RETRIES = 2;
-const OWN_TASK_RETRY_DELAY_MS = 1000;
 
 /** An item this webhook emits, in n8n's item type. */
 const resumedJson = (item: ResumedItem) => item as unknown as IDataObject;
@@ -193,19 +187,14 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
-	const hints = { ownEndedAt: task.updated_at, createdAt: waitingCreatedAt(this, count) };
-	let probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
-	// Kling's query can lag its callback: if only this task still shows running, ask again shortly,
-	// or no callback would ever resume the batch.
-	for (let retry = 0; retry < OWN_TASK_RETRIES && !probe.complete && probe.ownUnfinished; retry++) {
-		await sleepUnlessCancelled(OWN_TASK_RETRY_DELAY_MS);
-		probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
-	}
-	if (!probe.complete) return { webhookResponse: { received: true, resumed: false } };
-	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat
-	// it.
-	if (lastToEnd(probe.tasks) !== own)
-		return { webhookResponse: { received: true, resumed: false } };
+	// Read only by a callback that probes: those that join a check under way cost nothing more.
+	let createdAt: Array<number | undefined> | undefined;
+	const check = await checkBatch(`${executionId}/${batchId}`, own, async (ended) => {
+		createdAt ??= waitingCreatedAt(this, count);
+		return await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, { createdAt, ended });
+	});
+	if (!check.resume) return { webhookResponse: { received: true, resumed: false } };
+	const tasks = check.tasks;
 
 	const download = this.getNodeParameter('downloadImages', true) as boolean;
 	const options = this.getNodeParameter('options', {}) as IDataObject;
@@ -215,7 +204,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		count,
 		4,
 		async (itemIndex) =>
-			await taskToItems(this, itemIndex, ids[itemIndex], probe.tasks[itemIndex], options, download),
+			await taskToItems(this, itemIndex, ids[itemIndex], tasks[itemIndex], options, download),
 	);
 	const output = outputs.flatMap((result, itemIndex) =>
 		result.status === 'fulfilled'
@@ -224,7 +213,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 					{
 						json: resumedJson({
 							wait_status: 'completed',
-							task_id: probe.tasks[itemIndex]?.task_id,
+							task_id: tasks[itemIndex]?.task_id,
 							external_task_id: ids[itemIndex],
 							error: (result.reason as Error).message,
 						}),
