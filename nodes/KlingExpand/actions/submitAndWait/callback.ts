@@ -13,7 +13,7 @@ import { SlotHolder } from './slotHolder';
 import { endedAmong } from './probe';
 import type { WaitingItem } from './waitingItems';
 import { queryTasks } from '../../tasks/lookup';
-import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
+import { batchExternalIds, callbackBatchOf, submitOnce } from '../../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from '../batch';
 import { waitSettingsFrom } from '../descriptions';
 import type { PreparedCreate } from '../create';
@@ -51,6 +51,8 @@ interface CallbackRun {
 	/** Each item's external_task_id, in item order. */
 	externalIds: string[];
 	resumeUrl: string;
+	/** n8n's Retry: the ids name the retried execution, whose tasks call back to its own URL. */
+	retried: boolean;
 	timeoutMs: number;
 	holder: SlotHolder;
 }
@@ -69,7 +71,7 @@ function callbackRunOf(ctx: IExecuteFunctions, batch: Batch): Promise<CallbackRu
 async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<CallbackRun> {
 	const items = ctx.getInputData();
 	const executionId = String(ctx.getExecutionId());
-	const batchId = callbackBatchId(ctx);
+	const { idsExecutionId, batchId } = callbackBatchOf(ctx);
 	const key = resumeKey(await ctx.getCredentials('klingApi'));
 	if (!key)
 		throw new NodeOperationError(
@@ -81,7 +83,14 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 					'fill in its API key or secret key.',
 			},
 		);
-	const identity = { executionId, batchId, itemCount: items.length };
+	// Under n8n's Retry the ids still name the execution that first made them (origin), so the retry
+	// takes the tasks it had created; the URL is this execution's.
+	const identity = {
+		executionId,
+		batchId,
+		itemCount: items.length,
+		...(idsExecutionId !== executionId && { origin: idsExecutionId }),
+	};
 	const resumeUrl = signedResumeUrl(
 		nodeResumeUrl(
 			String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
@@ -104,8 +113,9 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		items.length,
 	);
 	return {
-		externalIds: batchExternalIds(executionId, batchId, items.length),
+		externalIds: batchExternalIds(idsExecutionId, batchId, items.length),
 		resumeUrl,
+		retried: idsExecutionId !== executionId,
 		timeoutMs,
 		holder,
 	};
@@ -171,7 +181,10 @@ export async function execute(
 			batch.slots.release(slots);
 			throw submitted.error;
 		}
-		callbackRun.holder.hold(submitted.value.task_id, slots, !withCallback);
+		// A task the retried execution made calls back to that execution's URL, not this one's: it is
+		// watched until it ends, like a task without a callback.
+		const elsewhere = callbackRun.retried && run.tasks.at(-1)?.reused === true;
+		callbackRun.holder.hold(submitted.value.task_id, slots, !withCallback || elsewhere);
 		return [
 			{
 				json: {

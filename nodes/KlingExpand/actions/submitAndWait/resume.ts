@@ -147,7 +147,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	const response = this.getResponseObject();
 	const claimed = claimedBatch(request.query as Record<string, unknown>);
 	if (!claimed) return answer(this, 400, { error: 'not a Kling Expand resume URL' });
-	const { batchId, itemCount: count } = claimed;
+	const { batchId, itemCount: count, origin } = claimed;
 	// The execution is n8n's (its resume URL's signature covers the path); the batch identity is
 	// ours.
 	const executionId = String(this.getExecutionId());
@@ -155,7 +155,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	if (
 		!key ||
 		claimed.claimedExecutionId !== executionId ||
-		!verifyBatch(key, { executionId, batchId, itemCount: count }, claimed.signature)
+		!verifyBatch(key, { executionId, batchId, itemCount: count, origin }, claimed.signature)
 	) {
 		return answer(this, 401, {
 			error: 'the resume URL was altered: its batch signature does not match',
@@ -163,7 +163,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	}
 	const task = normaliseTask((request.body as IDataObject)?.data ?? request.body);
 	if (!task) return answer(this, 400, { error: 'the body is not a Kling task' });
-	const ids = batchExternalIds(executionId, batchId, count);
+	const ids = batchExternalIds(origin ?? executionId, batchId, count);
 	const own = task.external_task_id === undefined ? -1 : ids.indexOf(task.external_task_id);
 	// The body is only a hint (anyone holding the URL can post one): what comes out is read from
 	// Kling.

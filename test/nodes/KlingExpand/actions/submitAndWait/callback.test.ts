@@ -21,7 +21,7 @@ jest.mock('../../../../../nodes/KlingExpand/actions/create', () => ({ prepareCre
 jest.mock('../../../../../nodes/KlingExpand/tasks/createOnce', () => ({
 	...jest.requireActual('../../../../../nodes/KlingExpand/tasks/createOnce'),
 	submitOnce: jest.fn(),
-	callbackBatchId: () => 'b1',
+	callbackBatchOf: () => ({ idsExecutionId: 'exec-1', batchId: 'b1' }),
 }));
 jest.mock('../../../../../nodes/KlingExpand/actions/submitAndWait/probe', () => ({
 	endedAmong: jest.fn(async () => new Set()),
