@@ -50,6 +50,9 @@ export function inputFingerprint(body: IDataObject): string {
 export const withFingerprint = (externalId: string, fingerprint: string) =>
 	`${externalId}-f${fingerprint}`;
 
+/** A generated external id without its fingerprint, if it has one. */
+export const withoutFingerprint = (externalId: string) => externalId.replace(FINGERPRINT, '');
+
 /** Per run (keyed by the run's Batch): the reusable tasks by fingerprint, oldest first. */
 const scans = new WeakMap<object, Promise<Map<string, KlingTask[]>>>();
 

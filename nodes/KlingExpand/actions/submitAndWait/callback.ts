@@ -48,11 +48,16 @@ const HOLD_GROWTH = 0.25;
 
 /** What the items of one callback run share, made once by the first item. */
 interface CallbackRun {
-	/** Each item's external_task_id, in item order. */
+	/** Each item's generated external_task_id, in item order (without a Reuse fingerprint). */
 	externalIds: string[];
+	/**
+	 * Each submitted item's task's external_task_id: its generated one, with the input's fingerprint
+	 * under the Reuse option, or a reused task's.
+	 */
+	taskExternalIds: string[];
+	/** What this execution's tasks' ids start with: a task without it calls back elsewhere. */
+	ownPrefix: string;
 	resumeUrl: string;
-	/** n8n's Retry: the ids name the retried execution, whose tasks call back to its own URL. */
-	retried: boolean;
 	timeoutMs: number;
 	holder: SlotHolder;
 }
@@ -114,8 +119,9 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 	);
 	return {
 		externalIds: batchExternalIds(idsExecutionId, batchId, items.length),
+		taskExternalIds: [],
+		ownPrefix: `n8n-${executionId}-${batchId}-`,
 		resumeUrl,
-		retried: idsExecutionId !== executionId,
 		timeoutMs,
 		holder,
 	};
@@ -181,9 +187,12 @@ export async function execute(
 			batch.slots.release(slots);
 			throw submitted.error;
 		}
-		// A task the retried execution made calls back to that execution's URL, not this one's: it is
-		// watched until it ends, like a task without a callback.
-		const elsewhere = callbackRun.retried && run.tasks.at(-1)?.reused === true;
+		const record = run.tasks.at(-1);
+		const taskExternalId = record?.external_task_id ?? prepared.externalTaskId;
+		callbackRun.taskExternalIds[itemIndex] = taskExternalId;
+		// A task another execution made (n8n's Retry, or the Reuse option) calls back to that
+		// execution's URL, not this one's: it is watched until it ends, like a task without a callback.
+		const elsewhere = record?.reused === true && !taskExternalId.startsWith(callbackRun.ownPrefix);
 		callbackRun.holder.hold(submitted.value.task_id, slots, !withCallback || elsewhere);
 		return [
 			{
@@ -270,7 +279,8 @@ export async function finish(
 	const items = this.getInputData();
 	outcomes.forEach((outcome, itemIndex) => {
 		const result = outcome.items[0]?.json ?? {};
-		const external_task_id = callbackRun.externalIds[itemIndex];
+		const external_task_id =
+			callbackRun.taskExternalIds[itemIndex] ?? callbackRun.externalIds[itemIndex];
 		let mark: WaitingItem;
 		if (outcome.failed) {
 			mark = { external_task_id, wait_status: 'not_submitted' };

@@ -17,6 +17,7 @@ import { claimedBatch, resumeKey, verifyBatch } from './resumeUrl';
 import { checkBatch } from './batchCheck';
 import { probeBatch } from './probe';
 import { batchExternalIds } from '../../tasks/createOnce';
+import { withoutFingerprint } from '../../tasks/reuse';
 import type { ResumedItem, WaitingItemField } from './waitingItems';
 
 /**
@@ -127,15 +128,24 @@ function waitingItemField(
 	return evaluateWaiting(ctx, `{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
 }
 
+/** One field of every waiting item, in item order: one expression for the whole batch. */
+function waitingColumn(
+	ctx: IWebhookFunctions,
+	field: WaitingItemField,
+	count: number,
+): unknown[] | undefined {
+	const values = evaluateWaiting(ctx, `{{ $input.all().map((item) => item.json.${field}) }}`, 0);
+	return Array.isArray(values) && values.length === count ? values : undefined;
+}
+
 /**
- * When Kling created each waiting item's task (finish() recorded it), in item order: one
- * expression for the whole batch. Empty when it cannot be read; the probe then goes by item index.
+ * When Kling created each waiting item's task (finish() recorded it), in item order. Empty when it
+ * cannot be read; the probe then goes by item index.
  */
 function waitingCreatedAt(ctx: IWebhookFunctions, count: number): Array<number | undefined> {
-	const field: WaitingItemField = 'created_at';
-	const values = evaluateWaiting(ctx, `{{ $input.all().map((item) => item.json.${field}) }}`, 0);
-	if (!Array.isArray(values) || values.length !== count) return [];
-	return values.map((value) => (typeof value === 'number' ? value : undefined));
+	return (waitingColumn(ctx, 'created_at', count) ?? []).map((value) =>
+		typeof value === 'number' ? value : undefined,
+	);
 }
 
 /**
@@ -163,8 +173,11 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	}
 	const task = normaliseTask((request.body as IDataObject)?.data ?? request.body);
 	if (!task) return answer(this, 400, { error: 'the body is not a Kling task' });
-	const ids = batchExternalIds(origin ?? executionId, batchId, count);
-	const own = task.external_task_id === undefined ? -1 : ids.indexOf(task.external_task_id);
+	const generatedIds = batchExternalIds(origin ?? executionId, batchId, count);
+	const own =
+		task.external_task_id === undefined
+			? -1
+			: generatedIds.indexOf(withoutFingerprint(task.external_task_id));
 	// The body is only a hint (anyone holding the URL can post one): what comes out is read from
 	// Kling.
 	if (own === -1)
@@ -175,9 +188,13 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 				ignored: 'the task is not one of this batch',
 			},
 		};
-	// n8n keeps one resume token per execution, so a URL from an earlier wait of this execution (a
-	// loop, another callback-mode node) still verifies: the waiting items name this wait's tasks.
-	if (waitingItemField(this, own, 'external_task_id') !== ids[own])
+	// The ids of this wait's tasks, as finish() wrote them on the waiting items: with the Reuse
+	// option they end in the input's fingerprint, or are a reused task's. n8n keeps one resume token
+	// per execution, so a URL from an earlier wait of this execution (a loop, another callback-mode
+	// node) still verifies: these ids tell that wait's callbacks apart.
+	const waiting = waitingColumn(this, 'external_task_id', count);
+	const ids = waiting?.every((id): id is string => typeof id === 'string') ? waiting : undefined;
+	if (!ids || ids[own] !== task.external_task_id)
 		return {
 			webhookResponse: {
 				received: true,
