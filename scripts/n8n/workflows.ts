@@ -31,6 +31,9 @@ export const APPROVAL_EXPAND_NODE_ID = 'testApproval-1';
 /** The crash workflow's production webhook, and its items' prompts (`crash item <index>`). */
 export const CRASH_WEBHOOK_PATH = 'kling-crash-e2e';
 export const CRASH_PROMPT = 'crash item ';
+/** The queue-mode crash workflow's production webhook, and its items' prompts (`queue crash <run> <index>`). */
+export const QUEUE_CRASH_WEBHOOK_PATH = 'kling-queue-crash-e2e';
+export const QUEUE_CRASH_PROMPT = 'queue crash ';
 /** A webhook that answers with List Tasks' output for the external-id prefix it is posted. */
 export const LIST_BY_PREFIX_PATH = 'kling-list-by-prefix-e2e';
 /** Items before this one take 3 s; from it on (the last wave) they take long, ending in reverse order. */
@@ -80,6 +83,7 @@ export interface TestWorkflows {
 	callbackInQueueMode: WorkflowFile;
 	callbackThenApproval: WorkflowFile;
 	crashRecovery: WorkflowFile;
+	crashInQueueMode: WorkflowFile;
 	listByPrefix: WorkflowFile;
 }
 
@@ -155,6 +159,7 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 		callbackInQueueMode: callbackInQueueMode(),
 		callbackThenApproval: callbackThenApproval(),
 		crashRecovery: crashRecovery(),
+		crashInQueueMode: crashInQueueMode(),
 		listByPrefix: listByPrefix(),
 	};
 }
@@ -302,6 +307,51 @@ function crashRecovery(): WorkflowFile {
 	return {
 		id,
 		name: 'Kling Expand: crash mid-batch, then Retry',
+		active: false,
+		settings: { executionOrder: 'v1' },
+		connections: inLine(nodes),
+		nodes,
+	};
+}
+
+/**
+ * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait (Callback),
+ * one item at a time, with Reuse Task for Same Input Within (Hours) on: the workflow a queue-mode
+ * worker is killed in.
+ */
+function crashInQueueMode(): WorkflowFile {
+	const id = 'testQueueCrash';
+	const nodes: WorkflowNode[] = [
+		webhookNode(`${id}-0`, QUEUE_CRASH_WEBHOOK_PATH),
+		{
+			id: `${id}-1`,
+			name: 'Split Out',
+			type: 'n8n-nodes-base.splitOut',
+			typeVersion: 1,
+			position: [220, 0],
+			parameters: { fieldToSplitOut: 'body.images', options: {} },
+		},
+		{
+			id: `${id}-2`,
+			...expandNode('Kling Expand', {
+				waitMode: 'callback',
+				imageSource: 'url',
+				imageUrl: '={{ $json.url }}',
+				prompt: '={{ $json.prompt }}',
+				expansionMode: 'ratios',
+				upExpansionRatio: 0.25,
+				downExpansionRatio: 0.25,
+				leftExpansionRatio: 0.1,
+				rightExpansionRatio: 0.1,
+				downloadImages: false,
+				options: { concurrency: 1, reuseWithinHours: 1, timeout: 120 },
+			}),
+			position: [440, 0],
+		},
+	];
+	return {
+		id,
+		name: 'Kling Expand: callback wait mode, worker killed mid-batch, then Retry',
 		active: false,
 		settings: { executionOrder: 'v1' },
 		connections: inLine(nodes),
