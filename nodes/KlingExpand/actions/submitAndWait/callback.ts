@@ -57,6 +57,8 @@ interface CallbackRun {
 	taskExternalIds: string[];
 	/** What this execution's tasks' ids start with: a task without it calls back elsewhere. */
 	ownPrefix: string;
+	/** The first item of the last wave: only the last wave's tasks get the resume URL. */
+	lastWaveFrom: number;
 	resumeUrl: string;
 	timeoutMs: number;
 	holder: SlotHolder;
@@ -121,10 +123,31 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		externalIds: batchExternalIds(idsExecutionId, batchId, items.length),
 		taskExternalIds: [],
 		ownPrefix: `n8n-${executionId}-${batchId}-`,
+		lastWaveFrom: lastWaveFrom(ctx, items.length, batch.concurrency),
 		resumeUrl,
 		timeoutMs,
 		holder,
 	};
+}
+
+/**
+ * The first item of the last wave: the last items whose images fit in the Concurrency slots together
+ * (slots count images, so with Number of Images above 1 fewer items than Concurrency), at least the
+ * last item. A value that is not a number counts as one image (the item is refused before paying).
+ */
+function lastWaveFrom(ctx: IExecuteFunctions, count: number, concurrency: number): number {
+	let slots = 0;
+	for (let itemIndex = count - 1; itemIndex >= 0; itemIndex--) {
+		let images: unknown;
+		try {
+			images = ctx.getNodeParameter('numberOfImages', itemIndex, 1);
+		} catch {
+			images = 1;
+		}
+		slots += typeof images === 'number' && images >= 1 ? images : 1;
+		if (slots > concurrency) return Math.min(itemIndex + 1, count - 1);
+	}
+	return 0;
 }
 
 const isConcurrencyRefusal = (error: unknown) =>
@@ -169,7 +192,7 @@ export async function execute(
 	// Only the last wave's tasks can end while the execution sleeps: earlier ones get no resume URL
 	// (their callbacks would reach a running execution, which n8n refuses with 409 after loading it)
 	// and are watched by the slot holder until they end.
-	const withCallback = itemIndex >= callbackRun.externalIds.length - batch.concurrency;
+	const withCallback = itemIndex >= callbackRun.lastWaveFrom;
 	try {
 		const prepared = await prepareCreate(
 			this,
