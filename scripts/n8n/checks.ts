@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { signStandardWebhook, type SimTask } from '../../test/simulator';
 import { INPUT_IMAGE, startServer, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
+import type { RestClient } from './rest';
 import { seconds, tail, waitFor } from './processes';
 import {
 	APPROVAL_EXPAND_NODE_ID,
@@ -468,32 +469,16 @@ export const serverChecks: Check[] = [
 				const again = await startRun(restarted.url);
 				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
 			}
-			const finished = await waitFor(
-				'the second run to finish',
-				async () => {
-					const runs = await rest.executions(workflows.crashRecovery.id);
-					const done = runs.find((run) => run.id !== executionId && run.status === 'success');
-					const failed = runs.find((run) => run.id !== executionId && run.status === 'error');
-					if (failed) throw new Error(`execution ${failed.id} failed`);
-					return done;
-				},
-				90_000,
-			);
-			const detail = await rest.execution(finished.id);
-			const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
-			const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
-			const creates = ours().length;
-			if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
-				throw new Error(
-					`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
-				);
-			if (creates !== items || reused !== crashed.length)
-				throw new Error(
-					`${creates} creates for ${items} items; the second run took ${reused} of the ${crashed.length} crashed run's tasks`,
-				);
+			const { finishedId, reused, creates } = await expectBilledOnce(rest, {
+				workflowId: workflows.crashRecovery.id,
+				crashedExecutionId: executionId,
+				crashedIds,
+				items,
+				creates: () => ours().length,
+			});
 			return (
 				`killed n8n with ${crashed.length} of ${items} tasks accepted (execution ${executionId}, now "${before.status}"): n8n's log named all ${crashed.length} before sending (${acceptedLogged} also with their task_id: the others were accepted as n8n died); ` +
-				`List Tasks by n8n-${executionId}- found exactly them after the restart; ${how} (execution ${finished.id}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
+				`List Tasks by n8n-${executionId}- found exactly them after the restart; ${how} (execution ${finishedId}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
 			);
 		},
 	},
@@ -835,36 +820,62 @@ export const queueChecks: Check[] = [
 				const again = await startRun();
 				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
 			}
-			const finished = await waitFor(
-				'the second run to finish',
-				async () => {
-					const runs = await rest.executions(workflows.crashInQueueMode.id);
-					const later = runs.filter((run) => Number(run.id) > Number(executionId));
-					const failed = later.find((run) => run.status === 'error' || run.status === 'crashed');
-					if (failed) throw new Error(`execution ${failed.id} ended "${failed.status}"`);
-					return later.find((run) => run.status === 'success');
-				},
-				120_000,
-			);
-			const detail = await rest.execution(finished.id);
-			const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
-			const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
-			const creates = ours().length;
-			if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
-				throw new Error(
-					`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
-				);
-			if (creates !== items || reused !== crashed.length)
-				throw new Error(
-					`${creates} creates for ${items} items; the second run took ${reused} of the ${crashed.length} crashed run's tasks`,
-				);
+			const { finishedId, reused, creates } = await expectBilledOnce(rest, {
+				workflowId: workflows.crashInQueueMode.id,
+				crashedExecutionId: executionId,
+				crashedIds,
+				items,
+				creates: () => ours().length,
+			});
 			return (
 				`killed ${worker.name} (kill -9) with ${crashed.length} of ${items} tasks accepted (execution ${executionId}, now "${before.status}"): its log named all ${crashed.length} before sending (${acceptedLogged} also with their task_id); ` +
-				`List Tasks by n8n-${executionId}- found exactly them; ${restarted.name} started; ${how} (execution ${finished.id}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
+				`List Tasks by n8n-${executionId}- found exactly them; ${restarted.name} started; ${how} (execution ${finishedId}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
 			);
 		},
 	},
 ];
+
+/**
+ * Waits for the run after a crash (n8n's Retry, or a new run of the workflow) to succeed, and checks
+ * what it billed: every item succeeded, the crashed run's tasks were taken again, and creates in
+ * total equal the items.
+ */
+async function expectBilledOnce(
+	rest: RestClient,
+	expected: {
+		workflowId: string;
+		crashedExecutionId: string;
+		crashedIds: string[];
+		items: number;
+		creates: () => number;
+	},
+): Promise<{ finishedId: string; reused: number; creates: number }> {
+	const { workflowId, crashedExecutionId, crashedIds, items } = expected;
+	const finished = await waitFor(
+		'the second run to finish',
+		async () => {
+			const runs = await rest.executions(workflowId);
+			const later = runs.filter((run) => Number(run.id) > Number(crashedExecutionId));
+			const failed = later.find((run) => run.status === 'error' || run.status === 'crashed');
+			if (failed) throw new Error(`execution ${failed.id} ended "${failed.status}"`);
+			return later.find((run) => run.status === 'success');
+		},
+		120_000,
+	);
+	const detail = await rest.execution(finished.id);
+	const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+	const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
+	const creates = expected.creates();
+	if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
+		throw new Error(
+			`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
+		);
+	if (creates !== items || reused !== crashedIds.length)
+		throw new Error(
+			`${creates} creates for ${items} items; the second run took ${reused} of the ${crashedIds.length} crashed run's tasks`,
+		);
+	return { finishedId: finished.id, reused, creates };
+}
 
 function triggerUrl(server: Environment['server'], workflows: Environment['workflows']): string {
 	const trigger = workflows.triggerToSlack.nodes.find((node) => node.webhookId);

@@ -272,13 +272,13 @@ function webhookNode(id: string, path: string, responseMode = 'onReceived'): Wor
 }
 
 /**
- * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait (Poll), one
- * item at a time, with Reuse Task for Same Input Within (Hours) on: the workflow n8n is killed in.
+ * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait, one item at
+ * a time, with Reuse Task for Same Input Within (Hours) on: the workflows n8n (Poll) and a
+ * queue-mode worker (Callback) are killed in.
  */
-function crashRecovery(): WorkflowFile {
-	const id = 'testCrashRecovery';
+function crashWorkflow(id: string, path: string, name: string, wait: object): WorkflowFile {
 	const nodes: WorkflowNode[] = [
-		webhookNode(`${id}-0`, CRASH_WEBHOOK_PATH),
+		webhookNode(`${id}-0`, path),
 		{
 			id: `${id}-1`,
 			name: 'Split Out',
@@ -290,6 +290,7 @@ function crashRecovery(): WorkflowFile {
 		{
 			id: `${id}-2`,
 			...expandNode('Kling Expand', {
+				...wait,
 				imageSource: 'url',
 				imageUrl: '={{ $json.url }}',
 				prompt: '={{ $json.prompt }}',
@@ -306,7 +307,7 @@ function crashRecovery(): WorkflowFile {
 	];
 	return {
 		id,
-		name: 'Kling Expand: crash mid-batch, then Retry',
+		name,
 		active: false,
 		settings: { executionOrder: 'v1' },
 		connections: inLine(nodes),
@@ -314,50 +315,21 @@ function crashRecovery(): WorkflowFile {
 	};
 }
 
-/**
- * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait (Callback),
- * one item at a time, with Reuse Task for Same Input Within (Hours) on: the workflow a queue-mode
- * worker is killed in.
- */
-function crashInQueueMode(): WorkflowFile {
-	const id = 'testQueueCrash';
-	const nodes: WorkflowNode[] = [
-		webhookNode(`${id}-0`, QUEUE_CRASH_WEBHOOK_PATH),
-		{
-			id: `${id}-1`,
-			name: 'Split Out',
-			type: 'n8n-nodes-base.splitOut',
-			typeVersion: 1,
-			position: [220, 0],
-			parameters: { fieldToSplitOut: 'body.images', options: {} },
-		},
-		{
-			id: `${id}-2`,
-			...expandNode('Kling Expand', {
-				waitMode: 'callback',
-				imageSource: 'url',
-				imageUrl: '={{ $json.url }}',
-				prompt: '={{ $json.prompt }}',
-				expansionMode: 'ratios',
-				upExpansionRatio: 0.25,
-				downExpansionRatio: 0.25,
-				leftExpansionRatio: 0.1,
-				rightExpansionRatio: 0.1,
-				downloadImages: false,
-				options: { concurrency: 1, reuseWithinHours: 1, timeout: 120 },
-			}),
-			position: [440, 0],
-		},
-	];
-	return {
-		id,
-		name: 'Kling Expand: callback wait mode, worker killed mid-batch, then Retry',
-		active: false,
-		settings: { executionOrder: 'v1' },
-		connections: inLine(nodes),
-		nodes,
-	};
-}
+const crashRecovery = () =>
+	crashWorkflow(
+		'testCrashRecovery',
+		CRASH_WEBHOOK_PATH,
+		'Kling Expand: crash mid-batch, then Retry',
+		{},
+	);
+
+const crashInQueueMode = () =>
+	crashWorkflow(
+		'testQueueCrash',
+		QUEUE_CRASH_WEBHOOK_PATH,
+		'Kling Expand: callback wait mode, worker killed mid-batch, then Retry',
+		{ waitMode: 'callback' },
+	);
 
 /** Webhook (POST {prefix}) → Kling Expand List Tasks, External Task ID Starts With the prefix; answers with the tasks. */
 function listByPrefix(): WorkflowFile {
