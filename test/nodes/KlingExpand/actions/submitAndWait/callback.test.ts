@@ -114,14 +114,22 @@ describe('callback mode execute', () => {
 					evaluateExpression: () => 'http://n8n.local/webhook-waiting/exec-1',
 				},
 			});
-			// Room for every task, so no item waits for a slot: only the waves are under test.
-			const batch = { ...newBatch(), slots: new SlotPool(10) };
+			// Room for every task, so no item waits for a slot: only the waves are under test. The
+			// tasks without the URL are watched until they end: cancelling ends that.
+			const cancel = new AbortController();
+			const base = newBatch();
+			const batch = {
+				...base,
+				policy: { ...base.policy, signal: cancel.signal },
+				slots: new SlotPool(10),
+			};
 			await Promise.all(
 				[0, 1, 2].map(async (index) => await execute.call(ctx, index, runOf(index), batch)),
 			);
 			const urls = prepareCreate.mock.calls
 				.sort((a, b) => a[1] - b[1])
 				.map((call) => Boolean(call[3]));
+			cancel.abort();
 			expect(urls).toEqual(withUrl);
 		},
 	);
