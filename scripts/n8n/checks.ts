@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { signStandardWebhook, type SimTask } from '../../test/simulator';
 import { INPUT_IMAGE, startServer, type Environment } from './environment';
 import { nodeItems, type ExecuteOutcome, type NodeItem } from './n8n';
+import type { RestClient } from './rest';
 import { seconds, tail, waitFor } from './processes';
 import {
 	APPROVAL_EXPAND_NODE_ID,
@@ -14,6 +15,8 @@ import {
 	CRASH_WEBHOOK_PATH,
 	FAILING_PROMPT,
 	LIST_BY_PREFIX_PATH,
+	QUEUE_CRASH_PROMPT,
+	QUEUE_CRASH_WEBHOOK_PATH,
 	QUEUE_ITEMS,
 	QUEUE_PROMPT,
 	QUEUE_SLOT_LIMIT,
@@ -466,32 +469,16 @@ export const serverChecks: Check[] = [
 				const again = await startRun(restarted.url);
 				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
 			}
-			const finished = await waitFor(
-				'the second run to finish',
-				async () => {
-					const runs = await rest.executions(workflows.crashRecovery.id);
-					const done = runs.find((run) => run.id !== executionId && run.status === 'success');
-					const failed = runs.find((run) => run.id !== executionId && run.status === 'error');
-					if (failed) throw new Error(`execution ${failed.id} failed`);
-					return done;
-				},
-				90_000,
-			);
-			const detail = await rest.execution(finished.id);
-			const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
-			const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
-			const creates = ours().length;
-			if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
-				throw new Error(
-					`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
-				);
-			if (creates !== items || reused !== crashed.length)
-				throw new Error(
-					`${creates} creates for ${items} items; the second run took ${reused} of the ${crashed.length} crashed run's tasks`,
-				);
+			const { finishedId, reused, creates } = await expectBilledOnce(rest, {
+				workflowId: workflows.crashRecovery.id,
+				crashedExecutionId: executionId,
+				crashedIds,
+				items,
+				creates: () => ours().length,
+			});
 			return (
 				`killed n8n with ${crashed.length} of ${items} tasks accepted (execution ${executionId}, now "${before.status}"): n8n's log named all ${crashed.length} before sending (${acceptedLogged} also with their task_id: the others were accepted as n8n died); ` +
-				`List Tasks by n8n-${executionId}- found exactly them after the restart; ${how} (execution ${finished.id}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
+				`List Tasks by n8n-${executionId}- found exactly them after the restart; ${how} (execution ${finishedId}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
 			);
 		},
 	},
@@ -738,7 +725,157 @@ export const queueChecks: Check[] = [
 			);
 		},
 	},
+	{
+		name: "queue mode: kill -9 of the worker mid-submit (Submit and Wait, callback): every accepted task is named in the worker's log and found by List Tasks; after a new worker starts, n8n's Retry (or a new run, if n8n refuses) with Reuse Task for Same Input on bills only the items not yet created",
+		server: true,
+		async run(environment) {
+			const { simulator, workflows, imageUrl } = environment;
+			const server = requireServer(environment.server);
+			const { rest } = server;
+			if (!environment.startWorker) throw new Error('queue mode is not running');
+			const items = 4;
+			const runId = Date.now();
+			const ours = () =>
+				[...simulator.tasks.values()].filter((task) =>
+					String(task.createBody.prompt).startsWith(`${QUEUE_CRASH_PROMPT}${runId} `),
+				);
+			const startRun = async () =>
+				await fetch(`${server.url}/webhook/${QUEUE_CRASH_WEBHOOK_PATH}`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: JSON.stringify({
+						images: Array.from({ length: items }, (_, index) => ({
+							url: imageUrl,
+							prompt: `${QUEUE_CRASH_PROMPT}${runId} ${index}`,
+						})),
+					}),
+				});
+			if (!(environment.workers ?? []).some((worker) => worker.running))
+				await environment.startWorker('worker-before-crash');
+			const call = await startRun();
+			if (call.status !== 200)
+				throw new Error(`the workflow's webhook answered ${call.status}: ${await call.text()}`);
+			// One item at a time: the worker is still submitting when two tasks are accepted.
+			await waitFor(
+				`Kling to accept 2 of the ${items} creates`,
+				async () => (ours().length >= 2 ? true : undefined),
+				60_000,
+				20,
+			);
+			const firstIds = ours().map((task) => task.task_info.external_task_id);
+			const executionId = /^n8n-(\d+)-/.exec(firstIds[0])?.[1];
+			if (!executionId) throw new Error(`external_task_id ${firstIds[0]} names no execution`);
+			const worker = (environment.workers ?? []).find(
+				(each) =>
+					each.running &&
+					readFileSync(each.logFile, 'utf8').includes(`in execution ${executionId}`),
+			);
+			if (!worker) throw new Error(`no running worker's log names execution ${executionId}`);
+			await worker.kill();
+			const crashed = ours();
+			if (crashed.length >= items)
+				throw new Error(`all ${items} tasks were created before the worker was killed`);
+			const crashedIds = crashed.map((task) => task.task_id).sort();
+
+			const log = readFileSync(worker.logFile, 'utf8');
+			const unnamed = crashed
+				.map((task) => task.task_info.external_task_id)
+				.filter((id) => !log.includes(`sending a create under external_task_id ${id} `));
+			if (unnamed.length)
+				throw new Error(
+					`${worker.name}'s log does not name ${unnamed.join(', ')} (${worker.logFile})`,
+				);
+			const acceptedLogged = crashed.filter((task) =>
+				log.includes(`Kling accepted task ${task.task_id} `),
+			).length;
+
+			// Queue mode runs every workflow on a worker, List Tasks too.
+			const restarted = await environment.startWorker(`${worker.name}-restarted`);
+			const listed = (await (
+				await fetch(`${server.url}/webhook/${LIST_BY_PREFIX_PATH}`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: JSON.stringify({ prefix: `n8n-${executionId}-` }),
+				})
+			).json()) as Array<{ task_id?: string }> | { task_id?: string };
+			const listedIds = (Array.isArray(listed) ? listed : [listed])
+				.map((task) => String(task.task_id))
+				.sort();
+			if (JSON.stringify(listedIds) !== JSON.stringify(crashedIds))
+				throw new Error(
+					`List Tasks by n8n-${executionId}- found ${listedIds.join(', ')}; Kling holds ${crashedIds.join(', ')}`,
+				);
+
+			const before = await rest.execution(executionId);
+			let how: string;
+			const retry = async () =>
+				await rest.json('POST', `/rest/executions/${executionId}/retry`, { loadWorkflow: false });
+			try {
+				await retry();
+				how = `n8n's Retry of the "${before.status}" execution`;
+			} catch (refused) {
+				// n8n marks an execution whose worker died as crashed only at its next queue recovery;
+				// until then it shows "running", which n8n does not retry: run the workflow again instead.
+				how = `a new run (n8n refused to retry the "${before.status}" execution: ${(refused as Error).message.slice(0, 120)})`;
+				const again = await startRun();
+				if (again.status !== 200) throw new Error(`the re-run's webhook answered ${again.status}`);
+			}
+			const { finishedId, reused, creates } = await expectBilledOnce(rest, {
+				workflowId: workflows.crashInQueueMode.id,
+				crashedExecutionId: executionId,
+				crashedIds,
+				items,
+				creates: () => ours().length,
+			});
+			return (
+				`killed ${worker.name} (kill -9) with ${crashed.length} of ${items} tasks accepted (execution ${executionId}, now "${before.status}"): its log named all ${crashed.length} before sending (${acceptedLogged} also with their task_id); ` +
+				`List Tasks by n8n-${executionId}- found exactly them; ${restarted.name} started; ${how} (execution ${finishedId}) took those ${reused} and created ${items - reused}: ${creates} creates for ${items} items`
+			);
+		},
+	},
 ];
+
+/**
+ * Waits for the run after a crash (n8n's Retry, or a new run of the workflow) to succeed, and checks
+ * what it billed: every item succeeded, the crashed run's tasks were taken again, and creates in
+ * total equal the items.
+ */
+async function expectBilledOnce(
+	rest: RestClient,
+	expected: {
+		workflowId: string;
+		crashedExecutionId: string;
+		crashedIds: string[];
+		items: number;
+		creates: () => number;
+	},
+): Promise<{ finishedId: string; reused: number; creates: number }> {
+	const { workflowId, crashedExecutionId, crashedIds, items } = expected;
+	const finished = await waitFor(
+		'the second run to finish',
+		async () => {
+			const runs = await rest.executions(workflowId);
+			const later = runs.filter((run) => Number(run.id) > Number(crashedExecutionId));
+			const failed = later.find((run) => run.status === 'error' || run.status === 'crashed');
+			if (failed) throw new Error(`execution ${failed.id} ended "${failed.status}"`);
+			return later.find((run) => run.status === 'success');
+		},
+		120_000,
+	);
+	const detail = await rest.execution(finished.id);
+	const output = detail.data.resultData.runData['Kling Expand']?.[0]?.data?.main?.[0] ?? [];
+	const reused = output.filter((item) => crashedIds.includes(String(item.json.task_id))).length;
+	const creates = expected.creates();
+	if (output.length !== items || output.some((item) => item.json.task_status !== 'succeed'))
+		throw new Error(
+			`execution ${finished.id} output ${JSON.stringify(output.map((item) => item.json.task_status))}`,
+		);
+	if (creates !== items || reused !== crashedIds.length)
+		throw new Error(
+			`${creates} creates for ${items} items; the second run took ${reused} of the ${crashedIds.length} crashed run's tasks`,
+		);
+	return { finishedId: finished.id, reused, creates };
+}
 
 function triggerUrl(server: Environment['server'], workflows: Environment['workflows']): string {
 	const trigger = workflows.triggerToSlack.nodes.find((node) => node.webhookId);

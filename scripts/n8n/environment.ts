@@ -41,6 +41,8 @@ export interface Environment {
 	server?: N8nServer;
 	/** Set once startQueueMode() ran: the workers, by name. */
 	workers?: Background[];
+	/** Set once startQueueMode() ran: starts one more worker (as after a crash) and waits until it is ready. */
+	startWorker?: (name: string) => Promise<Background>;
 	timings: Record<string, number>;
 	/** Stops what was started, newest first. Idempotent. */
 	close(): Promise<void>;
@@ -127,6 +129,7 @@ export async function prepare(
 					await n8n.publish(workflows.callbackInQueueMode.id);
 					await n8n.publish(workflows.callbackThenApproval.id);
 					await n8n.publish(workflows.crashRecovery.id);
+					await n8n.publish(workflows.crashInQueueMode.id);
 					await n8n.publish(workflows.listByPrefix.id);
 				}
 			},
@@ -215,27 +218,31 @@ export async function startQueueMode(
 	};
 	const server = await startServer(environment, queueEnv);
 	const workers: Background[] = [];
-	for (let index = 1; index <= workerCount; index++) {
-		const worker = await environment.n8n.startWorker(`worker-${index}`, queueEnv);
+	const startWorker = async (name: string) => {
+		const worker = await environment.n8n.startWorker(name, queueEnv);
 		stopOnClose(environment, async () => await worker.stop());
 		workers.push(worker);
-	}
+		await waitFor(
+			`${worker.name} to be ready (log: ${worker.logFile})`,
+			async () => {
+				if (!worker.running) throw new Error(`${worker.name} exited; see ${worker.logFile}`);
+				return /n8n worker is now ready/i.test(readFileSync(worker.logFile, 'utf8'))
+					? true
+					: undefined;
+			},
+			120_000,
+			500,
+		);
+		return worker;
+	};
 	await Promise.all(
-		workers.map(async (worker) => {
-			await waitFor(
-				`${worker.name} to be ready (log: ${worker.logFile})`,
-				async () => {
-					if (!worker.running) throw new Error(`${worker.name} exited; see ${worker.logFile}`);
-					return /n8n worker is now ready/i.test(readFileSync(worker.logFile, 'utf8'))
-						? true
-						: undefined;
-				},
-				120_000,
-				500,
-			);
-		}),
+		Array.from(
+			{ length: workerCount },
+			async (_, index) => await startWorker(`worker-${index + 1}`),
+		),
 	);
 	environment.workers = workers;
+	environment.startWorker = startWorker;
 	return { server, workers };
 }
 

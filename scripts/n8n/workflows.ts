@@ -31,6 +31,9 @@ export const APPROVAL_EXPAND_NODE_ID = 'testApproval-1';
 /** The crash workflow's production webhook, and its items' prompts (`crash item <index>`). */
 export const CRASH_WEBHOOK_PATH = 'kling-crash-e2e';
 export const CRASH_PROMPT = 'crash item ';
+/** The queue-mode crash workflow's production webhook, and its items' prompts (`queue crash <run> <index>`). */
+export const QUEUE_CRASH_WEBHOOK_PATH = 'kling-queue-crash-e2e';
+export const QUEUE_CRASH_PROMPT = 'queue crash ';
 /** A webhook that answers with List Tasks' output for the external-id prefix it is posted. */
 export const LIST_BY_PREFIX_PATH = 'kling-list-by-prefix-e2e';
 /** Items before this one take 3 s; from it on (the last wave) they take long, ending in reverse order. */
@@ -80,6 +83,7 @@ export interface TestWorkflows {
 	callbackInQueueMode: WorkflowFile;
 	callbackThenApproval: WorkflowFile;
 	crashRecovery: WorkflowFile;
+	crashInQueueMode: WorkflowFile;
 	listByPrefix: WorkflowFile;
 }
 
@@ -155,6 +159,7 @@ export function testWorkflows(settings: WorkflowSettings): TestWorkflows {
 		callbackInQueueMode: callbackInQueueMode(),
 		callbackThenApproval: callbackThenApproval(),
 		crashRecovery: crashRecovery(),
+		crashInQueueMode: crashInQueueMode(),
 		listByPrefix: listByPrefix(),
 	};
 }
@@ -267,13 +272,13 @@ function webhookNode(id: string, path: string, responseMode = 'onReceived'): Wor
 }
 
 /**
- * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait (Poll), one
- * item at a time, with Reuse Task for Same Input Within (Hours) on: the workflow n8n is killed in.
+ * Webhook (POST {images: [{url, prompt}]}) → Split Out → Kling Expand, Submit and Wait, one item at
+ * a time, with Reuse Task for Same Input Within (Hours) on: the workflows n8n (Poll) and a
+ * queue-mode worker (Callback) are killed in.
  */
-function crashRecovery(): WorkflowFile {
-	const id = 'testCrashRecovery';
+function crashWorkflow(id: string, path: string, name: string, wait: object): WorkflowFile {
 	const nodes: WorkflowNode[] = [
-		webhookNode(`${id}-0`, CRASH_WEBHOOK_PATH),
+		webhookNode(`${id}-0`, path),
 		{
 			id: `${id}-1`,
 			name: 'Split Out',
@@ -285,6 +290,7 @@ function crashRecovery(): WorkflowFile {
 		{
 			id: `${id}-2`,
 			...expandNode('Kling Expand', {
+				...wait,
 				imageSource: 'url',
 				imageUrl: '={{ $json.url }}',
 				prompt: '={{ $json.prompt }}',
@@ -301,13 +307,29 @@ function crashRecovery(): WorkflowFile {
 	];
 	return {
 		id,
-		name: 'Kling Expand: crash mid-batch, then Retry',
+		name,
 		active: false,
 		settings: { executionOrder: 'v1' },
 		connections: inLine(nodes),
 		nodes,
 	};
 }
+
+const crashRecovery = () =>
+	crashWorkflow(
+		'testCrashRecovery',
+		CRASH_WEBHOOK_PATH,
+		'Kling Expand: crash mid-batch, then Retry',
+		{},
+	);
+
+const crashInQueueMode = () =>
+	crashWorkflow(
+		'testQueueCrash',
+		QUEUE_CRASH_WEBHOOK_PATH,
+		'Kling Expand: callback wait mode, worker killed mid-batch, then Retry',
+		{ waitMode: 'callback' },
+	);
 
 /** Webhook (POST {prefix}) → Kling Expand List Tasks, External Task ID Starts With the prefix; answers with the tasks. */
 function listByPrefix(): WorkflowFile {

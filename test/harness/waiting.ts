@@ -193,8 +193,11 @@ export async function waitingExecution(
 	const execution = {
 		executionId,
 		deliveries,
-		/** Runs until the workflow waits (or ends); the stored data is a JSON copy, as n8n's database keeps it. */
-		async start(input: INodeExecutionData[]): Promise<RunResult> {
+		/**
+		 * Runs until the workflow waits (or ends); the stored data is a JSON copy, as n8n's database keeps it.
+		 * `retryOf`: the data n8n's Retry continues (see `retryData`), instead of a new run on `input`.
+		 */
+		async start(input: INodeExecutionData[], retryOf?: IRunExecutionData): Promise<RunResult> {
 			const result = await runWorkflow(spec, {
 				startNode: nodeName,
 				input,
@@ -202,6 +205,7 @@ export async function waitingExecution(
 				executionId,
 				workflow,
 				webhookWaitingBaseUrl: baseUrl,
+				...(retryOf && { resume: retryOf, mode: 'retry' as const }),
 			});
 			stored = JSON.parse(JSON.stringify(result.run.data)) as IRunExecutionData;
 			state = result.run.status === 'waiting' ? 'waiting' : 'finished';
@@ -234,4 +238,18 @@ export async function waitingExecution(
 	};
 	openExecutions.add(execution);
 	return execution;
+}
+
+/**
+ * What n8n's Retry of a failed execution continues (ExecutionService.retry in n8n 2.41): the failed
+ * one's stored data (its node contexts included) with the error and the failed node's last run
+ * removed.
+ */
+export function retryData(failed: IRunExecutionData): IRunExecutionData {
+	const data = JSON.parse(JSON.stringify(failed)) as IRunExecutionData;
+	const { lastNodeExecuted } = data.resultData;
+	delete data.resultData.error;
+	const runs = data.resultData.runData[lastNodeExecuted!];
+	if (runs?.at(-1)?.error !== undefined) runs.pop();
+	return data;
 }

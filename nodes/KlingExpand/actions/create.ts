@@ -70,18 +70,17 @@ export async function prepareCreate(
 		if (callback) body.callback_url = callback;
 		return body;
 	};
-	// Reuse applies to the ids the node generates (callback mode and the user's own ids are fixed).
-	const reuseMs =
-		externalTaskId === undefined && !userExternalId ? reuseWindowMs(options.reuseWithinHours) : 0;
+	// Reuse applies to the ids the node generates (callback mode's too); the user's own are fixed.
+	const reuseMs = userExternalId ? 0 : reuseWindowMs(options.reuseWithinHours);
 	const fingerprint =
 		reuseMs > 0
 			? inputFingerprint(bodyWith(await base64Text(await image.bodyValue()), ''))
 			: undefined;
-	const generated = () =>
-		fingerprint
-			? withFingerprint(generatedExternalId(ctx, itemIndex), fingerprint)
-			: generatedExternalId(ctx, itemIndex);
-	const externalId = externalTaskId ?? (userExternalId || generated());
+	const generated = () => {
+		const id = externalTaskId ?? generatedExternalId(ctx, itemIndex);
+		return fingerprint ? withFingerprint(id, fingerprint) : id;
+	};
+	const externalId = userExternalId || generated();
 	claimExternalId(batch, externalId, itemIndex);
 	return {
 		expansion: summary,

@@ -93,11 +93,18 @@ export function generatedExternalId(ctx: IExecuteFunctions, itemIndex: number): 
 }
 
 /**
- * Callback mode's batch id: the batch part of its items' generated ids, so the resume webhook can
- * name them all.
+ * Callback mode's batch: the execution its items' generated ids name (the first one they were made
+ * in: n8n's Retry keeps it, as in poll mode) and the batch part of the ids, so the resume webhook
+ * can name them all.
  */
-export function callbackBatchId(ctx: IExecuteFunctions): string {
-	return batchIdOf(ctx);
+export function callbackBatchOf(ctx: IExecuteFunctions): {
+	idsExecutionId: string;
+	batchId: string;
+} {
+	return {
+		idsExecutionId: ledgerOf(ctx).executionId ?? currentExecutionId(ctx),
+		batchId: batchIdOf(ctx),
+	};
 }
 
 /**
@@ -257,6 +264,7 @@ export async function submitOnce(
 		);
 	record.task_id = task.task_id;
 	record.external_task_id = task.external_task_id ?? request.externalTaskId;
+	if (earlier !== undefined) record.reused = true;
 	logTask(
 		ctx,
 		earlier === undefined ? 'accepted' : 'reused',

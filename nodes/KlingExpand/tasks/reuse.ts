@@ -50,6 +50,9 @@ export function inputFingerprint(body: IDataObject): string {
 export const withFingerprint = (externalId: string, fingerprint: string) =>
 	`${externalId}-f${fingerprint}`;
 
+/** A generated external id without its fingerprint, if it has one. */
+export const withoutFingerprint = (externalId: string) => externalId.replace(FINGERPRINT, '');
+
 /**
  * The account's tasks created within the window that carry a fingerprint and did not fail, by
  * fingerprint, oldest first: newest first, page by page, until a page reaches past the window.

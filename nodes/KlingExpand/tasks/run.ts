@@ -27,5 +27,6 @@ export function newTaskRun(policy: RequestPolicy): TaskRun {
  */
 export interface ItemRun {
 	itemIndex: number;
-	tasks: Array<{ external_task_id: string; task_id?: string }>;
+	/** `reused`: the task was made by an earlier try or execution, not by this one's create. */
+	tasks: Array<{ external_task_id: string; task_id?: string; reused?: boolean }>;
 }

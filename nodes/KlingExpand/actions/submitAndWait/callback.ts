@@ -11,7 +11,7 @@ import { nodeResumeUrl, resumeKey, signedResumeUrl } from './resumeUrl';
 import { SlotHolder } from './slotHolder';
 import type { WaitingItem } from './waitingItems';
 import { endedAmong, queryTasks } from '../../tasks/lookup';
-import { batchExternalIds, callbackBatchId, submitOnce } from '../../tasks/createOnce';
+import { batchExternalIds, callbackBatchOf, submitOnce } from '../../tasks/createOnce';
 import type { Batch, ItemOutcome, ItemRun } from '../batch';
 import type { PreparedCreate } from '../create';
 import { prepareCreate } from '../create';
@@ -45,8 +45,17 @@ const HOLD_GROWTH = 0.25;
 
 /** What the items of one callback run share, made once by the first item; the Batch keeps it. */
 export interface CallbackRun {
-	/** Each item's external_task_id, in item order. */
+	/** Each item's generated external_task_id, in item order (without a Reuse fingerprint). */
 	externalIds: string[];
+	/**
+	 * Each submitted item's task's external_task_id: its generated one, with the input's fingerprint
+	 * under the Reuse option, or a reused task's.
+	 */
+	taskExternalIds: string[];
+	/** What this execution's tasks' ids start with: a task without it calls back elsewhere. */
+	ownPrefix: string;
+	/** The first item of the last wave: only the last wave's tasks get the resume URL. */
+	lastWaveFrom: number;
 	resumeUrl: string;
 	timeoutMs: number;
 	holder: SlotHolder;
@@ -60,7 +69,7 @@ function callbackRunOf(ctx: IExecuteFunctions, batch: Batch): Promise<CallbackRu
 async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<CallbackRun> {
 	const items = ctx.getInputData();
 	const executionId = String(ctx.getExecutionId());
-	const batchId = callbackBatchId(ctx);
+	const { idsExecutionId, batchId } = callbackBatchOf(ctx);
 	const key = resumeKey(await ctx.getCredentials('klingApi'));
 	if (!key)
 		throw new NodeOperationError(
@@ -72,7 +81,14 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 					'fill in its API key or secret key.',
 			},
 		);
-	const identity = { executionId, batchId, itemCount: items.length };
+	// Under n8n's Retry the ids still name the execution that first made them (origin), so the retry
+	// takes the tasks it had created; the URL is this execution's.
+	const identity = {
+		executionId,
+		batchId,
+		itemCount: items.length,
+		...(idsExecutionId !== executionId && { origin: idsExecutionId }),
+	};
 	const resumeUrl = signedResumeUrl(
 		nodeResumeUrl(
 			String(ctx.evaluateExpression('{{ $execution.resumeUrl }}', 0)),
@@ -93,11 +109,34 @@ async function startCallbackRun(ctx: IExecuteFunctions, batch: Batch): Promise<C
 		items.length,
 	);
 	return {
-		externalIds: batchExternalIds(executionId, batchId, items.length),
+		externalIds: batchExternalIds(idsExecutionId, batchId, items.length),
+		taskExternalIds: [],
+		ownPrefix: `n8n-${executionId}-${batchId}-`,
+		lastWaveFrom: lastWaveFrom(ctx, items.length, batch.concurrency),
 		resumeUrl,
 		timeoutMs,
 		holder,
 	};
+}
+
+/**
+ * The first item of the last wave: the last items whose images fit in the Concurrency slots together
+ * (slots count images, so with Number of Images above 1 fewer items than Concurrency), at least the
+ * last item. A value that is not a number counts as one image (the item is refused before paying).
+ */
+function lastWaveFrom(ctx: IExecuteFunctions, count: number, concurrency: number): number {
+	let slots = 0;
+	for (let itemIndex = count - 1; itemIndex >= 0; itemIndex--) {
+		let images: unknown;
+		try {
+			images = ctx.getNodeParameter('numberOfImages', itemIndex, 1);
+		} catch {
+			images = 1;
+		}
+		slots += typeof images === 'number' && images >= 1 ? images : 1;
+		if (slots > concurrency) return Math.min(itemIndex + 1, count - 1);
+	}
+	return 0;
 }
 
 const isConcurrencyRefusal = (error: unknown) =>
@@ -143,7 +182,7 @@ export async function execute(
 	// Only the last wave's tasks can end while the execution sleeps: earlier ones get no resume URL
 	// (their callbacks would reach a running execution, which n8n refuses with 409 after loading it)
 	// and are watched by the slot holder until they end.
-	const withCallback = itemIndex >= callbackRun.externalIds.length - batch.concurrency;
+	const withCallback = itemIndex >= callbackRun.lastWaveFrom;
 	try {
 		const prepared = await prepareCreate(
 			this,
@@ -160,7 +199,13 @@ export async function execute(
 			batch.slots.release(slots);
 			throw submitted.error;
 		}
-		callbackRun.holder.hold(submitted.value.task_id, slots, !withCallback);
+		const record = run.tasks.at(-1);
+		const taskExternalId = record?.external_task_id ?? prepared.externalTaskId;
+		callbackRun.taskExternalIds[itemIndex] = taskExternalId;
+		// A task another execution made (n8n's Retry, or the Reuse option) calls back to that
+		// execution's URL, not this one's: it is watched until it ends, like a task without a callback.
+		const elsewhere = record?.reused === true && !taskExternalId.startsWith(callbackRun.ownPrefix);
+		callbackRun.holder.hold(submitted.value.task_id, slots, !withCallback || elsewhere);
 		return [
 			{
 				json: {
@@ -246,7 +291,8 @@ export async function finish(
 	const items = this.getInputData();
 	outcomes.forEach((outcome, itemIndex) => {
 		const result = outcome.items[0]?.json ?? {};
-		const external_task_id = callbackRun.externalIds[itemIndex];
+		const external_task_id =
+			callbackRun.taskExternalIds[itemIndex] ?? callbackRun.externalIds[itemIndex];
 		let mark: WaitingItem;
 		if (outcome.failed) {
 			mark = { external_task_id, wait_status: 'not_submitted' };

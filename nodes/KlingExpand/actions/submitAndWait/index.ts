@@ -8,10 +8,9 @@ import * as pollWait from './poll';
 
 /**
  * Callback mode sets these itself (the resume URL, and ids its webhook can check against the signed
- * batch, which leave no room for a reused task's id), so an option there would be ignored: it is
- * not offered.
+ * batch), so an option there would be ignored: it is not offered.
  */
-const SET_BY_CALLBACK_MODE = new Set(['callbackUrl', 'externalTaskId', 'reuseWithinHours']);
+const SET_BY_CALLBACK_MODE = new Set(['callbackUrl', 'externalTaskId']);
 
 function hiddenInCallbackMode(option: INodeProperties): INodeProperties {
 	if (!SET_BY_CALLBACK_MODE.has(option.name)) return option;

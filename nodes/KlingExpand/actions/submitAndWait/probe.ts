@@ -8,10 +8,15 @@ import { findTask } from '../../tasks/lookup';
 
 export type ProbeResult =
 	/**
-	 * `ownUnfinished`: Kling still shows this callback's own task running (its query lags its
-	 * callback).
+	 * `unfinished`: the items whose task Kling still shows running (the probe stopped at the first
+	 * it found); `tasks`: what it read, by item index.
 	 */
-	| { complete: false; requests: number; ownUnfinished: boolean }
+	| {
+			complete: false;
+			tasks: Array<KlingTask | undefined>;
+			unfinished: number[];
+			requests: number;
+	  }
 	/**
 	 * Every task of the batch, by item index; undefined for an item Kling holds no task for (it was
 	 * never submitted).
@@ -35,9 +40,8 @@ export type ProbeResult =
  * `ids` are the batch's external_task_ids in item order; `own` is the item whose callback this is,
  * asked last. The hints only save work, never decide the answer: `createdAt` (each item's task
  * created_at, as finish() recorded it on the waiting items) orders the tasks, by item index where
- * it is missing; `ownEndedAt` (the callback body's updated_at) stops the probe at a task that ended
- * later: then this callback is not the one that resumes (see lastToEnd), and only "not complete" is
- * reported. `lookups` (kept by the callback across its probes) saves the lookups' requests.
+ * it is missing; `ended` (tasks an earlier probe of this batch saw end: an end is final) are not
+ * asked again. `lookups` (kept by the callback across its probes) saves the lookups' requests.
  */
 export async function probeBatch(
 	ctx: KlingContext,
@@ -45,31 +49,33 @@ export async function probeBatch(
 	own: number,
 	policy: RequestPolicy,
 	hints: {
-		ownEndedAt?: number;
 		createdAt?: Array<number | undefined>;
+		ended?: ReadonlyMap<number, KlingTask>;
 		lookups?: LookupMemory;
 	} = {},
 ): Promise<ProbeResult> {
-	const { ownEndedAt, createdAt = [], lookups = {} } = hints;
+	const { createdAt = [], ended = new Map<number, KlingTask>(), lookups = {} } = hints;
 	const tasks = new Array<KlingTask | undefined>(ids.length);
 	const known = new Set<number>();
+	for (const [index, task] of ended) {
+		tasks[index] = task;
+		known.add(index);
+	}
 	let requests = 0;
 	const created = (index: number) => createdAt[index] ?? -Infinity;
-	const newestFirst = [...ids.keys()].sort((a, b) => created(b) - created(a) || b - a);
+	const newestFirst = [...ids.keys()]
+		.filter((index) => !known.has(index))
+		.sort((a, b) => created(b) - created(a) || b - a);
 	const order = newestFirst.filter((index) => index !== own);
-	order.push(own);
-	// A task that ended after this callback's own (by the callback's word: it only saves work) makes
-	// another callback the last one.
-	const endedLater = (index: number) =>
-		index !== own && ownEndedAt !== undefined && (tasks[index]!.updated_at ?? 0) > ownEndedAt;
+	if (!known.has(own)) order.push(own);
 	const isUnfinished = (index: number) =>
-		tasks[index] !== undefined && (!isTerminal(tasks[index]!.task_status) || endedLater(index));
-	const unfinished = () => [...known].some(isUnfinished);
+		tasks[index] !== undefined && !isTerminal(tasks[index]!.task_status);
+	const unfinished = () => [...known].filter(isUnfinished);
 	const notComplete = () => ({
 		complete: false as const,
+		tasks,
+		unfinished: unfinished(),
 		requests,
-		ownUnfinished:
-			known.has(own) && [...known].filter(isUnfinished).every((index) => index === own),
 	});
 
 	const ask = async (index: number) => {
@@ -80,7 +86,7 @@ export async function probeBatch(
 
 	if (order.length > 1 && newestFirst[0] !== own) {
 		await ask(order[0]);
-		if (unfinished()) return notComplete();
+		if (unfinished().length > 0) return notComplete();
 	}
 
 	const position = new Map(ids.map((id, index) => [id, index]));
@@ -100,14 +106,14 @@ export async function probeBatch(
 				known.add(index);
 			}
 		}
-		if (unfinished()) return notComplete();
+		if (unfinished().length > 0) return notComplete();
 		if (!page.more) break;
 	}
 
 	for (const index of order) {
 		if (known.has(index)) continue;
 		await ask(index);
-		if (unfinished()) return notComplete();
+		if (unfinished().length > 0) return notComplete();
 	}
 	return { complete: true, tasks, requests };
 }

@@ -8,15 +8,16 @@ import type {
 
 import { ATTEMPTS } from '../../../shared/kling';
 import { taskOutputItems } from '../../../shared/output';
-import { sleepUnlessCancelled } from '../../../shared/sleep';
 import type { KlingTask } from '../../../shared/task';
 import { isTerminal, normaliseTask } from '../../../shared/task';
 import type { RequestPolicy } from '../../../shared/transport/retry';
 import { DEFAULT_POLICY } from '../../../shared/transport/retry';
 import { mapSettled } from '../../helpers/concurrency';
 import { claimedBatch, resumeKey, verifyBatch } from './resumeUrl';
-import { lastToEnd, probeBatch } from './probe';
+import { checkBatch } from './batchCheck';
+import { probeBatch } from './probe';
 import { batchExternalIds } from '../../tasks/createOnce';
+import { withoutFingerprint } from '../../tasks/reuse';
 import type { ResumedItem, WaitingItemField } from './waitingItems';
 
 /**
@@ -25,8 +26,8 @@ import type { ResumedItem, WaitingItemField } from './waitingItems';
  * process and without the input items. It verifies the signature against n8n's own execution id
  * before anything else (401, no provider request), ignores tasks that are not this batch's and
  * non-terminal callbacks (no request), and otherwise probes the batch (probe.ts) until
- * the first unfinished task. Only the callback of the task that ended last resumes the execution
- * and downloads the images, so each image is downloaded once.
+ * the first unfinished task, one probe at a time per batch (batchCheck.ts). The batch resumes, and
+ * its images are downloaded, once.
  */
 
 /**
@@ -39,12 +40,6 @@ const CALLBACK_QUERY_POLICY: RequestPolicy = {
 	retryDelayMs: 500,
 	timeoutMs: 10_000,
 };
-
-/**
- * How often, and how far apart, a callback asks again when Kling still shows its own task running.
- */
-const OWN_TASK_RETRIES = 2;
-const OWN_TASK_RETRY_DELAY_MS = 1000;
 
 /** An item this webhook emits, in n8n's item type. */
 const resumedJson = (item: ResumedItem) => item as unknown as IDataObject;
@@ -133,15 +128,24 @@ function waitingItemField(
 	return evaluateWaiting(ctx, `{{ $json[${JSON.stringify(field)}] }}`, itemIndex);
 }
 
+/** One field of every waiting item, in item order: one expression for the whole batch. */
+function waitingColumn(
+	ctx: IWebhookFunctions,
+	field: WaitingItemField,
+	count: number,
+): unknown[] | undefined {
+	const values = evaluateWaiting(ctx, `{{ $input.all().map((item) => item.json.${field}) }}`, 0);
+	return Array.isArray(values) && values.length === count ? values : undefined;
+}
+
 /**
- * When Kling created each waiting item's task (finish() recorded it), in item order: one
- * expression for the whole batch. Empty when it cannot be read; the probe then goes by item index.
+ * When Kling created each waiting item's task (finish() recorded it), in item order. Empty when it
+ * cannot be read; the probe then goes by item index.
  */
 function waitingCreatedAt(ctx: IWebhookFunctions, count: number): Array<number | undefined> {
-	const field: WaitingItemField = 'created_at';
-	const values = evaluateWaiting(ctx, `{{ $input.all().map((item) => item.json.${field}) }}`, 0);
-	if (!Array.isArray(values) || values.length !== count) return [];
-	return values.map((value) => (typeof value === 'number' ? value : undefined));
+	return (waitingColumn(ctx, 'created_at', count) ?? []).map((value) =>
+		typeof value === 'number' ? value : undefined,
+	);
 }
 
 /**
@@ -153,7 +157,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	const response = this.getResponseObject();
 	const claimed = claimedBatch(request.query as Record<string, unknown>);
 	if (!claimed) return answer(this, 400, { error: 'not a Kling Expand resume URL' });
-	const { batchId, itemCount: count } = claimed;
+	const { batchId, itemCount: count, origin } = claimed;
 	// The execution is n8n's (its resume URL's signature covers the path); the batch identity is
 	// ours.
 	const executionId = String(this.getExecutionId());
@@ -161,7 +165,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	if (
 		!key ||
 		claimed.claimedExecutionId !== executionId ||
-		!verifyBatch(key, { executionId, batchId, itemCount: count }, claimed.signature)
+		!verifyBatch(key, { executionId, batchId, itemCount: count, origin }, claimed.signature)
 	) {
 		return answer(this, 401, {
 			error: 'the resume URL was altered: its batch signature does not match',
@@ -169,8 +173,11 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 	}
 	const task = normaliseTask((request.body as IDataObject)?.data ?? request.body);
 	if (!task) return answer(this, 400, { error: 'the body is not a Kling task' });
-	const ids = batchExternalIds(executionId, batchId, count);
-	const own = task.external_task_id === undefined ? -1 : ids.indexOf(task.external_task_id);
+	const generatedIds = batchExternalIds(origin ?? executionId, batchId, count);
+	const own =
+		task.external_task_id === undefined
+			? -1
+			: generatedIds.indexOf(withoutFingerprint(task.external_task_id));
 	// The body is only a hint (anyone holding the URL can post one): what comes out is read from
 	// Kling.
 	if (own === -1)
@@ -181,9 +188,13 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 				ignored: 'the task is not one of this batch',
 			},
 		};
-	// n8n keeps one resume token per execution, so a URL from an earlier wait of this execution (a
-	// loop, another callback-mode node) still verifies: the waiting items name this wait's tasks.
-	if (waitingItemField(this, own, 'external_task_id') !== ids[own])
+	// The ids of this wait's tasks, as finish() wrote them on the waiting items: with the Reuse
+	// option they end in the input's fingerprint, or are a reused task's. n8n keeps one resume token
+	// per execution, so a URL from an earlier wait of this execution (a loop, another callback-mode
+	// node) still verifies: these ids tell that wait's callbacks apart.
+	const waiting = waitingColumn(this, 'external_task_id', count);
+	const ids = waiting?.every((id): id is string => typeof id === 'string') ? waiting : undefined;
+	if (!ids || ids[own] !== task.external_task_id)
 		return {
 			webhookResponse: {
 				received: true,
@@ -193,23 +204,16 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		};
 	if (!isTerminal(task.task_status)) return { webhookResponse: { received: true, resumed: false } };
 
-	const hints = {
-		ownEndedAt: task.updated_at,
-		createdAt: waitingCreatedAt(this, count),
-		lookups: {},
-	};
-	let probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
-	// Kling's query can lag its callback: if only this task still shows running, ask again shortly,
-	// or no callback would ever resume the batch.
-	for (let retry = 0; retry < OWN_TASK_RETRIES && !probe.complete && probe.ownUnfinished; retry++) {
-		await sleepUnlessCancelled(OWN_TASK_RETRY_DELAY_MS);
-		probe = await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, hints);
-	}
-	if (!probe.complete) return { webhookResponse: { received: true, resumed: false } };
-	// Only the callback of the task that ended last resumes (and downloads): later ones would repeat
-	// it.
-	if (lastToEnd(probe.tasks) !== own)
-		return { webhookResponse: { received: true, resumed: false } };
+	// Read only by a callback that probes: those that join a check under way cost nothing more.
+	let createdAt: Array<number | undefined> | undefined;
+	// The lookup form learnt by one probe saves the next probes of this callback their requests.
+	const lookups = {};
+	const check = await checkBatch(`${executionId}/${batchId}`, own, async (ended) => {
+		createdAt ??= waitingCreatedAt(this, count);
+		return await probeBatch(this, ids, own, CALLBACK_QUERY_POLICY, { createdAt, ended, lookups });
+	});
+	if (!check.resume) return { webhookResponse: { received: true, resumed: false } };
+	const tasks = check.tasks;
 
 	const download = this.getNodeParameter('downloadImages', true) as boolean;
 	const options = this.getNodeParameter('options', {}) as IDataObject;
@@ -219,7 +223,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 		count,
 		4,
 		async (itemIndex) =>
-			await taskToItems(this, itemIndex, ids[itemIndex], probe.tasks[itemIndex], options, download),
+			await taskToItems(this, itemIndex, ids[itemIndex], tasks[itemIndex], options, download),
 	);
 	const output = outputs.flatMap((result, itemIndex) =>
 		result.status === 'fulfilled'
@@ -228,7 +232,7 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 					{
 						json: resumedJson({
 							wait_status: 'completed',
-							task_id: probe.tasks[itemIndex]?.task_id,
+							task_id: tasks[itemIndex]?.task_id,
 							external_task_id: ids[itemIndex],
 							error: (result.reason as Error).message,
 						}),

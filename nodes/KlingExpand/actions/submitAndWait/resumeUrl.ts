@@ -33,6 +33,11 @@ export interface BatchIdentity {
 	executionId: string;
 	batchId: string;
 	itemCount: number;
+	/**
+	 * The execution the batch's external ids name, when it is not this one: n8n's Retry keeps the ids
+	 * the retried execution made.
+	 */
+	origin?: string;
 }
 
 /**
@@ -41,7 +46,10 @@ export interface BatchIdentity {
  */
 export function signBatch(key: Buffer, identity: BatchIdentity): string {
 	return createHmac('sha256', key)
-		.update(`${identity.executionId}\n${identity.batchId}\n${identity.itemCount}`)
+		.update(
+			`${identity.executionId}\n${identity.batchId}\n${identity.itemCount}` +
+				(identity.origin === undefined ? '' : `\n${identity.origin}`),
+		)
 		.digest('base64url');
 }
 
@@ -54,6 +62,7 @@ const RESUME_QUERY = {
 	execution: 'kling_execution',
 	batch: 'kling_batch',
 	items: 'kling_items',
+	origin: 'kling_origin',
 	signature: 'kling_signature',
 } as const;
 
@@ -79,6 +88,7 @@ export function signedResumeUrl(resumeUrl: string, key: Buffer, identity: BatchI
 	url.searchParams.set(RESUME_QUERY.execution, identity.executionId);
 	url.searchParams.set(RESUME_QUERY.batch, identity.batchId);
 	url.searchParams.set(RESUME_QUERY.items, String(identity.itemCount));
+	if (identity.origin !== undefined) url.searchParams.set(RESUME_QUERY.origin, identity.origin);
 	url.searchParams.set(RESUME_QUERY.signature, signBatch(key, identity));
 	return url.toString();
 }
@@ -87,10 +97,14 @@ export function signedResumeUrl(resumeUrl: string, key: Buffer, identity: BatchI
  * What a resume callback's query claims (nothing trusted yet), or undefined when it is not a resume
  * URL this node made.
  */
-export function claimedBatch(
-	query: Record<string, unknown>,
-):
-	| { claimedExecutionId: unknown; batchId: string; itemCount: number; signature: string }
+export function claimedBatch(query: Record<string, unknown>):
+	| {
+			claimedExecutionId: unknown;
+			batchId: string;
+			itemCount: number;
+			origin?: string;
+			signature: string;
+	  }
 	| undefined {
 	const batchId = query[RESUME_QUERY.batch];
 	const signature = query[RESUME_QUERY.signature];
@@ -105,5 +119,12 @@ export function claimedBatch(
 	) {
 		return undefined;
 	}
-	return { claimedExecutionId: query[RESUME_QUERY.execution], batchId, itemCount, signature };
+	const origin = query[RESUME_QUERY.origin];
+	return {
+		claimedExecutionId: query[RESUME_QUERY.execution],
+		batchId,
+		itemCount,
+		...(typeof origin === 'string' && origin !== '' ? { origin } : {}),
+		signature,
+	};
 }

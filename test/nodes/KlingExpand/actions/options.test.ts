@@ -26,7 +26,7 @@ const BAD_VALUES: Array<[string, string, string]> = [
 const NOT_OFFERED: Record<string, string[]> = {
 	submit: ['pollInterval', 'maxPollInterval', 'timeout', 'maxDownloadSize'],
 	poll: [],
-	callback: ['reuseWithinHours'],
+	callback: [],
 };
 
 const cases = Object.keys(NOT_OFFERED).flatMap((mode) =>

@@ -1,8 +1,7 @@
-import type { IRunExecutionData } from 'n8n-workflow';
-
 import type { RunResult } from '../../../harness/engine';
 import { capturedLogs, runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, testImage, useSimulator } from '../../../harness/fixtures';
+import { retryData } from '../../../harness/waiting';
 import {
 	binaryItem,
 	expandWorkflow,
@@ -38,26 +37,17 @@ const threeItems = async () =>
 		[0, 1, 2].map(async (index) => ({ ...binaryItem(await testImage()), json: { index } })),
 	);
 
-/**
- * n8n's Retry of a failed execution (ExecutionService.retry in n8n 2.41): a new execution, in mode
- * 'retry', continuing the failed one's stored data (its node contexts included) with the error and
- * the failed node's last run removed.
- */
+/** n8n's Retry of a failed execution: a new execution, in mode 'retry', continuing the failed one. */
 async function retryLikeN8n(
 	failed: RunResult,
 	spec: ReturnType<typeof workflow>,
 	credentials: ReturnType<typeof simulatorCredentials>,
 ): Promise<RunResult> {
-	const data = JSON.parse(JSON.stringify(failed.run.data)) as IRunExecutionData;
-	const { lastNodeExecuted } = data.resultData;
-	delete data.resultData.error;
-	const runs = data.resultData.runData[lastNodeExecuted!];
-	if (runs?.at(-1)?.error !== undefined) runs.pop();
 	return await runWorkflow(spec, {
 		startNode: EXPAND_NODE,
 		input: [],
 		credentials,
-		resume: data,
+		resume: retryData(failed.run.data),
 		mode: 'retry',
 	});
 }

@@ -2,7 +2,7 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 
 import {
 	batchExternalIds,
-	callbackBatchId,
+	callbackBatchOf,
 	claimExternalId,
 	generatedExternalId,
 	retireGeneratedId,
@@ -96,21 +96,29 @@ describe('retireGeneratedId', () => {
 	});
 });
 
-describe('callbackBatchId and batchExternalIds', () => {
+describe('callbackBatchOf and batchExternalIds', () => {
 	it('give the same ids as generatedExternalId for every item’s first attempt', () => {
 		const ctx = nodeContext('77', 2);
-		const batchId = callbackBatchId(ctx);
+		const { idsExecutionId, batchId } = callbackBatchOf(ctx);
+		expect(idsExecutionId).toBe('77');
 		expect(batchId).toMatch(/^[0-9a-f]{8}-2$/);
-		expect(batchExternalIds('77', batchId, 3)).toEqual([
+		expect(batchExternalIds(idsExecutionId, batchId, 3)).toEqual([
 			generatedExternalId(ctx, 0),
 			generatedExternalId(ctx, 1),
 			generatedExternalId(ctx, 2),
 		]);
 	});
 
+	it("name the execution the ids were first made in, as n8n's Retry copies the node context into a new execution", () => {
+		const store = {};
+		const first = callbackBatchOf(nodeContext('77', 0, store));
+		expect(callbackBatchOf(nodeContext('78', 0, store))).toEqual(first);
+		expect(first.idsExecutionId).toBe('77');
+	});
+
 	it('never add an attempt: callback mode does not retire ids', () => {
 		const ctx = nodeContext('77', 0);
-		const batchId = callbackBatchId(ctx);
+		const { batchId } = callbackBatchOf(ctx);
 		retireGeneratedId(ctx, 0);
 		expect(batchExternalIds('77', batchId, 1)).toEqual([`n8n-77-${batchId}-0`]);
 		expect(generatedExternalId(ctx, 0)).toBe(`n8n-77-${batchId}-0-2`);

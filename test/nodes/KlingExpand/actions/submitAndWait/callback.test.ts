@@ -23,7 +23,7 @@ jest.mock('../../../../../nodes/KlingExpand/actions/create', () => ({ prepareCre
 jest.mock('../../../../../nodes/KlingExpand/tasks/createOnce', () => ({
 	...jest.requireActual('../../../../../nodes/KlingExpand/tasks/createOnce'),
 	submitOnce: jest.fn(),
-	callbackBatchId: () => 'b1',
+	callbackBatchOf: () => ({ idsExecutionId: 'exec-1', batchId: 'b1' }),
 }));
 jest.mock('../../../../../nodes/KlingExpand/tasks/lookup', () => ({
 	...jest.requireActual('../../../../../nodes/KlingExpand/tasks/lookup'),
@@ -100,6 +100,42 @@ describe('callback mode execute', () => {
 		const identity = { executionId: 'exec-1', batchId: 'b1', itemCount: 2 };
 		expect(verifyBatch(resumeKey(credentials)!, identity, claimed!.signature)).toBe(true);
 	});
+
+	it.each([
+		[1, [false, true, true]],
+		[2, [false, false, true]],
+	])(
+		'gives the resume URL to the last wave counted in images: %i image(s) per item on 2 slots',
+		async (numberOfImages, withUrl) => {
+			const items = [{ json: {} }, { json: {} }, { json: {} }];
+			const ctx = fakeContext({
+				items,
+				parameters: { numberOfImages },
+				credentials,
+				members: {
+					getExecutionId: () => 'exec-1',
+					evaluateExpression: () => 'http://n8n.local/webhook-waiting/exec-1',
+				},
+			});
+			// Room for every task, so no item waits for a slot: only the waves are under test. The
+			// tasks without the URL are watched until they end: cancelling ends that.
+			const cancel = new AbortController();
+			const base = newBatch();
+			const batch = {
+				...base,
+				policy: { ...base.policy, signal: cancel.signal },
+				slots: new SlotPool(10),
+			};
+			await Promise.all(
+				[0, 1, 2].map(async (index) => await execute.call(ctx, index, runOf(index), batch)),
+			);
+			const urls = prepareCreate.mock.calls
+				.sort((a, b) => a[1] - b[1])
+				.map((call) => Boolean(call[3]));
+			cancel.abort();
+			expect(urls).toEqual(withUrl);
+		},
+	);
 
 	it("sends again after a 1303 (the account's slots are taken), naming only the accepted task", async () => {
 		submitOnce.mockImplementationOnce(async (_ctx, prepared, run) => {

@@ -39,33 +39,31 @@ describe('probeBatch', () => {
 
 	it('stops at the newest other task while it still runs: one request', async () => {
 		const kling = useKling([task(0, 'succeed'), task(1, 'succeed'), task(2, 'processing')]);
-		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy)).toEqual({
+		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy)).toMatchObject({
 			complete: false,
 			requests: 1,
-			ownUnfinished: false,
+			unfinished: [2],
 		});
 		expect(kling.requests).toHaveLength(1);
 	});
 
-	it("says so when only the callback's own task still shows running (Kling's query lags)", async () => {
+	it("names the callback's own task when Kling still shows it running (Kling's query lags)", async () => {
 		useKling([task(0, 'processing'), task(1, 'succeed'), task(2, 'succeed')]);
 		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy)).toMatchObject({
 			complete: false,
-			ownUnfinished: true,
+			unfinished: [0],
 		});
 	});
 
-	it("stops at a task that ended after the callback's own: another callback is the last", async () => {
-		useKling([
-			task(0, 'succeed', { updated: 2000 }),
-			task(1, 'succeed', { updated: 1500 }),
-			task(2, 'succeed', { updated: 2500 }),
+	it('does not ask again for tasks an earlier probe saw end', async () => {
+		const kling = useKling([task(0, 'succeed'), task(1, 'succeed'), task(2, 'succeed')]);
+		const ended = new Map([
+			[1, task(1, 'succeed')],
+			[2, task(2, 'succeed')],
 		]);
-		expect(await probeBatch(fakeContext(), batchIds(3), 0, policy, { ownEndedAt: 2000 })).toEqual({
-			complete: false,
-			requests: 1,
-			ownUnfinished: false,
-		});
+		const probe = await probeBatch(fakeContext(), batchIds(3), 0, policy, { ended });
+		expect(probe.complete && taskIds(probe.tasks)).toEqual(['t-0', 't-1', 't-2']);
+		expect(kling.requests).toEqual([{ method: 'GET', path: '/e-0' }]);
 	});
 
 	it('asks first for the task created last, by the created_at hints', async () => {

@@ -1,7 +1,9 @@
 import {
+	claimedBatch,
 	nodeResumeUrl,
 	resumeKey,
 	signBatch,
+	signedResumeUrl,
 	verifyBatch,
 } from '../../../../../nodes/KlingExpand/actions/submitAndWait/resumeUrl';
 import { safeEqual } from '../../../../../nodes/shared/safeEqual';
@@ -28,11 +30,23 @@ describe('resume URL signature', () => {
 			{ ...identity, itemCount: 10_000 },
 			{ ...identity, executionId: '43' },
 			{ ...identity, batchId: '0a1b2c3d1' },
+			{ ...identity, origin: '41' },
 		]) {
 			expect(verifyBatch(key, changed, signature)).toBe(false);
 		}
 		expect(verifyBatch(key, identity, signature.slice(1))).toBe(false);
 		expect(verifyBatch(key, identity, '')).toBe(false);
+	});
+
+	it("covers the execution a Retry's ids name, carried as kling_origin", () => {
+		const key = resumeKey({ apiKey: 'api-key' })!;
+		const retried = { ...identity, origin: '41' };
+		const url = new URL(signedResumeUrl('http://h/webhook-waiting/42/n', key, retried));
+		const claimed = claimedBatch(Object.fromEntries(url.searchParams))!;
+		expect(claimed.origin).toBe('41');
+		expect(verifyBatch(key, { ...identity, origin: claimed.origin }, claimed.signature)).toBe(true);
+		expect(verifyBatch(key, identity, claimed.signature)).toBe(false);
+		expect(verifyBatch(key, { ...identity, origin: '40' }, claimed.signature)).toBe(false);
 	});
 
 	it('compares in constant time without a length shortcut', () => {
