@@ -220,3 +220,55 @@ describe('downloads count against the Timeout', () => {
 		expect(sim.acceptedCreates()).toBe(1);
 	}, 60_000);
 });
+
+describe('callback mode: downloads count against the Timeout', () => {
+	it('a trickling result server cannot keep the resumed run past the wait Timeout plus one Request Timeout', async () => {
+		const sim = simulator();
+		sim.injectFault({ on: 'result', kind: 'trickle', bytesPerSecond: 20, times: 50 });
+		const settings = { timeout: 3, requestTimeout: 1 };
+		const workflow = expandWorkflow({
+			operation: 'submitAndWait',
+			waitMode: 'callback',
+			imageSource: 'binary',
+			...ratios,
+			options: { ...FAST_WAIT, ...settings },
+		} as never);
+		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
+		const started = await execution.start([binaryItem(await testImage())]);
+		expect(started.error).toBeUndefined();
+		// The wait's deadline, as finish() wrote it on the waiting item: when the batch slept plus the
+		// Timeout.
+		const waitDeadline = started.output(EXPAND_NODE)[0].json.wait_deadline as number;
+		const sleptAt = Date.now();
+		expect(waitDeadline).toBeGreaterThan(sleptAt);
+		expect(waitDeadline).toBeLessThanOrEqual(sleptAt + settings.timeout * 1000);
+		// Ends a Request Timeout after the deadline; without the deadline the downloads' retries take
+		// over a minute.
+		const resumed = await execution.resumedRun(20_000);
+		expect(resumed).toBeDefined();
+		expect(resumed?.error).toBeUndefined();
+		const taskId = onlyTaskId(sim);
+		const [item] = resumed!.output(EXPAND_NODE);
+		expect(item.json).toMatchObject({
+			wait_status: 'completed',
+			task_id: taskId,
+			error: expect.stringMatching(
+				new RegExp(
+					`^Kling task ${taskId} succeeded and was billed, but its images could not be ` +
+						"downloaded: .* \\(the node's Timeout has passed, so it was not tried again\\)$",
+				),
+			),
+		});
+		// The simulator's record: no try started after the wait's deadline, and the last was cut
+		// within one Request Timeout (plus a second for a shared, busy machine).
+		const deadline = Date.now() + 5000;
+		while (sim.trickles.some((trickle) => trickle.closedAt === undefined) && Date.now() < deadline)
+			await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(sim.trickles.length).toBeGreaterThan(1);
+		for (const trickle of sim.trickles) expect(trickle.startedAt).toBeLessThan(waitDeadline + 250);
+		const lastClosed = Math.max(...sim.trickles.map((trickle) => trickle.closedAt ?? Infinity));
+		expect(lastClosed).toBeLessThan(waitDeadline + settings.requestTimeout * 1000 + 1000);
+		expect(sim.acceptedCreates()).toBe(1);
+		await execution.close();
+	}, 60_000);
+});

@@ -289,18 +289,20 @@ export async function finish(
 	)
 		return [await endedNow(this, batch, outcomes)];
 	const items = this.getInputData();
+	const wait_deadline = Date.now() + callbackRun.timeoutMs;
 	outcomes.forEach((outcome, itemIndex) => {
 		const result = outcome.items[0]?.json ?? {};
 		const external_task_id =
 			callbackRun.taskExternalIds[itemIndex] ?? callbackRun.externalIds[itemIndex];
 		let mark: WaitingItem;
 		if (outcome.failed) {
-			mark = { external_task_id, wait_status: 'not_submitted' };
+			mark = { external_task_id, wait_deadline, wait_status: 'not_submitted' };
 			for (const key of ['error', 'description', 'task_id'] as const)
 				if (result[key] !== undefined) mark[key] = result[key];
 		} else {
 			mark = {
 				external_task_id,
+				wait_deadline,
 				wait_status: 'timed_out',
 				task_id: result.task_id,
 				// Also what the callbacks order the batch's tasks by (resume.ts).
@@ -312,7 +314,7 @@ export async function finish(
 		}
 		Object.assign(items[itemIndex].json, mark);
 	});
-	await this.putExecutionToWait(new Date(Date.now() + callbackRun.timeoutMs));
+	await this.putExecutionToWait(new Date(wait_deadline));
 	// Shown as the node's run while it waits; without the input's binary data, which n8n stores with
 	// the input already.
 	return [items.map((item, itemIndex) => ({ json: item.json, pairedItem: { item: itemIndex } }))];

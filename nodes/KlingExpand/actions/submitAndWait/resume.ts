@@ -6,6 +6,7 @@ import type {
 	IWebhookResponseData,
 } from 'n8n-workflow';
 
+import { withDefaults } from '../../../shared/descriptions';
 import { ATTEMPTS } from '../../../shared/kling';
 import { taskOutputItems } from '../../../shared/output';
 import type { KlingTask } from '../../../shared/task';
@@ -18,6 +19,7 @@ import { checkBatch } from './batchCheck';
 import { probeBatch } from './probe';
 import { batchExternalIds } from '../../tasks/createOnce';
 import { withoutFingerprint } from '../../tasks/reuse';
+import { CREATE_DEFAULTS } from '../descriptions';
 import type { ResumedItem, WaitingItemField } from './waitingItems';
 
 /**
@@ -55,6 +57,7 @@ async function taskToItems(
 	task: KlingTask | undefined,
 	options: IDataObject,
 	download: boolean,
+	policy: RequestPolicy,
 ): Promise<INodeExecutionData[]> {
 	const paired = (items: INodeExecutionData[]) =>
 		items.map((item) => ({ ...item, pairedItem: { item: itemIndex } }));
@@ -77,7 +80,7 @@ async function taskToItems(
 			},
 		]);
 	}
-	return paired(await endedTaskItems(ctx, task, { download, options, policy: DEFAULT_POLICY }));
+	return paired(await endedTaskItems(ctx, task, { download, options, policy }));
 }
 
 /**
@@ -149,6 +152,21 @@ function waitingCreatedAt(ctx: IWebhookFunctions, count: number): Array<number |
 }
 
 /**
+ * How the resumed run downloads: no try starts after the wait's deadline (finish() wrote it), and
+ * each is cut at the node's Request Timeout, so the node ends by its Timeout plus one Request
+ * Timeout, as in poll mode.
+ */
+function downloadPolicy(ctx: IWebhookFunctions, options: IDataObject): RequestPolicy {
+	const { requestTimeout } = withDefaults(CREATE_DEFAULTS, options);
+	const deadlineAt = waitingItemField(ctx, 0, 'wait_deadline');
+	return {
+		...DEFAULT_POLICY,
+		timeoutMs: requestTimeout * 1000,
+		...(typeof deadlineAt === 'number' ? { deadlineAt } : {}),
+	};
+}
+
+/**
  * Runs on each callback to the resume URL: answers, and resumes the execution once the whole batch
  * has ended.
  */
@@ -217,13 +235,22 @@ export async function resumeOnCallback(this: IWebhookFunctions): Promise<IWebhoo
 
 	const download = this.getNodeParameter('downloadImages', true) as boolean;
 	const options = this.getNodeParameter('options', {}) as IDataObject;
+	const policy = downloadPolicy(this, options);
 	// Answer before downloading: the sender's timeout is undocumented.
 	if (download) response.status(200).json({ received: true, resumed: true });
 	const outputs = await mapSettled(
 		count,
 		4,
 		async (itemIndex) =>
-			await taskToItems(this, itemIndex, ids[itemIndex], tasks[itemIndex], options, download),
+			await taskToItems(
+				this,
+				itemIndex,
+				ids[itemIndex],
+				tasks[itemIndex],
+				options,
+				download,
+				policy,
+			),
 	);
 	const output = outputs.flatMap((result, itemIndex) =>
 		result.status === 'fulfilled'

@@ -15,6 +15,11 @@ interface WaitingItemBase {
 	 * from an earlier one of the same execution (n8n keeps one resume token per execution).
 	 */
 	external_task_id: string;
+	/**
+	 * When the wait times out (ms since the epoch): when the batch went to sleep plus the Timeout.
+	 * Written by finish(); read by resume(), whose downloads start no try after it, as in poll mode.
+	 */
+	wait_deadline: number;
 }
 
 /** An item whose task Kling accepted: what comes out if the wait times out. */
@@ -47,7 +52,12 @@ export interface RefusedItem extends WaitingItemBase {
 export type WaitingItem = PendingItem | RefusedItem;
 
 /** A field resume() reads back from a waiting item. */
-export type WaitingItemField = 'external_task_id' | 'created_at' | 'error' | 'description';
+export type WaitingItemField =
+	| 'external_task_id'
+	| 'wait_deadline'
+	| 'created_at'
+	| 'error'
+	| 'description';
 
 /** The item callback mode emits for an item when the execution resumes. */
 export type ResumedItem =

@@ -171,11 +171,14 @@ describe('callback mode finish', () => {
 			{ items: [{ json: { error: 'refused', description: 'why' } }], failed: true },
 		];
 		const [output] = await finish.call(ctx as IExecuteFunctions, batch, outcomes);
+		// Every item carries the wait's deadline (for the resume's downloads): when n8n resumes it.
+		const waitDeadline = (putExecutionToWait.mock.calls[0][0] as Date).getTime();
 		expect(output).toEqual([
 			{
 				json: {
 					index: 0,
 					external_task_id: ids[0],
+					wait_deadline: waitDeadline,
 					wait_status: 'timed_out',
 					task_id: 't-0',
 					created_at: 100,
@@ -187,6 +190,7 @@ describe('callback mode finish', () => {
 				json: {
 					index: 1,
 					external_task_id: ids[1],
+					wait_deadline: waitDeadline,
 					wait_status: 'not_submitted',
 					error: 'refused',
 					description: 'why',
