@@ -87,9 +87,11 @@ export function billedResultError(task: KlingTask, error: unknown, policy: Reque
 				`${RESULT_RETENTION_DAYS} days old only running the expansion again (billed again) ` +
 				'gives a result: download results when their task ends.',
 		);
-	const timedOut = pastDeadline(policy)
-		? " (the node's Timeout has passed, so it was not tried again)"
-		: '';
+	// The deadline may be a retry delay away when the retries stop for it (withRetries).
+	const timedOut =
+		(error instanceof KlingFailure && error.stoppedAtDeadline === true) || pastDeadline(policy)
+			? " (the node's Timeout has passed, so it was not tried again)"
+			: '';
 	return new BilledResultError(
 		task,
 		`${billed(task)}, but its images could not be downloaded: ${reason}${timedOut}`,

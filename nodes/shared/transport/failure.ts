@@ -40,6 +40,9 @@ export class KlingFailure extends Error {
 	/** What the user should do, when the kind alone does not say (set where the failure is built). */
 	remedy?: string;
 
+	/** Set by withRetries when it did not try again because the try would start past the deadline. */
+	stoppedAtDeadline?: boolean;
+
 	/**
 	 * The external_task_id of a create whose answer was lost and that no lookup has confirmed or
 	 * ruled out: it may exist (and be billed), so the error names it, apart from the tasks known to

@@ -51,7 +51,10 @@ export async function withRetries<T>(
 		const again = error.retry === 'backoff' || (error.retry === 'resign' && !resigned);
 		if (!again || attempt >= policy.attempts) throw error;
 		const delay = error.retry === 'resign' ? 0 : backoffDelay(attempt, policy.retryDelayMs);
-		if (pastDeadline(policy, Date.now() + delay)) throw error;
+		if (pastDeadline(policy, Date.now() + delay)) {
+			error.stoppedAtDeadline = true;
+			throw error;
+		}
 		if (error.retry === 'resign') resigned = true;
 		else await sleepUnlessCancelled(delay, policy.signal);
 		const recovered = await beforeRetry?.(error);

@@ -1,3 +1,7 @@
+import { billedResultError } from '../../../nodes/shared/billedResult';
+import { normaliseTask } from '../../../nodes/shared/task';
+import { KlingFailure } from '../../../nodes/shared/transport/failure';
+import { withRetries } from '../../../nodes/shared/transport/retry';
 import { runWorkflow } from '../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../harness/fixtures';
 import { waitingExecution } from '../../harness/waiting';
@@ -271,4 +275,28 @@ describe('callback mode: downloads count against the Timeout', () => {
 		expect(sim.acceptedCreates()).toBe(1);
 		await execution.close();
 	}, 60_000);
+});
+
+describe('the error when the retries stop for the deadline', () => {
+	it('says the Timeout stopped them even while the deadline is still a retry delay away', async () => {
+		// The next try would start after the deadline (a retry delay of at least 500 s; the deadline
+		// a minute away): withRetries stops now, before the deadline has passed.
+		const policy = {
+			attempts: 8,
+			retryDelayMs: 1_000_000,
+			timeoutMs: 1000,
+			deadlineAt: Date.now() + 60_000,
+		};
+		let tries = 0;
+		const stopped = await withRetries(async () => {
+			tries++;
+			throw new KlingFailure('network', 'the download did not complete');
+		}, policy).catch((error: unknown) => error);
+		expect(tries).toBe(1);
+		const task = normaliseTask({ task_id: 't-1', task_status: 'succeed' })!;
+		expect((billedResultError(task, stopped, policy) as Error).message).toBe(
+			'Kling task t-1 succeeded and was billed, but its images could not be downloaded: the ' +
+				"download did not complete (the node's Timeout has passed, so it was not tried again)",
+		);
+	});
 });
