@@ -52,13 +52,17 @@ async function lastBytes(
 	count: number,
 	finder?: JpegEndFinder,
 ): Promise<Buffer> {
-	let kept = Buffer.alloc(0);
+	// The recent chunks are kept as they came and joined once at the end, not copied per chunk.
+	const kept: Buffer[] = [];
+	let keptLength = 0;
 	for await (const chunk of chunks) {
 		finder?.push(chunk);
-		kept = Buffer.concat([kept, chunk]);
-		if (kept.length > count) kept = Buffer.from(kept.subarray(kept.length - count));
+		kept.push(chunk);
+		keptLength += chunk.length;
+		while (keptLength - kept[0].length >= count) keptLength -= kept.shift()!.length;
 	}
-	return kept;
+	const joined = Buffer.concat(kept, keptLength);
+	return joined.length > count ? joined.subarray(joined.length - count) : joined;
 }
 
 /** The last TAIL_BYTES of a file given as base64 text, decoded from the text's end only. */
