@@ -29,13 +29,13 @@ async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
 /** A pool of one slot, taken by the task the holder is given. */
 async function heldPool(
 	fetchEnded: (taskIds: string[]) => Promise<Set<string>>,
-	options: { items?: number; holdLimitMs?: number; signal?: AbortSignal } = {},
+	options: { items?: number; schedule?: Partial<HoldSchedule>; signal?: AbortSignal } = {},
 ) {
 	const pool = new SlotPool(1);
 	const holder = new SlotHolder(
 		pool,
 		fetchEnded,
-		{ ...schedule, holdLimitMs: options.holdLimitMs ?? schedule.holdLimitMs },
+		{ ...schedule, ...options.schedule },
 		options.signal,
 		options.items ?? 2,
 	);
@@ -96,7 +96,10 @@ describe('SlotHolder', () => {
 
 	it('gives back the slots of a task held past the hold limit without asking', async () => {
 		const fetchEnded = jest.fn(async () => new Set<string>());
-		const { pool, holder } = await heldPool(fetchEnded, { holdLimitMs: 1 });
+		// The first tick comes well after the limit: a 1 ms timer can fire before Date.now() moves on.
+		const { pool, holder } = await heldPool(fetchEnded, {
+			schedule: { holdLimitMs: 1, minIntervalMs: 20, maxIntervalMs: 20 },
+		});
 		await pool.acquire(1);
 		expect(fetchEnded).not.toHaveBeenCalled();
 		await holder.settled();
