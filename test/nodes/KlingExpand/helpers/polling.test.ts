@@ -119,7 +119,8 @@ describe('TaskWatcher', () => {
 			const seen = provider.fetches.find(
 				(fetch) => fetch.at >= endedAt && fetch.taskIds.includes(taskId),
 			);
-			expect(seen!.at - endedAt).toBeLessThanOrEqual(nextPollDelay(3000, schedule) + 50);
+			// Plus what a timer may run late on a shared, busy machine.
+			expect(seen!.at - endedAt).toBeLessThanOrEqual(nextPollDelay(3000, schedule) + 150);
 		}
 	});
 
