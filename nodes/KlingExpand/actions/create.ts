@@ -49,12 +49,12 @@ export async function prepareCreate(
 	const prompt = ctx.getNodeParameter('prompt', itemIndex, '') as string;
 	const images = ctx.getNodeParameter('numberOfImages', itemIndex, 1) as number;
 	const callback = callbackUrl ?? options.callbackUrl?.trim();
-	validateOptions({ prompt, n: images, callbackUrl: callback });
+	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
+	validateOptions({ prompt, n: images, callbackUrl: callback, externalTaskId: userExternalId });
 	const image = await readImageInput(ctx, itemIndex, batch.policy);
 	const { ratios, summary } = planExpansion(image.info, expansionRequestOf(ctx, itemIndex));
 	// Every create carries an external id, so a create whose answer was lost can be looked up, not
 	// re-sent.
-	const userExternalId = externalTaskId === undefined ? options.externalTaskId?.trim() : undefined;
 	const bodyWith = (imageValue: string | Base64Value, id: string) => {
 		const body: IDataObject & { external_task_id: string } = {
 			image: imageValue,

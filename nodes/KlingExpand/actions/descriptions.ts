@@ -147,9 +147,9 @@ export const createOptions: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		description:
-			'Your own ID for the task, unique in the account; Get Task can find the task by it. When ' +
-			'empty, one is made for each item and kept for every try of the execution, so Retry On ' +
-			'Fail never creates a task twice.',
+			'Your own ID for the task (at most 128 characters), unique in the account; Get Task can ' +
+			'find the task by it. When empty, one is made for each item and kept for every try of the ' +
+			'execution, so Retry On Fail never creates a task twice.',
 	},
 	...requestOptions,
 	{

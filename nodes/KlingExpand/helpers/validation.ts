@@ -4,6 +4,7 @@ import type { ImageInfo } from '../../shared/imageHeader';
 import {
 	IMAGE_LIMITS,
 	MAX_AREA_MULTIPLIER,
+	MAX_EXTERNAL_ID_LENGTH,
 	MAX_IMAGES_PER_TASK,
 	MAX_PROMPT_LENGTH,
 	MAX_RATIO,
@@ -103,11 +104,12 @@ export function validateRatios(ratios: ExpansionRatios): void {
 	}
 }
 
-/** The optional create fields: prompt length, image count, callback URL. */
+/** The optional create fields: prompt length, image count, callback URL, external id length. */
 export function validateOptions(options: {
 	prompt?: string;
 	n?: number;
 	callbackUrl?: string;
+	externalTaskId?: string;
 }): void {
 	if (options.prompt !== undefined && typeof options.prompt !== 'string') {
 		throw new ValidationError('prompt', options.prompt, 'the prompt must be text');
@@ -131,6 +133,17 @@ export function validateOptions(options: {
 	}
 	if (options.callbackUrl !== undefined && options.callbackUrl !== '')
 		assertHttpUrl(options.callbackUrl, 'callbackUrl');
+	// The trigger keeps no longer id, so a longer one would reach a workflow without its tag.
+	if (
+		options.externalTaskId !== undefined &&
+		options.externalTaskId.length > MAX_EXTERNAL_ID_LENGTH
+	) {
+		throw new ValidationError(
+			'externalTaskId',
+			options.externalTaskId,
+			`an External Task ID must be at most ${MAX_EXTERNAL_ID_LENGTH} characters`,
+		);
+	}
 }
 
 /**

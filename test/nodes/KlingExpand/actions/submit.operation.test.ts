@@ -311,6 +311,12 @@ describe('submit refuses bad input before sending anything', () => {
 			/Callback URL is "ftp:\/\/example\.com\/x"; it must be an http:\/\/ or https:\/\/ URL/,
 		],
 		[
+			'an External Task ID over 128 characters',
+			{ imageSource: 'binary', ...ratios, options: { externalTaskId: 'a'.repeat(129) } },
+			async () => [binaryItem(await testImage())],
+			/External Task ID is "a+…" \(129 characters\); an External Task ID must be at most 128 characters/,
+		],
+		[
 			'an image URL that is not http(s)',
 			{ imageSource: 'url', imageUrl: 'file:///etc/passwd', ...ratios },
 			async () => [{ json: {} }],

@@ -153,6 +153,13 @@ describe('validation before sending', () => {
 			);
 		}
 	});
+
+	it('accepts an External Task ID of up to 128 characters, the longest the trigger keeps', () => {
+		expect(() => validateOptions({ externalTaskId: 'a'.repeat(128) })).not.toThrow();
+		expect(() => validateOptions({ externalTaskId: 'a'.repeat(129) })).toThrow(
+			/External Task ID is .*; an External Task ID must be at most 128 characters/,
+		);
+	});
 });
 
 describe('validateOptionTypes', () => {
