@@ -179,6 +179,10 @@ export class TaskWatcher<T extends { task_status: string }> {
 	 */
 	async waitFor(taskId: string, timeoutMs: number, createdAt?: number): Promise<T> {
 		const now = Date.now();
+		const plausibleCreatedAt =
+			createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS
+				? createdAt
+				: undefined;
 		const done = new Promise<T>((resolve, reject) => {
 			const waiter = { deadline: now + timeoutMs, since: now, resolve, reject };
 			const watched = this.watched.get(taskId);
@@ -189,15 +193,11 @@ export class TaskWatcher<T extends { task_status: string }> {
 					startedAt: now,
 					checkedAt: now,
 					answeredAt: now,
-					createdAt:
-						createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS
-							? createdAt
-							: undefined,
+					createdAt: plausibleCreatedAt,
 					waiters: [waiter],
 				});
 		});
-		if (createdAt !== undefined && Math.abs(createdAt - now) < PLAUSIBLE_CLOCK_GAP_MS)
-			this.placeStarts(createdAt - now);
+		if (plausibleCreatedAt !== undefined) this.placeStarts(plausibleCreatedAt - now);
 		this.loop ??= this.run().finally(() => (this.loop = undefined));
 		return await done;
 	}
