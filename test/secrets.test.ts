@@ -4,7 +4,7 @@ import { capturedLogs, NODE_TYPES, runWorkflow } from './harness/engine';
 import type { RunResult } from './harness/engine';
 import { FAST_WAIT, testImage } from './harness/fixtures';
 import { serveTrigger } from './harness/webhooks';
-import { binaryItem, expandWorkflow, EXPAND_NODE } from './harness/workflows';
+import { binaryItem, EXPAND_NODE, expandWorkflow, UP_DOWN_RATIOS } from './harness/workflows';
 import type { Simulator } from './simulator';
 import { signStandardWebhook, startSimulator } from './simulator';
 
@@ -32,14 +32,6 @@ const AUTH = {
 const credentialsFor = (baseUrl: string, style: keyof typeof AUTH) => ({
 	klingApi: { ...AUTH[style], baseUrl, webhookSecret: SECRETS.webhookSecret },
 });
-
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.25,
-	downExpansionRatio: 0.25,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
 
 let sim: Simulator;
 const seen: string[] = [];
@@ -73,7 +65,7 @@ async function expand(
 			{
 				operation: 'submitAndWait',
 				imageSource: 'binary',
-				...ratios,
+				...UP_DOWN_RATIOS,
 				...parameters,
 				options: { ...FAST_WAIT, ...(parameters as { options?: object }).options },
 			} as never,

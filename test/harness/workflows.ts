@@ -11,6 +11,15 @@ import { NODE_TYPES } from './engine';
 
 export const EXPAND_NODE = 'Kling Expand';
 
+/** A quarter more canvas above and below: a valid expansion for tests about anything else. */
+export const UP_DOWN_RATIOS = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.25,
+	downExpansionRatio: 0.25,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+};
+
 /** A one-node workflow: the Kling Expand node with these parameters, fed directly by the test's items. */
 export function expandWorkflow(
 	parameters: INodeParameters,

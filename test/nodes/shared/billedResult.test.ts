@@ -7,9 +7,10 @@ import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../harness/fi
 import { waitingExecution } from '../../harness/waiting';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_DOWN_RATIOS,
 } from '../../harness/workflows';
 
 /*
@@ -18,21 +19,13 @@ import {
  */
 
 const simulator = useSimulator({ taskDurationMs: 150 });
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.25,
-	downExpansionRatio: 0.25,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
-
 async function submitAndWait(options: object = {}) {
 	const sim = simulator();
 	return await runWorkflow(
 		expandWorkflow({
 			operation: 'submitAndWait',
 			imageSource: 'binary',
-			...ratios,
+			...UP_DOWN_RATIOS,
 			options: { ...FAST_WAIT, timeout: 20, ...options },
 		} as never),
 		{
@@ -48,7 +41,7 @@ async function getTaskAfterSubmit() {
 	const sim = simulator();
 	const credentials = simulatorCredentials(sim.url);
 	const submitted = await runWorkflow(
-		expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios } as never),
+		expandWorkflow({ operation: 'submit', imageSource: 'binary', ...UP_DOWN_RATIOS } as never),
 		{ startNode: EXPAND_NODE, input: [binaryItem(await testImage())], credentials },
 	);
 	const taskId = submitted.output(EXPAND_NODE)[0].json.task_id as string;
@@ -107,7 +100,7 @@ describe('a task that answers succeed before its images are listed', () => {
 				{
 					operation: 'submitAndWait',
 					imageSource: 'binary',
-					...ratios,
+					...UP_DOWN_RATIOS,
 					options: { ...FAST_WAIT, timeout: 20 },
 				} as never,
 				{ onError: 'continueRegularOutput' },
@@ -141,7 +134,7 @@ describe('a task that answers succeed before its images are listed', () => {
 			operation: 'submitAndWait',
 			waitMode: 'callback',
 			imageSource: 'binary',
-			...ratios,
+			...UP_DOWN_RATIOS,
 			options: { ...FAST_WAIT, timeout: 60 },
 		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));
@@ -234,7 +227,7 @@ describe('callback mode: downloads count against the Timeout', () => {
 			operation: 'submitAndWait',
 			waitMode: 'callback',
 			imageSource: 'binary',
-			...ratios,
+			...UP_DOWN_RATIOS,
 			options: { ...FAST_WAIT, ...settings },
 		} as never);
 		const execution = await waitingExecution(workflow, EXPAND_NODE, simulatorCredentials(sim.url));

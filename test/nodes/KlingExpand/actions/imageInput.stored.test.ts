@@ -8,7 +8,12 @@ import { join } from 'node:path';
 
 import { runWorkflow } from '../../../harness/engine';
 import { motionPhotoVideo, testImage, useSimulator } from '../../../harness/fixtures';
-import { expandWorkflow, EXPAND_NODE, simulatorCredentials } from '../../../harness/workflows';
+import {
+	EXPAND_NODE,
+	expandWorkflow,
+	simulatorCredentials,
+	UP_DOWN_RATIOS,
+} from '../../../harness/workflows';
 
 /*
  * n8n's filesystem binary mode: the node streams a stored file (n8n reads no range), keeping its
@@ -37,18 +42,10 @@ async function storedItem(bytes: Buffer): Promise<INodeExecutionData> {
 	return { json: {}, binary: { data } };
 }
 
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.25,
-	downExpansionRatio: 0.25,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
-
 async function submit(items: INodeExecutionData[]) {
 	const sim = simulator();
 	return await runWorkflow(
-		expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios } as never),
+		expandWorkflow({ operation: 'submit', imageSource: 'binary', ...UP_DOWN_RATIOS } as never),
 		{ startNode: EXPAND_NODE, input: items, credentials: simulatorCredentials(sim.url) },
 	);
 }

@@ -6,9 +6,10 @@ import { runWorkflow } from '../../../harness/engine';
 import { motionPhotoVideo, testImage, useSimulator } from '../../../harness/fixtures';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_DOWN_RATIOS,
 } from '../../../harness/workflows';
 
 /*
@@ -17,14 +18,6 @@ import {
  */
 
 const simulator = useSimulator();
-
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.25,
-	downExpansionRatio: 0.25,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -61,7 +54,7 @@ function jpegClaiming(jpeg: Buffer, width: number, height: number): Buffer {
 async function submitBinary(bytes: Buffer, fileName = 'photo.png') {
 	const sim = simulator();
 	return await runWorkflow(
-		expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios } as never),
+		expandWorkflow({ operation: 'submit', imageSource: 'binary', ...UP_DOWN_RATIOS } as never),
 		{
 			startNode: EXPAND_NODE,
 			input: [binaryItem(bytes, fileName)],
@@ -138,7 +131,7 @@ describe('images Kling cannot take are refused before paying', () => {
 				operation: 'submit',
 				imageSource: 'base64',
 				imageBase64: jpeg.subarray(0, jpeg.length - 100).toString('base64'),
-				...ratios,
+				...UP_DOWN_RATIOS,
 			} as never),
 			{
 				startNode: EXPAND_NODE,
@@ -167,7 +160,7 @@ describe('images Kling cannot take are refused before paying', () => {
 		expect(new Set(images.map((image) => image.length % 3)).size).toBe(3);
 		const input: INodeExecutionData[] = images.map((image) => binaryItem(image));
 		const result = await runWorkflow(
-			expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios } as never),
+			expandWorkflow({ operation: 'submit', imageSource: 'binary', ...UP_DOWN_RATIOS } as never),
 			{ startNode: EXPAND_NODE, input, credentials: simulatorCredentials(sim.url) },
 		);
 		expect(result.error).toBeUndefined();
@@ -201,7 +194,7 @@ async function submitBase64(bytes: Buffer) {
 			operation: 'submit',
 			imageSource: 'base64',
 			imageBase64: bytes.toString('base64'),
-			...ratios,
+			...UP_DOWN_RATIOS,
 		} as never),
 		{ startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url) },
 	);
@@ -220,7 +213,7 @@ describe('a JPEG that reaches its end marker is taken whatever follows it', () =
 			Buffer.concat([jpeg, Buffer.from([0x42]), video]),
 		];
 		const result = await runWorkflow(
-			expandWorkflow({ operation: 'submit', imageSource: 'binary', ...ratios } as never),
+			expandWorkflow({ operation: 'submit', imageSource: 'binary', ...UP_DOWN_RATIOS } as never),
 			{
 				startNode: EXPAND_NODE,
 				input: images.map((image) => binaryItem(image, 'motion.jpg')),

@@ -2,20 +2,13 @@ import { runWorkflow } from '../../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harness/fixtures';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_DOWN_RATIOS,
 } from '../../../../harness/workflows';
 
 const simulator = useSimulator({ taskDurationMs: 150 });
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.25,
-	downExpansionRatio: 0.25,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
-
 describe('Submit and Wait under faults', () => {
 	it('finishes 200 tasks through ~30 % transient faults on creates and queries, billing each exactly once', async () => {
 		const sim = simulator();
@@ -33,7 +26,7 @@ describe('Submit and Wait under faults', () => {
 			expandWorkflow({
 				operation: 'submitAndWait',
 				imageSource: 'binary',
-				...ratios,
+				...UP_DOWN_RATIOS,
 				downloadImages: false,
 				options: { ...FAST_WAIT, requestTimeout: 0.5, concurrency: 25, timeout: 120 },
 			} as never),
@@ -66,7 +59,7 @@ describe('Submit and Wait under faults', () => {
 			{
 				operation: 'submitAndWait',
 				imageSource: 'binary',
-				...ratios,
+				...UP_DOWN_RATIOS,
 				prompt: '={{ $json.prompt }}',
 				downloadImages: false,
 				options: { ...FAST_WAIT, concurrency: 1 },
@@ -109,7 +102,7 @@ describe('an error code inside an HTTP 200 answer to a create', () => {
 			expandWorkflow({
 				operation: 'submit',
 				imageSource: 'binary',
-				...ratios,
+				...UP_DOWN_RATIOS,
 				options: { ...FAST_WAIT },
 			} as never),
 			{

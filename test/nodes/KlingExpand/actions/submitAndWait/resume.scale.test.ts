@@ -3,22 +3,15 @@ import { waitingExecution } from '../../../../harness/waiting';
 import type { Fault } from '../../../../simulator';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_DOWN_RATIOS,
 } from '../../../../harness/workflows';
 
 /** An account with 10 slots (1303 above them), tasks long enough that the last wave is still running when the execution goes to sleep. */
 const ACCOUNT_LIMIT = 10;
 const simulator = useSimulator({ concurrencyLimit: ACCOUNT_LIMIT, taskDurationMs: 600 });
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.25,
-	downExpansionRatio: 0.25,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
-
 async function callbackBatch(
 	count: number,
 	options: { concurrency: number; downloadImages: boolean; pollInterval?: number; fault?: Fault },
@@ -29,7 +22,7 @@ async function callbackBatch(
 		operation: 'submitAndWait',
 		waitMode: 'callback',
 		imageSource: 'binary',
-		...ratios,
+		...UP_DOWN_RATIOS,
 		prompt: '={{ "item " + $json.index }}',
 		downloadImages: options.downloadImages,
 		options: {
