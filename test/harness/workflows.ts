@@ -11,6 +11,15 @@ import { NODE_TYPES } from './engine';
 
 export const EXPAND_NODE = 'Kling Expand';
 
+/** Half as much canvas again, above: a valid expansion for tests about anything else. */
+export const UP_RATIOS = {
+	expansionMode: 'ratios',
+	upExpansionRatio: 0.5,
+	downExpansionRatio: 0,
+	leftExpansionRatio: 0,
+	rightExpansionRatio: 0,
+};
+
 /** A quarter more canvas above and below: a valid expansion for tests about anything else. */
 export const UP_DOWN_RATIOS = {
 	expansionMode: 'ratios',

@@ -6,9 +6,10 @@ import type { WebhookServer } from '../../harness/webhooks';
 import { serveTrigger, TRIGGER_NODE, triggerWorkflow } from '../../harness/webhooks';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../harness/workflows';
 import { SIMULATOR_DEFAULT_KEYS, signStandardWebhook } from '../../simulator';
 
@@ -75,11 +76,7 @@ describe('new-shape callbacks', () => {
 			expandWorkflow({
 				operation: 'submit',
 				imageSource: 'binary',
-				expansionMode: 'ratios',
-				upExpansionRatio: 0.5,
-				downExpansionRatio: 0,
-				leftExpansionRatio: 0,
-				rightExpansionRatio: 0,
+				...UP_RATIOS,
 				options: { callbackUrl: server.url, watermark: true },
 			} as never),
 			{

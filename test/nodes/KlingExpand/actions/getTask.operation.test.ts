@@ -3,19 +3,13 @@ import { requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import type { AuthStyle } from '../../../harness/workflows';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../harness/workflows';
 
 const simulator = useSimulator();
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.5,
-	downExpansionRatio: 0,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
 
 async function submitOne(auth: AuthStyle, externalTaskId?: string) {
 	const sim = simulator();
@@ -23,7 +17,7 @@ async function submitOne(auth: AuthStyle, externalTaskId?: string) {
 		expandWorkflow({
 			operation: 'submit',
 			imageSource: 'binary',
-			...ratios,
+			...UP_RATIOS,
 			options: { externalTaskId },
 		} as never),
 		{

@@ -2,19 +2,13 @@ import { runWorkflow } from '../../../harness/engine';
 import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../harness/workflows';
 
 const simulator = useSimulator();
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.5,
-	downExpansionRatio: 0,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
 
 describe('listTasks', () => {
 	async function seed(count: number) {
@@ -26,7 +20,7 @@ describe('listTasks', () => {
 			expandWorkflow({
 				operation: 'submit',
 				imageSource: 'binary',
-				...ratios,
+				...UP_RATIOS,
 				options: { ...FAST_WAIT, concurrency: 10 },
 			} as never),
 			{ startNode: EXPAND_NODE, input, credentials: simulatorCredentials(sim.url) },

@@ -7,9 +7,10 @@ import { capturedLogs, runWorkflow } from '../../../harness/engine';
 import { requestsOf, testImage, useSimulator } from '../../../harness/fixtures';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../harness/workflows';
 import type { ExternalIdLookup, Fault } from '../../../simulator';
 
@@ -18,13 +19,6 @@ import type { ExternalIdLookup, Fault } from '../../../simulator';
  * creates, permanent network errors, trickling servers, weak signing secrets, URL redaction.
  */
 const simulator = useSimulator({ taskDurationMs: 100 });
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.5,
-	downExpansionRatio: 0,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
 const QUICK = { retryDelay: 0.02, requestTimeout: 1 };
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
@@ -37,7 +31,7 @@ async function submit(
 		expandWorkflow({
 			operation: 'submit',
 			imageSource: 'binary',
-			...ratios,
+			...UP_RATIOS,
 			options: { ...QUICK, ...options },
 		} as never),
 		{
@@ -242,7 +236,7 @@ describe('refused creates name no task', () => {
 			expandWorkflow({
 				operation: 'submit',
 				imageSource: 'binary',
-				...ratios,
+				...UP_RATIOS,
 				options: QUICK,
 			} as never),
 			{
@@ -403,7 +397,7 @@ describe('the Request Timeout is a wall-clock deadline', () => {
 				operation: 'submit',
 				imageSource: 'url',
 				imageUrl: source.task_result!.images[0].url,
-				...ratios,
+				...UP_RATIOS,
 				options: { requestTimeout: 20 },
 			} as never),
 			{
@@ -460,7 +454,7 @@ describe('URLs in errors and logs show origin and path only', () => {
 				operation: 'submit',
 				imageSource: 'url',
 				imageUrl: `http://photos:pa55w0rd@${host}/results/none/0.png?X-Amz-Signature=abc123def`,
-				...ratios,
+				...UP_RATIOS,
 				options: QUICK,
 			} as never),
 			{ startNode: EXPAND_NODE, input: [{ json: {} }], credentials: simulatorCredentials(sim.url) },

@@ -3,9 +3,10 @@ import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harn
 import { waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../../harness/workflows';
 
 /** Tasks run for a minute: every "ended" callback posted meanwhile is forged. */
@@ -18,11 +19,7 @@ async function waitingBatch(count: number) {
 			operation: 'submitAndWait',
 			waitMode: 'callback',
 			imageSource: 'binary',
-			expansionMode: 'ratios',
-			upExpansionRatio: 0.5,
-			downExpansionRatio: 0,
-			leftExpansionRatio: 0,
-			rightExpansionRatio: 0,
+			...UP_RATIOS,
 			downloadImages: false,
 			options: { ...FAST_WAIT, timeout: 120 },
 		} as never),

@@ -3,9 +3,10 @@ import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harn
 import { waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../../harness/workflows';
 
 /**
@@ -28,11 +29,7 @@ const callbackWorkflow = (prompt: string, downloadImages = false) =>
 		operation: 'submitAndWait',
 		waitMode: 'callback',
 		imageSource: 'binary',
-		expansionMode: 'ratios',
-		upExpansionRatio: 0.5,
-		downExpansionRatio: 0,
-		leftExpansionRatio: 0,
-		rightExpansionRatio: 0,
+		...UP_RATIOS,
 		prompt,
 		downloadImages,
 		options: { ...FAST_WAIT, timeout: 60 },

@@ -3,9 +3,10 @@ import { FAST_WAIT, requestsOf, testImage, useSimulator } from '../../../../harn
 import { retryData, waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../../harness/workflows';
 
 const simulator = useSimulator({ taskDurationMs: 400 });
@@ -16,11 +17,7 @@ const workflowWith = (options: object = {}) =>
 		operation: 'submitAndWait',
 		waitMode: 'callback',
 		imageSource: 'binary',
-		expansionMode: 'ratios',
-		upExpansionRatio: 0.5,
-		downExpansionRatio: 0,
-		leftExpansionRatio: 0,
-		rightExpansionRatio: 0,
+		...UP_RATIOS,
 		downloadImages: false,
 		options: { ...FAST_WAIT, concurrency: 2, timeout: 60, ...options },
 	} as never);

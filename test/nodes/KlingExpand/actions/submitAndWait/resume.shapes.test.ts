@@ -2,21 +2,15 @@ import { FAST_WAIT, testImage, useSimulator } from '../../../../harness/fixtures
 import { waitingExecution } from '../../../../harness/waiting';
 import {
 	binaryItem,
-	expandWorkflow,
 	EXPAND_NODE,
+	expandWorkflow,
 	simulatorCredentials,
+	UP_RATIOS,
 } from '../../../../harness/workflows';
 import type { ExternalIdLookup } from '../../../../simulator';
 
 /** The resume webhook with Kling's newer callback shape, whichever external-id lookup form the provider understands. */
 const simulator = useSimulator({ taskDurationMs: 300, callbackShape: 'new' });
-const ratios = {
-	expansionMode: 'ratios',
-	upExpansionRatio: 0.5,
-	downExpansionRatio: 0,
-	leftExpansionRatio: 0,
-	rightExpansionRatio: 0,
-};
 
 it.each<ExternalIdLookup>(['path', 'pathFlag', 'collection'])(
 	'new-shape callbacks resume the execution (external ids looked up by %s)',
@@ -27,7 +21,7 @@ it.each<ExternalIdLookup>(['path', 'pathFlag', 'collection'])(
 			operation: 'submitAndWait',
 			waitMode: 'callback',
 			imageSource: 'binary',
-			...ratios,
+			...UP_RATIOS,
 			downloadImages: false,
 			options: { ...FAST_WAIT, timeout: 60 },
 		} as never);
